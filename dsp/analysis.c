@@ -1,0 +1,242 @@
+/* The streaming analysis pipeline (see analysis.h): owns one object per
+ * stage and carries each spectral frame through noise floor, artifact
+ * flags, envelopes, velocity and flow into the beat segmenter. */
+#include "dopflow/analysis.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK 4096          /* samples filtered per step (stack-free work buffer) */
+#define SATURATION 0.999f   /* |I| or |Q| at or above this fraction of full scale */
+#define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
+#define NOISE_FLOOR_MIN 1e-30
+
+struct dop_analysis {
+    dop_analysis_config cfg;
+    dop_analysis_output output;
+    dop_wall_filter *wall;
+    dop_spectrum *spectrum;
+    dop_noise_floor *noise;
+    dop_envelope *envelope;
+    dop_beats *beats;
+    float complex *work;    /* BLOCK filtered samples */
+    float *velocity_axis;   /* cm/s per bin */
+    double cm_s_per_hz;
+    double nyquist_hz;
+    double frame_period_s;
+    dop_status frame_status;
+};
+
+double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s)
+{
+    return 100.0 * c_m_s / (2.0 * f0_hz * cos(angle_deg * M_PI / 180.0));
+}
+
+double dop_flow_ml_min(double vmean_cm_s, double diameter_mm)
+{
+    if (!(diameter_mm > 0.0)) return NAN;
+    double radius_cm = diameter_mm / 20.0;
+    return vmean_cm_s * M_PI * radius_cm * radius_cm * 60.0;
+}
+
+double dop_shear_rate_s(double vmean_cm_s, double diameter_mm)
+{
+    if (!(diameter_mm > 0.0)) return NAN;
+    return 8.0 * vmean_cm_s / (diameter_mm / 10.0);
+}
+
+dop_analysis_config dop_analysis_config_default(void)
+{
+    dop_analysis_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.acq = dop_acquisition_defaults();
+    cfg.wall = dop_wall_filter_config_default();
+    cfg.spectrum = dop_spectrum_config_default();
+    cfg.noise = dop_noise_floor_config_default();
+    cfg.envelope = dop_envelope_config_default();
+    cfg.beats = dop_beats_config_default();
+    cfg.vmean_method = DOP_VMEAN_INTENSITY;
+    cfg.burst_factor = 4.0;
+    cfg.dropout_factor = 4.0;
+    cfg.min_nyquist_cm_s = 20.0;
+    return cfg;
+}
+
+static int forward_frame(const dop_frame *frame, void *user)
+{
+    dop_analysis *a = user;
+    return a->output.on_frame ? a->output.on_frame(frame, a->output.user) : 0;
+}
+
+static int forward_beat(const dop_beat *beat, void *user)
+{
+    dop_analysis *a = user;
+    return a->output.on_beat ? a->output.on_beat(beat, a->output.user) : 0;
+}
+
+dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_analysis_output *output,
+                               dop_analysis **out, dop_error *err)
+{
+    *out = NULL;
+    dop_status status = dop_acquisition_validate(&cfg_in->acq, err);
+    if (status != DOP_OK) return status;
+    if (!(cfg_in->fs_hz > 0.0) || !isfinite(cfg_in->fs_hz))
+        return dop_error_set(err, DOP_ERR_FORMAT, "sample rate %g Hz is not positive", cfg_in->fs_hz);
+    const double cm_s_per_hz = dop_doppler_cm_s_per_hz(cfg_in->acq.f0_hz, cfg_in->acq.angle_deg, cfg_in->acq.c_m_s);
+    const double nyquist_cm_s = cm_s_per_hz * cfg_in->fs_hz / 2.0;
+    if (nyquist_cm_s < cfg_in->min_nyquist_cm_s)
+        return dop_error_set(err, DOP_ERR_ALIASING,
+                             "sample rate %g Hz resolves only +/-%.3g cm/s at f0 %g Hz and angle %g deg "
+                             "(Nyquist velocity c fs / (4 f0 cos angle)); arterial flow needs at least %g cm/s: "
+                             "it would alias",
+                             cfg_in->fs_hz, nyquist_cm_s, cfg_in->acq.f0_hz, cfg_in->acq.angle_deg,
+                             cfg_in->min_nyquist_cm_s);
+
+    dop_analysis *a = calloc(1, sizeof *a);
+    if (!a) return dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
+    a->cfg = *cfg_in;
+    a->output = *output;
+    a->cm_s_per_hz = cm_s_per_hz;
+    a->nyquist_hz = cfg_in->fs_hz / 2.0;
+    dop_analysis_config *cfg = &a->cfg;
+    cfg->wall.fs_hz = cfg->fs_hz;
+    cfg->spectrum.fs_hz = cfg->fs_hz;
+
+    double *gain = NULL;
+    uint8_t *noise_mask = NULL;
+    a->work = malloc(BLOCK * sizeof *a->work);
+    if (!a->work) {
+        status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
+        goto fail;
+    }
+    if ((status = dop_wall_filter_create(&cfg->wall, &a->wall, err)) != DOP_OK) goto fail;
+    if ((status = dop_spectrum_create(&cfg->spectrum, &a->spectrum, err)) != DOP_OK) goto fail;
+
+    const size_t bins = dop_spectrum_bins(a->spectrum);
+    const double bin_hz = dop_spectrum_bin_hz(a->spectrum);
+    a->frame_period_s = 1.0 / dop_spectrum_frame_rate(a->spectrum);
+    gain = malloc(bins * sizeof *gain);
+    noise_mask = malloc(bins);
+    a->velocity_axis = malloc(bins * sizeof *a->velocity_axis);
+    if (!gain || !noise_mask || !a->velocity_axis) {
+        status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
+        goto fail;
+    }
+    for (size_t k = 0; k < bins; k++) {
+        double f = ((double)k - (double)(bins / 2)) * bin_hz;
+        gain[k] = dop_wall_filter_power_gain(a->wall, f);
+        /* The noise estimate uses bins the wall filter leaves alone. */
+        noise_mask[k] = gain[k] >= 0.9 && k > 0;
+        a->velocity_axis[k] = (float)(f * cm_s_per_hz);
+    }
+    cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
+    if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK) goto fail;
+    cfg->envelope.bins = bins;
+    cfg->envelope.bin_hz = bin_hz;
+    cfg->envelope.gain = gain;
+    cfg->envelope.one_sided = cfg->acq.channels == DOP_CHANNELS_MONO;
+    if ((status = dop_envelope_create(&cfg->envelope, &a->envelope, err)) != DOP_OK) goto fail;
+    cfg->envelope.gain = NULL; /* copied by the envelope */
+    cfg->beats.frame_rate_hz = cfg->noise.frame_rate_hz;
+    dop_beats_output beats_out = {forward_frame, forward_beat, a};
+    if ((status = dop_beats_create(&cfg->beats, &beats_out, &a->beats, err)) != DOP_OK) goto fail;
+    free(gain);
+    free(noise_mask);
+    *out = a;
+    return DOP_OK;
+fail:
+    free(gain);
+    free(noise_mask);
+    dop_analysis_destroy(a);
+    return status;
+}
+
+const float *dop_analysis_velocity_axis(const dop_analysis *a) { return a->velocity_axis; }
+size_t dop_analysis_bins(const dop_analysis *a) { return dop_spectrum_bins(a->spectrum); }
+double dop_analysis_frame_period_s(const dop_analysis *a) { return a->frame_period_s; }
+double dop_analysis_nyquist_cm_s(const dop_analysis *a) { return a->nyquist_hz * a->cm_s_per_hz; }
+double dop_analysis_cm_s_per_hz(const dop_analysis *a) { return a->cm_s_per_hz; }
+
+/* Artifact flags from the frame's own statistics against the tracked floor. */
+static uint32_t artifact_flags(const dop_analysis *a, const dop_spectrum_frame *sf, double frame_floor,
+                               double tracked_floor)
+{
+    uint32_t flags = 0;
+    if (sf->peak >= SATURATION) flags |= DOP_FRAME_SATURATED;
+    if (tracked_floor > NOISE_FLOOR_MIN && frame_floor > a->cfg.burst_factor * tracked_floor)
+        flags |= DOP_FRAME_BURST;
+    if (tracked_floor > NOISE_FLOOR_MIN && frame_floor < tracked_floor / a->cfg.dropout_factor)
+        flags |= DOP_FRAME_DROPOUT;
+    return flags;
+}
+
+static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
+{
+    dop_analysis *a = user;
+    const dop_analysis_config *cfg = &a->cfg;
+    double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
+    double tracked = dop_noise_floor_level(a->noise);
+    uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
+    if (!(flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT))) tracked = dop_noise_floor_feed(a->noise, frame_floor);
+    double noise = tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
+
+    dop_envelope_result env;
+    dop_envelope_compute(a->envelope, sf->psd, noise, &env);
+    if (!env.has_signal) flags |= DOP_FRAME_NO_SIGNAL;
+    if (env.fmax_forward_hz >= NYQUIST_MARGIN * a->nyquist_hz || -env.fmax_reverse_hz >= NYQUIST_MARGIN * a->nyquist_hz)
+        flags |= DOP_FRAME_NEAR_NYQUIST;
+
+    dop_frame f;
+    memset(&f, 0, sizeof f);
+    f.index = sf->index;
+    f.time_s = cfg->time_offset_s + sf->time_s;
+    f.vmax_forward_cm_s = env.fmax_forward_hz * a->cm_s_per_hz;
+    f.vmax_reverse_cm_s = env.fmax_reverse_hz * a->cm_s_per_hz;
+    f.vmax_cm_s = env.power_reverse > env.power_forward ? f.vmax_reverse_cm_s : f.vmax_forward_cm_s;
+    f.vmean_cm_s = cfg->vmean_method == DOP_VMEAN_HALF_MAX ? 0.5 * f.vmax_cm_s : env.fmean_hz * a->cm_s_per_hz;
+    f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
+    f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
+    f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
+    f.noise_db = 10.0 * log10(noise);
+    f.snr_db = env.snr_db;
+    f.flags = flags;
+    f.beat_index = -1;
+
+    if (a->output.on_spectrum && a->output.on_spectrum(sf, noise, a->output.user)) return 1;
+    a->frame_status = dop_beats_push(a->beats, &f);
+    return a->frame_status != DOP_OK;
+}
+
+dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t take = n - done < BLOCK ? n - done : BLOCK;
+        dop_wall_filter_push(a->wall, x + done, a->work, take);
+        dop_status status = dop_spectrum_push(a->spectrum, a->work, take, on_spectrum_frame, a);
+        if (status != DOP_OK) return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+        done += take;
+    }
+    return DOP_OK;
+}
+
+dop_status dop_analysis_flush(dop_analysis *a, dop_error *err)
+{
+    if (dop_beats_flush(a->beats) != DOP_OK)
+        return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+    return DOP_OK;
+}
+
+void dop_analysis_destroy(dop_analysis *a)
+{
+    if (!a) return;
+    dop_wall_filter_destroy(a->wall);
+    dop_spectrum_destroy(a->spectrum);
+    dop_noise_floor_destroy(a->noise);
+    dop_envelope_destroy(a->envelope);
+    dop_beats_destroy(a->beats);
+    free(a->work);
+    free(a->velocity_axis);
+    free(a);
+}

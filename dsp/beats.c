@@ -1,0 +1,337 @@
+/* Stage 5: cardiac cycles from the maximum-velocity envelope (see beats.h).
+ *
+ * Each pushed frame gets a "held" envelope value (artifact frames repeat the
+ * last clean value, so a burst cannot fake an upstroke), a moving average
+ * over ~40 ms, and the slope of that average. A systolic upstroke is a run
+ * of slope above an adaptive threshold: 0.35 x the median of the last eight
+ * upstroke slope peaks (initially 0.35 x the largest slope in the first
+ * learning period of 3 s); with no upstroke for 1.6 median beat lengths the
+ * threshold halves, so a falling amplitude is followed. The onset is the
+ * minimum of the smoothed envelope in the 250 ms before the slope peak.
+ * Frames wait in a ring buffer until the beat containing them ends. */
+#include "dopflow/beats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RECENT_PEAKS 8
+#define LEARN_S 3.0
+#define SMOOTH_S 0.04
+#define FOOT_WINDOW_S 0.25
+#define THRESHOLD_FRACTION 0.35
+
+typedef struct held_frame {
+    dop_frame frame;
+    double held;      /* envelope with artifact frames held at the last clean value */
+    double smooth;    /* moving average of `held` */
+} held_frame;
+
+struct dop_beats {
+    dop_beats_config cfg;
+    dop_beats_output output;
+    held_frame *ring;
+    size_t capacity;
+    int64_t first_seq, next_seq;   /* held frames are [first_seq, next_seq) */
+    int64_t scanned_seq;           /* frames up to here have been scanned for onsets */
+    size_t smooth_len, refractory, learn_len, max_beat_len, foot_len;
+    double last_clean;
+    int have_clean;
+    /* detection */
+    double threshold;              /* slope threshold, cm/s per frame; <= 0 while learning */
+    int in_peak;
+    double peak_slope;
+    int64_t peak_seq, last_peak_seq;
+    double recent_peaks[RECENT_PEAKS];
+    int64_t recent_rr[RECENT_PEAKS];
+    int n_recent, n_rr;
+    int64_t last_lowered_seq;      /* when the threshold was last lowered */
+    int64_t last_onset;            /* -1 if none held */
+    int64_t beat_count;
+    int stopped;
+};
+
+dop_beats_config dop_beats_config_default(void)
+{
+    dop_beats_config cfg = {.frame_rate_hz = 0.0, .min_hr_bpm = 30.0, .max_hr_bpm = 200.0, .reject_fraction = 0.3};
+    return cfg;
+}
+
+static held_frame *at(dop_beats *b, int64_t seq) { return &b->ring[(size_t)(seq % (int64_t)b->capacity)]; }
+
+dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output, dop_beats **out,
+                            dop_error *err)
+{
+    *out = NULL;
+    if (!(cfg->frame_rate_hz > 0.0) || !(cfg->min_hr_bpm > 0.0) || !(cfg->max_hr_bpm > cfg->min_hr_bpm))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: need frame rate > 0 and 0 < min HR < max HR");
+    if (!(cfg->reject_fraction >= 0.0 && cfg->reject_fraction <= 1.0))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: reject fraction %g is not in [0, 1]", cfg->reject_fraction);
+    dop_beats *b = calloc(1, sizeof *b);
+    if (!b) return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
+    b->cfg = *cfg;
+    b->output = *output;
+    const double fr = cfg->frame_rate_hz;
+    b->smooth_len = (size_t)fmax(1.0, round(SMOOTH_S * fr));
+    b->refractory = (size_t)ceil(60.0 / cfg->max_hr_bpm * fr);
+    b->learn_len = (size_t)ceil(LEARN_S * fr);
+    b->max_beat_len = (size_t)ceil(60.0 / cfg->min_hr_bpm * fr);
+    b->foot_len = (size_t)ceil(FOOT_WINDOW_S * fr);
+    b->capacity = b->max_beat_len + b->learn_len + b->foot_len + b->smooth_len + 64;
+    b->ring = malloc(b->capacity * sizeof *b->ring);
+    if (!b->ring) {
+        free(b);
+        return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
+    }
+    dop_beats_reset(b);
+    *out = b;
+    return DOP_OK;
+}
+
+void dop_beats_reset(dop_beats *b)
+{
+    b->first_seq = b->next_seq = b->scanned_seq = 0;
+    b->have_clean = 0;
+    b->last_clean = 0.0;
+    b->threshold = 0.0;
+    b->in_peak = 0;
+    b->peak_slope = 0.0;
+    b->peak_seq = b->last_peak_seq = b->last_lowered_seq = -1;
+    b->n_recent = b->n_rr = 0;
+    b->last_onset = -1;
+    b->beat_count = 0;
+    b->stopped = 0;
+}
+
+static int emit_frame(dop_beats *b, const dop_frame *f)
+{
+    if (b->stopped) return 1;
+    if (b->output.on_frame && b->output.on_frame(f, b->output.user)) b->stopped = 1;
+    return b->stopped;
+}
+
+/* Release frames [first_seq, upto) as not belonging to a beat. */
+static void release_unassigned(dop_beats *b, int64_t upto)
+{
+    while (b->first_seq < upto) {
+        dop_frame *f = &at(b, b->first_seq)->frame;
+        f->beat_index = -1;
+        emit_frame(b, f);
+        b->first_seq++;
+    }
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, c = *(const double *)y;
+    return (a > c) - (a < c);
+}
+
+static double median_of(const double *v, int n)
+{
+    double tmp[RECENT_PEAKS];
+    memcpy(tmp, v, (size_t)n * sizeof *tmp);
+    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
+    return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
+/* Linear interpolation of the artifact frames of an accepted beat. */
+static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
+{
+    for (int64_t s = start; s < end; s++) {
+        dop_frame *f = &at(b, s)->frame;
+        if (!(f->flags & DOP_FRAME_ARTIFACT_MASK)) continue;
+        const dop_frame *prev = NULL, *next = NULL;
+        for (int64_t p = s - 1; p >= start && !prev; p--)
+            if (!(at(b, p)->frame.flags & DOP_FRAME_ARTIFACT_MASK)) prev = &at(b, p)->frame;
+        for (int64_t q = s + 1; q < end && !next; q++)
+            if (!(at(b, q)->frame.flags & DOP_FRAME_ARTIFACT_MASK)) next = &at(b, q)->frame;
+        if (!prev && !next) continue;
+        double t = 0.0;
+        if (prev && next) t = (f->time_s - prev->time_s) / (next->time_s - prev->time_s);
+        const dop_frame *a = prev ? prev : next, *c = next ? next : prev;
+#define LERP(field) f->field = a->field + t * (c->field - a->field)
+        LERP(vmax_cm_s);
+        LERP(vmax_forward_cm_s);
+        LERP(vmax_reverse_cm_s);
+        LERP(vmean_cm_s);
+        LERP(flow_ml_min);
+        LERP(shear_rate_s);
+#undef LERP
+        f->flags |= DOP_FRAME_BRIDGED;
+    }
+}
+
+/* Close the beat [start, end): annotate, emit its frames, then the beat. */
+static void close_beat(dop_beats *b, int64_t start, int64_t end)
+{
+    const int64_t m = end - start;
+    int64_t artifacts = 0;
+    for (int64_t s = start; s < end; s++)
+        if (at(b, s)->frame.flags & DOP_FRAME_ARTIFACT_MASK) artifacts++;
+    dop_beat beat = {0};
+    beat.index = b->beat_count++;
+    beat.start_s = at(b, start)->frame.time_s;
+    beat.end_s = at(b, end)->frame.time_s;
+    beat.heart_rate_bpm = 60.0 / (beat.end_s - beat.start_s);
+    beat.artifact_fraction = (double)artifacts / (double)m;
+    beat.rejected = beat.artifact_fraction > b->cfg.reject_fraction;
+    if (!beat.rejected) bridge_artifacts(b, start, end);
+    double psv = -INFINITY, sum_max = 0.0, sum_mean = 0.0, sum_flow = 0.0, sum_shear = 0.0;
+    for (int64_t s = start; s < end; s++) {
+        dop_frame *f = &at(b, s)->frame;
+        f->beat_index = beat.index;
+        if (beat.rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
+        if (f->vmax_cm_s > psv) psv = f->vmax_cm_s;
+        sum_max += f->vmax_cm_s;
+        sum_mean += f->vmean_cm_s;
+        sum_flow += f->flow_ml_min;
+        sum_shear += f->shear_rate_s;
+    }
+    /* End-diastolic velocity: the envelope over the last two frames of the cycle. */
+    beat.edv_cm_s = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
+                           : at(b, end - 1)->frame.vmax_cm_s;
+    beat.psv_cm_s = psv;
+    beat.tamax_cm_s = sum_max / (double)m;
+    beat.tamean_cm_s = sum_mean / (double)m;
+    beat.flow_ml_min = sum_flow / (double)m;
+    beat.shear_rate_s = sum_shear / (double)m;
+    beat.pi = beat.tamax_cm_s != 0.0 ? (psv - beat.edv_cm_s) / beat.tamax_cm_s : NAN;
+    beat.ri = psv != 0.0 ? (psv - beat.edv_cm_s) / psv : NAN;
+    for (int64_t s = start; s < end; s++) emit_frame(b, &at(b, s)->frame);
+    b->first_seq = end;
+    if (!b->stopped && b->output.on_beat && b->output.on_beat(&beat, b->output.user)) b->stopped = 1;
+}
+
+static void on_onset(dop_beats *b, int64_t onset)
+{
+    if (b->last_onset >= 0 && onset > b->last_onset) {
+        if ((size_t)(onset - b->last_onset) <= b->max_beat_len) {
+            release_unassigned(b, b->last_onset);
+            close_beat(b, b->last_onset, onset);
+        } else {
+            release_unassigned(b, onset);
+        }
+    } else if (b->last_onset < 0) {
+        release_unassigned(b, onset);
+    }
+    if (onset > b->last_onset) b->last_onset = onset;
+}
+
+/* Finish an upstroke whose slope peaked at peak_seq. */
+static void finish_peak(dop_beats *b)
+{
+    b->in_peak = 0;
+    int64_t lo = b->peak_seq - (int64_t)b->foot_len;
+    if (lo < b->first_seq) lo = b->first_seq;
+    if (b->last_onset >= 0 && lo <= b->last_onset) lo = b->last_onset + 1;
+    int64_t onset = b->peak_seq;
+    for (int64_t s = b->peak_seq; s >= lo; s--)
+        if (at(b, s)->smooth <= at(b, onset)->smooth) onset = s;
+    if (b->last_peak_seq >= 0) {
+        b->recent_rr[b->n_rr % RECENT_PEAKS] = b->peak_seq - b->last_peak_seq;
+        b->n_rr++;
+    }
+    b->recent_peaks[b->n_recent % RECENT_PEAKS] = b->peak_slope;
+    b->n_recent++;
+    int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
+    b->threshold = THRESHOLD_FRACTION * median_of(b->recent_peaks, n);
+    b->last_peak_seq = b->peak_seq;
+    on_onset(b, onset);
+}
+
+static double slope_at(dop_beats *b, int64_t seq)
+{
+    return seq > b->first_seq ? at(b, seq)->smooth - at(b, seq - 1)->smooth : 0.0;
+}
+
+static void scan(dop_beats *b, int64_t seq)
+{
+    double d = slope_at(b, seq);
+    if (b->in_peak) {
+        if (d > b->peak_slope) {
+            b->peak_slope = d;
+            b->peak_seq = seq;
+        }
+        if (d < b->threshold || seq - b->peak_seq > (int64_t)b->refractory / 2) finish_peak(b);
+        return;
+    }
+    int refractory_over = b->last_peak_seq < 0 || seq - b->last_peak_seq >= (int64_t)b->refractory;
+    if (d > b->threshold && refractory_over) {
+        b->in_peak = 1;
+        b->peak_slope = d;
+        b->peak_seq = seq;
+        return;
+    }
+    /* No upstroke for 1.6 typical beats: the amplitude fell; lower the threshold. */
+    if (b->n_rr > 0 && b->last_peak_seq >= 0) {
+        int n = b->n_rr < RECENT_PEAKS ? b->n_rr : RECENT_PEAKS;
+        double rr[RECENT_PEAKS];
+        for (int i = 0; i < n; i++) rr[i] = (double)b->recent_rr[i];
+        double typical = median_of(rr, n);
+        int64_t since = seq - (b->last_lowered_seq > b->last_peak_seq ? b->last_lowered_seq : b->last_peak_seq);
+        if ((double)since > 1.6 * typical) {
+            b->threshold *= 0.5;
+            b->last_lowered_seq = seq;
+        }
+    }
+}
+
+dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
+{
+    if (b->stopped) return DOP_ERR_INTERRUPTED;
+    /* Make room: a beat longer than the longest allowed cannot be completed. */
+    if ((size_t)(b->next_seq - b->first_seq) == b->capacity) {
+        int64_t keep_from = b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2);
+        if (b->last_onset >= 0 && b->last_onset < keep_from) b->last_onset = -1;
+        release_unassigned(b, b->first_seq + 1 > keep_from ? b->first_seq + 1 : keep_from);
+    }
+    int64_t seq = b->next_seq++;
+    held_frame *h = at(b, seq);
+    h->frame = *frame;
+    int clean = !(frame->flags & DOP_FRAME_ARTIFACT_MASK) && isfinite(frame->vmax_cm_s);
+    if (clean) {
+        b->last_clean = frame->vmax_cm_s;
+        b->have_clean = 1;
+    }
+    h->held = b->have_clean ? b->last_clean : 0.0;
+    double sum = 0.0;
+    size_t n = 0;
+    for (int64_t s = seq; s >= b->first_seq && n < b->smooth_len; s--, n++) sum += at(b, s)->held;
+    h->smooth = sum / (double)n;
+
+    if (b->threshold <= 0.0) {
+        /* Learning: wait for LEARN_S of data, then set the threshold and scan it. */
+        if ((size_t)(b->next_seq - b->first_seq) < b->learn_len) return DOP_OK;
+        double max_slope = 0.0;
+        for (int64_t s = b->first_seq + 1; s < b->next_seq; s++)
+            if (slope_at(b, s) > max_slope) max_slope = slope_at(b, s);
+        if (max_slope <= 0.0) {
+            /* A flat envelope (no flow, or no signal): no beats in this stretch. */
+            release_unassigned(b, b->next_seq - (int64_t)b->smooth_len);
+            b->scanned_seq = b->first_seq;
+            return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
+        }
+        b->threshold = THRESHOLD_FRACTION * max_slope;
+    }
+    if (b->scanned_seq < b->first_seq) b->scanned_seq = b->first_seq;
+    while (b->scanned_seq < b->next_seq) scan(b, b->scanned_seq++);
+    /* Frames older than the longest beat without an onset cannot join a beat. */
+    if (b->last_onset < 0) release_unassigned(b, b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2));
+    return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
+}
+
+dop_status dop_beats_flush(dop_beats *b)
+{
+    if (b->in_peak) finish_peak(b);
+    release_unassigned(b, b->next_seq);
+    b->last_onset = -1;
+    return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
+}
+
+void dop_beats_destroy(dop_beats *b)
+{
+    if (!b) return;
+    free(b->ring);
+    free(b);
+}

@@ -1,0 +1,377 @@
+/* One recording from file to results (see job.h). Output adapters live
+ * here and in result_csv.c / h5_writer.c; the signal processing is in the
+ * analysis. Every output is written atomically, and if anything fails, the
+ * outputs already committed by this run are removed again: all or nothing. */
+#include "dopflow/job.h"
+#include "dopflow/atomic_file.h"
+#include "dopflow/diameter.h"
+#include "dopflow/h5_writer.h"
+#include "dopflow/result_csv.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_BLOCK 8192 /* complex samples per read */
+
+dop_job dop_job_default(void)
+{
+    dop_job job;
+    memset(&job, 0, sizeof job);
+    job.input = dop_reader_config_default();
+    job.overrides = dop_acquisition_unset();
+    job.start_s = NAN;
+    job.end_s = NAN;
+    job.analysis = dop_analysis_config_default();
+    return job;
+}
+
+typedef struct job_outputs {
+    dop_atomic_file *summary, *frames, *beats;
+    dop_h5_writer *h5;
+    float *db_row;
+    size_t bins;
+    dop_summary_acc *acc;
+    double time_offset_s;
+    dop_job_report *report;
+    dop_status status; /* first write failure inside a callback */
+    dop_error *err;
+} job_outputs;
+
+static int on_spectrum(const dop_spectrum_frame *sf, double noise, void *user)
+{
+    job_outputs *o = user;
+    (void)noise;
+    if (!o->h5) return 0;
+    for (size_t k = 0; k < o->bins; k++) o->db_row[k] = (float)(10.0 * log10(sf->psd[k] + 1e-30));
+    /* Rows are stamped like frames: seconds from the start of the file. */
+    o->status = dop_h5_writer_add_spectrum(o->h5, sf->time_s + o->time_offset_s, o->db_row, o->err);
+    return o->status != DOP_OK;
+}
+
+static int on_frame(const dop_frame *f, void *user)
+{
+    job_outputs *o = user;
+    dop_summary_acc_add_frame(o->acc, f);
+    o->report->frames++;
+    if (o->frames) {
+        FILE *out = dop_atomic_stream(o->frames);
+        dop_frame_csv_row(out, f);
+        fputc('\n', out);
+    }
+    if (o->h5) o->status = dop_h5_writer_add_frame(o->h5, f, o->err);
+    return o->status != DOP_OK;
+}
+
+static int on_beat(const dop_beat *b, void *user)
+{
+    job_outputs *o = user;
+    dop_summary_acc_add_beat(o->acc, b);
+    o->report->beats++;
+    o->report->rejected_beats += b->rejected != 0;
+    if (o->beats) {
+        FILE *out = dop_atomic_stream(o->beats);
+        dop_beat_csv_row(out, b);
+        fputc('\n', out);
+    }
+    if (o->h5) o->status = dop_h5_writer_add_beat(o->h5, b, o->err);
+    return o->status != DOP_OK;
+}
+
+/* Metadata layers: defaults < sidecar < job overrides. */
+static dop_status resolve_metadata(const dop_job *job, dop_acquisition *acq, dop_job_report *report, dop_error *err)
+{
+    *acq = dop_acquisition_defaults();
+    const char *sidecar = job->meta_path;
+    char *guessed = NULL;
+    if (!sidecar && strcmp(job->input.path, "-") != 0) {
+        guessed = dop_sidecar_path_for(job->input.path);
+        if (!guessed) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        if (access(guessed, F_OK) == 0) sidecar = guessed;
+    }
+    dop_status status = DOP_OK;
+    if (sidecar) {
+        dop_acquisition from_file;
+        status = dop_sidecar_read(sidecar, &from_file, err);
+        if (status == DOP_OK) {
+            dop_acquisition_overlay(acq, &from_file);
+            snprintf(report->sidecar_used, sizeof report->sidecar_used, "%s", sidecar);
+        } else if (status == DOP_ERR_IO) {
+            status = DOP_ERR_METADATA; /* a named sidecar that cannot be read is bad metadata */
+        }
+    }
+    free(guessed);
+    dop_acquisition_overlay(acq, &job->overrides);
+    return status;
+}
+
+static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis, job_outputs *o, dop_error *err)
+{
+    int stdout_users = 0;
+    const char *paths[] = {job->summary_path, job->frames_path, job->beats_path};
+    for (int i = 0; i < 3; i++) stdout_users += paths[i] && strcmp(paths[i], "-") == 0;
+    if (stdout_users > 1)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "only one output can go to standard output ('-')");
+    if (job->h5_path && strcmp(job->h5_path, "-") == 0)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "the HDF5 output needs a file name, not '-'");
+    dop_status status;
+    if (job->summary_path && (status = dop_atomic_open(job->summary_path, &o->summary, err)) != DOP_OK) return status;
+    if (job->frames_path) {
+        if ((status = dop_atomic_open(job->frames_path, &o->frames, err)) != DOP_OK) return status;
+        fprintf(dop_atomic_stream(o->frames), "%s\n", dop_frame_csv_header());
+    }
+    if (job->beats_path) {
+        if ((status = dop_atomic_open(job->beats_path, &o->beats, err)) != DOP_OK) return status;
+        fprintf(dop_atomic_stream(o->beats), "%s\n", dop_beat_csv_header());
+    }
+    if (job->h5_path) {
+        o->bins = dop_analysis_bins(analysis);
+        o->db_row = malloc(o->bins * sizeof *o->db_row);
+        if (!o->db_row) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        status = dop_h5_writer_create(job->h5_path, o->bins, dop_analysis_velocity_axis(analysis), &o->h5, err);
+        if (status != DOP_OK) return status;
+    }
+    return DOP_OK;
+}
+
+static void abort_outputs(job_outputs *o)
+{
+    dop_atomic_abort(o->summary);
+    dop_atomic_abort(o->frames);
+    dop_atomic_abort(o->beats);
+    dop_h5_writer_abort(o->h5);
+    o->summary = o->frames = o->beats = NULL;
+    o->h5 = NULL;
+}
+
+/* Commit in turn; on a failure remove what this run already committed. */
+static dop_status commit_outputs(const dop_job *job, job_outputs *o, dop_error *err)
+{
+    const char *committed[4];
+    int n = 0;
+    dop_status status = DOP_OK;
+    if (o->summary) {
+        int to_stdout = strcmp(job->summary_path, "-") == 0;
+        status = dop_atomic_commit(o->summary, err);
+        o->summary = NULL;
+        if (status == DOP_OK && !to_stdout) committed[n++] = job->summary_path;
+    }
+    if (status == DOP_OK && o->frames) {
+        int to_stdout = strcmp(job->frames_path, "-") == 0;
+        status = dop_atomic_commit(o->frames, err);
+        o->frames = NULL;
+        if (status == DOP_OK && !to_stdout) committed[n++] = job->frames_path;
+    }
+    if (status == DOP_OK && o->beats) {
+        int to_stdout = strcmp(job->beats_path, "-") == 0;
+        status = dop_atomic_commit(o->beats, err);
+        o->beats = NULL;
+        if (status == DOP_OK && !to_stdout) committed[n++] = job->beats_path;
+    }
+    if (status == DOP_OK && o->h5) {
+        status = dop_h5_writer_commit(o->h5, err);
+        o->h5 = NULL;
+    }
+    if (status != DOP_OK) {
+        for (int i = 0; i < n; i++) unlink(committed[i]);
+        abort_outputs(o);
+    }
+    return status;
+}
+
+static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_config *cfg, double start_s,
+                                      double end_s, dop_h5_writer *h5, dop_error *err)
+{
+    static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
+    static const char *const fmax_methods[] = {"mgm", "percentile", "threshold"};
+    static const char *const vmean_methods[] = {"intensity", "half-max"};
+    const struct { const char *name; double value; } numbers[] = {
+        {"fs_hz", cfg->fs_hz}, {"f0_hz", cfg->acq.f0_hz}, {"angle_deg", cfg->acq.angle_deg},
+        {"c_m_s", cfg->acq.c_m_s}, {"diameter_mm", cfg->acq.diameter_mm}, {"wall_hz", cfg->wall.cutoff_hz},
+        {"wall_order", cfg->wall.order}, {"window_ms", cfg->spectrum.window_ms}, {"hop_ms", cfg->spectrum.hop_ms},
+        {"fft_size", (double)cfg->spectrum.fft_size}, {"percentile", cfg->envelope.percentile},
+        {"threshold_db", cfg->envelope.threshold_db}, {"detect_sigma", cfg->envelope.detect_sigma},
+        {"noise_quantile", cfg->noise.quantile}, {"noise_rise_time_s", cfg->noise.rise_time_s},
+        {"min_hr_bpm", cfg->beats.min_hr_bpm}, {"max_hr_bpm", cfg->beats.max_hr_bpm},
+        {"beat_reject_fraction", cfg->beats.reject_fraction}, {"burst_factor", cfg->burst_factor},
+        {"dropout_factor", cfg->dropout_factor}, {"start_s", start_s}, {"end_s", end_s},
+    };
+    dop_status status = DOP_OK;
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0] && status == DOP_OK; i++)
+        status = dop_h5_writer_set_number(h5, numbers[i].name, numbers[i].value, err);
+    const struct { const char *name; const char *value; } strings[] = {
+        {"channels", dop_channels_name(cfg->acq.channels)},
+        {"window", windows[cfg->spectrum.window]},
+        {"vmax_method", fmax_methods[cfg->envelope.method]},
+        {"vmean_method", vmean_methods[cfg->vmean_method]},
+        {"dopflow_version", DOPFLOW_VERSION},
+        {"input_file", job->input.path},
+        {"diameter_csv", job->diameter_csv ? job->diameter_csv : ""},
+    };
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0] && status == DOP_OK; i++)
+        status = dop_h5_writer_set_string(h5, strings[i].name, strings[i].value, err);
+    if (status != DOP_OK) return status;
+    char sha[65] = "";
+    if (strcmp(job->input.path, "-") != 0) {
+        if ((status = dop_file_sha256(job->input.path, sha, err)) != DOP_OK) return status;
+    } else {
+        snprintf(sha, sizeof sha, "standard input");
+    }
+    return dop_h5_writer_set_string(h5, "input_sha256", sha, err);
+}
+
+dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report_out, dop_error *err)
+{
+    dop_job_report report_local;
+    dop_job_report *report = report_out ? report_out : &report_local;
+    memset(report, 0, sizeof *report);
+    dop_error_clear(err);
+    if (!job->input.path) return dop_error_set(err, DOP_ERR_INVALID_ARG, "no input given");
+
+    dop_reader *reader = NULL;
+    dop_diameter_track *track = NULL;
+    dop_analysis *analysis = NULL;
+    dop_epoch *own_epochs = NULL;
+    float complex *block = NULL;
+    job_outputs o;
+    memset(&o, 0, sizeof o);
+    o.report = report;
+    o.err = err;
+
+    dop_acquisition acq;
+    dop_status status = resolve_metadata(job, &acq, report, err);
+    if (status != DOP_OK) goto done;
+
+    dop_reader_config input = job->input;
+    if (input.channels == DOP_CHANNELS_UNSET) input.channels = acq.channels;
+    if ((status = dop_reader_open(&input, &reader, err)) != DOP_OK) goto done;
+    const dop_reader_info *info = dop_reader_get_info(reader);
+    acq.channels = info->channels;
+    report->acq = acq;
+    report->fs_hz = info->rate_hz;
+    report->non_directional = acq.channels == DOP_CHANNELS_MONO;
+
+    dop_analysis_config cfg = job->analysis;
+    cfg.fs_hz = info->rate_hz;
+    cfg.acq = acq;
+    if (job->diameter_csv) {
+        if ((status = dop_diameter_track_load(job->diameter_csv, &track, err)) != DOP_OK) goto done;
+        cfg.diameter_fn = dop_diameter_track_at;
+        cfg.diameter_user = track;
+    }
+
+    /* The analysed span, in samples. */
+    double start_s = isnan(job->start_s) ? 0.0 : job->start_s;
+    double end_s = isnan(job->end_s) ? (info->frames >= 0 ? info->duration_s : DBL_MAX) : job->end_s;
+    if (start_s < 0.0 || !(start_s < end_s)) {
+        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s", start_s, end_s);
+        goto done;
+    }
+    if (info->frames >= 0 && start_s >= info->duration_s) {
+        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
+                               job->input.path, start_s, info->duration_s);
+        goto done;
+    }
+    const int64_t first_sample = (int64_t)llround(start_s * info->rate_hz);
+    const double remaining_limit = end_s >= DBL_MAX / 2 ? -1.0 : (end_s - start_s) * info->rate_hz;
+    cfg.time_offset_s = (double)first_sample / info->rate_hz;
+    o.time_offset_s = cfg.time_offset_s;
+
+    dop_analysis_output callbacks = {on_spectrum, on_frame, on_beat, &o};
+    if ((status = dop_analysis_create(&cfg, &callbacks, &analysis, err)) != DOP_OK) {
+        if (status == DOP_ERR_METADATA || status == DOP_ERR_ALIASING || status == DOP_ERR_INVALID_ARG) {
+            char detail[sizeof err->message];
+            snprintf(detail, sizeof detail, "%s", err ? err->message : "");
+            dop_error_set(err, status, "%s: %s", job->input.path, detail);
+        }
+        goto done;
+    }
+    report->nyquist_cm_s = dop_analysis_nyquist_cm_s(analysis);
+
+    const dop_epoch *epochs = job->epochs;
+    size_t n_epochs = job->n_epochs;
+    if (!epochs || n_epochs == 0) {
+        own_epochs = calloc(1, sizeof *own_epochs);
+        if (!own_epochs) {
+            status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        snprintf(own_epochs->label, sizeof own_epochs->label, "all");
+        own_epochs->start_s = start_s;
+        own_epochs->end_s = end_s;
+        epochs = own_epochs;
+        n_epochs = 1;
+    }
+    if ((status = dop_summary_acc_create(epochs, n_epochs, dop_analysis_frame_period_s(analysis), &o.acc, err)) != DOP_OK)
+        goto done;
+    if ((status = open_outputs(job, analysis, &o, err)) != DOP_OK) goto done;
+    if (o.h5 && (status = write_h5_attributes(job, &cfg, start_s, end_s, o.h5, err)) != DOP_OK) goto done;
+
+    block = malloc(READ_BLOCK * sizeof *block);
+    if (!block) {
+        status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (first_sample > 0 && (status = dop_reader_skip_to(reader, first_sample, err)) != DOP_OK) goto done;
+    double pushed = 0.0;
+    for (;;) {
+        if (job->stop && *job->stop) {
+            status = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->input.path);
+            goto done;
+        }
+        size_t want = READ_BLOCK;
+        if (remaining_limit >= 0.0) {
+            double left = remaining_limit - pushed;
+            if (left <= 0.0) break;
+            if (left < (double)want) want = (size_t)ceil(left);
+        }
+        size_t got = 0;
+        if ((status = dop_reader_read(reader, block, want, &got, err)) != DOP_OK) goto done;
+        if (got == 0) break;
+        status = dop_analysis_push(analysis, block, got, err);
+        if (o.status != DOP_OK) status = o.status;
+        if (status != DOP_OK) goto done;
+        pushed += (double)got;
+        if (job->frames_stream && o.frames) fflush(dop_atomic_stream(o.frames));
+    }
+    status = dop_analysis_flush(analysis, err);
+    if (o.status != DOP_OK) status = o.status;
+    if (status != DOP_OK) goto done;
+    if (report->frames == 0) {
+        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: recording too short: not one complete %g ms analysis window",
+                               job->input.path, cfg.spectrum.window_ms);
+        goto done;
+    }
+
+    dop_summary *rows = calloc(n_epochs, sizeof *rows);
+    if (!rows) {
+        status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    dop_summary_acc_result(o.acc, rows);
+    for (size_t i = 0; i < n_epochs; i++) rows[i].directional = !report->non_directional;
+    if (o.summary) {
+        FILE *out = dop_atomic_stream(o.summary);
+        fprintf(out, "%s\n", dop_summary_csv_header());
+        for (size_t i = 0; i < n_epochs; i++) {
+            dop_summary_csv_row(out, &rows[i]);
+            fputc('\n', out);
+        }
+    }
+    if (summaries) memcpy(summaries, rows, n_epochs * sizeof *rows);
+    free(rows);
+    status = commit_outputs(job, &o, err);
+
+done:
+    if (status != DOP_OK) abort_outputs(&o);
+    free(block);
+    free(o.db_row);
+    dop_summary_acc_destroy(o.acc);
+    dop_analysis_destroy(analysis);
+    dop_diameter_track_destroy(track);
+    dop_reader_close(reader);
+    free(own_epochs);
+    return status;
+}

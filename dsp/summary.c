@@ -1,0 +1,210 @@
+/* Epochs and epoch summaries (see summary.h for what each column means). */
+#include "dopflow/summary.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, size_t *count, dop_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (!spec || !*spec) return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch spec is empty");
+    size_t capacity = 1;
+    for (const char *p = spec; *p; p++) capacity += *p == ',';
+    dop_epoch *epochs = calloc(capacity, sizeof *epochs);
+    if (!epochs) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory parsing epochs");
+    size_t n = 0;
+    const char *item = spec;
+    while (item) {
+        const char *comma = strchr(item, ',');
+        size_t len = comma ? (size_t)(comma - item) : strlen(item);
+        char text[256];
+        if (len == 0 || len >= sizeof text) {
+            free(epochs);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch %zu: empty or too long item in \"%s\"", n + 1, spec);
+        }
+        memcpy(text, item, len);
+        text[len] = '\0';
+        char *first = strchr(text, ':');
+        char *second = first ? strchr(first + 1, ':') : NULL;
+        if (!first || !second || strchr(second + 1, ':')) {
+            free(epochs);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": expected label:start:end", text);
+        }
+        *first = *second = '\0';
+        size_t label_len = strlen(text);
+        int label_ok = label_len > 0 && label_len < DOP_EPOCH_LABEL_MAX;
+        for (const char *c = text; *c && label_ok; c++)
+            label_ok = isalnum((unsigned char)*c) || *c == '_' || *c == '-' || *c == '.';
+        if (!label_ok) {
+            free(epochs);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                                 "epoch label \"%s\": use 1-63 characters of letters, digits, _ . -", text);
+        }
+        double bounds[2];
+        const char *fields[2] = {first + 1, second + 1};
+        for (int b = 0; b < 2; b++) {
+            char *end = NULL;
+            errno = 0;
+            bounds[b] = strtod(fields[b], &end);
+            if (errno || end == fields[b] || *end || !isfinite(bounds[b])) {
+                free(epochs);
+                return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": \"%s\" is not a number of seconds",
+                                     text, fields[b]);
+            }
+        }
+        if (!(bounds[0] < bounds[1])) {
+            free(epochs);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": start %g s is not before end %g s", text,
+                                 bounds[0], bounds[1]);
+        }
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(epochs[i].label, text) == 0) {
+                free(epochs);
+                return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch label \"%s\" appears twice", text);
+            }
+        snprintf(epochs[n].label, sizeof epochs[n].label, "%s", text);
+        epochs[n].start_s = bounds[0] + offset_s;
+        epochs[n].end_s = bounds[1] + offset_s;
+        n++;
+        item = comma ? comma + 1 : NULL;
+    }
+    *out = epochs;
+    *count = n;
+    return DOP_OK;
+}
+
+const char *dop_summary_csv_header(void)
+{
+    return "epoch,start_s,end_s,mean_velocity_cm_s,tamax_cm_s,flow_ml_min,heart_rate_bpm,n_beats,pi,ri,"
+           "rejected_fraction,shear_rate_s,bridged_fraction,analysed_s,directional";
+}
+
+/* %.6g keeps CSVs compact and exact enough; NAN is an empty field. */
+static void put_number(FILE *out, double value)
+{
+    if (isfinite(value)) fprintf(out, ",%.6g", value);
+    else fputc(',', out);
+}
+
+void dop_summary_csv_row(FILE *out, const dop_summary *s)
+{
+    fputs(s->epoch, out);
+    put_number(out, s->start_s);
+    put_number(out, s->end_s);
+    put_number(out, s->mean_velocity_cm_s);
+    put_number(out, s->tamax_cm_s);
+    put_number(out, s->flow_ml_min);
+    put_number(out, s->heart_rate_bpm);
+    fprintf(out, ",%lld", (long long)s->n_beats);
+    put_number(out, s->pi);
+    put_number(out, s->ri);
+    put_number(out, s->rejected_fraction);
+    put_number(out, s->shear_rate_s);
+    put_number(out, s->bridged_fraction);
+    put_number(out, s->analysed_s);
+    fprintf(out, ",%d", s->directional);
+}
+
+typedef struct epoch_acc {
+    int64_t frames, excluded, bridged, included;
+    double sum_vmean, sum_vmax, sum_flow, sum_shear;
+    int64_t beats;
+    double sum_duration, sum_pi, sum_ri;
+} epoch_acc;
+
+struct dop_summary_acc {
+    dop_epoch *epochs;
+    size_t count;
+    double frame_period_s;
+    epoch_acc *acc;
+};
+
+dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double frame_period_s,
+                                  dop_summary_acc **out, dop_error *err)
+{
+    *out = NULL;
+    dop_summary_acc *a = calloc(1, sizeof *a);
+    if (a) {
+        a->epochs = malloc((count ? count : 1) * sizeof *a->epochs);
+        a->acc = calloc(count ? count : 1, sizeof *a->acc);
+    }
+    if (!a || !a->epochs || !a->acc) {
+        dop_summary_acc_destroy(a);
+        return dop_error_set(err, DOP_ERR_NOMEM, "summary: out of memory");
+    }
+    memcpy(a->epochs, epochs, count * sizeof *epochs);
+    a->count = count;
+    a->frame_period_s = frame_period_s;
+    *out = a;
+    return DOP_OK;
+}
+
+void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
+{
+    int excluded = (f->flags & DOP_FRAME_REJECTED_BEAT) ||
+                   ((f->flags & DOP_FRAME_ARTIFACT_MASK) && !(f->flags & DOP_FRAME_BRIDGED));
+    for (size_t i = 0; i < a->count; i++) {
+        if (f->time_s < a->epochs[i].start_s || f->time_s >= a->epochs[i].end_s) continue;
+        epoch_acc *e = &a->acc[i];
+        e->frames++;
+        if (excluded) {
+            e->excluded++;
+            continue;
+        }
+        if (f->flags & DOP_FRAME_BRIDGED) e->bridged++;
+        e->included++;
+        e->sum_vmean += f->vmean_cm_s;
+        e->sum_vmax += f->vmax_cm_s;
+        e->sum_flow += f->flow_ml_min;
+        e->sum_shear += f->shear_rate_s;
+    }
+}
+
+void dop_summary_acc_add_beat(dop_summary_acc *a, const dop_beat *b)
+{
+    if (b->rejected) return;
+    for (size_t i = 0; i < a->count; i++) {
+        if (b->start_s < a->epochs[i].start_s || b->start_s >= a->epochs[i].end_s) continue;
+        epoch_acc *e = &a->acc[i];
+        e->beats++;
+        e->sum_duration += b->end_s - b->start_s;
+        e->sum_pi += b->pi;
+        e->sum_ri += b->ri;
+    }
+}
+
+void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
+{
+    for (size_t i = 0; i < a->count; i++) {
+        const epoch_acc *e = &a->acc[i];
+        dop_summary *s = &out[i];
+        memset(s, 0, sizeof *s);
+        snprintf(s->epoch, sizeof s->epoch, "%s", a->epochs[i].label);
+        s->start_s = a->epochs[i].start_s;
+        s->end_s = a->epochs[i].end_s;
+        double n = (double)e->included;
+        s->mean_velocity_cm_s = e->included ? e->sum_vmean / n : NAN;
+        s->tamax_cm_s = e->included ? e->sum_vmax / n : NAN;
+        s->flow_ml_min = e->included ? e->sum_flow / n : NAN;
+        s->shear_rate_s = e->included ? e->sum_shear / n : NAN;
+        s->n_beats = e->beats;
+        s->heart_rate_bpm = e->beats ? 60.0 / (e->sum_duration / (double)e->beats) : NAN;
+        s->pi = e->beats ? e->sum_pi / (double)e->beats : NAN;
+        s->ri = e->beats ? e->sum_ri / (double)e->beats : NAN;
+        s->rejected_fraction = e->frames ? (double)e->excluded / (double)e->frames : NAN;
+        s->bridged_fraction = e->frames ? (double)e->bridged / (double)e->frames : NAN;
+        s->analysed_s = (double)e->frames * a->frame_period_s;
+    }
+}
+
+void dop_summary_acc_destroy(dop_summary_acc *a)
+{
+    if (!a) return;
+    free(a->epochs);
+    free(a->acc);
+    free(a);
+}

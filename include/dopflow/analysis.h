@@ -1,0 +1,102 @@
+/* dopflow: the streaming analysis pipeline.
+ *
+ *   samples -> wall filter -> STFT -> noise floor -> artifact flags
+ *           -> envelopes (fmax, fmean) -> velocity (Doppler equation)
+ *           -> flow -> beat segmentation -> annotated frames + beats
+ *
+ * Push complex samples in blocks of any size; results come out through
+ * callbacks. Memory is fixed at create; push never allocates, so a file of
+ * any length runs in constant memory. Identical output for any block split.
+ *
+ * Velocity from Doppler frequency: v = f c / (2 f0 cos(angle)) (m/s, x100
+ * for cm/s). Mean velocity: intensity-weighted spectral mean (spatial mean
+ * under uniform insonation; see envelope.h) or, with
+ * DOP_VMEAN_HALF_MAX, half the maximum envelope (exact for a parabolic
+ * profile). Flow: Q = vmean [cm/s] x pi D^2 / 4 [cm^2] x 60 [ml/min]. */
+#ifndef DOPFLOW_ANALYSIS_H
+#define DOPFLOW_ANALYSIS_H
+
+#include <complex.h>
+#include <stddef.h>
+
+#include "dopflow/acquisition.h"
+#include "dopflow/beats.h"
+#include "dopflow/envelope.h"
+#include "dopflow/noise_floor.h"
+#include "dopflow/records.h"
+#include "dopflow/spectrum.h"
+#include "dopflow/status.h"
+#include "dopflow/wall_filter.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum dop_vmean_method {
+    DOP_VMEAN_INTENSITY = 0,  /* intensity-weighted spectral mean (default) */
+    DOP_VMEAN_HALF_MAX        /* vmax / 2: parabolic profile assumption */
+} dop_vmean_method;
+
+/* Diameter as a function of time, mm (NULL = constant acq.diameter_mm). */
+typedef double (*dop_diameter_fn)(double time_s, void *user);
+
+typedef struct dop_analysis_config {
+    double fs_hz;                      /* sample rate of the pushed samples */
+    dop_acquisition acq;               /* f0, angle, c required; diameter optional */
+    double time_offset_s;              /* time of the first pushed sample (for --start) */
+    dop_wall_filter_config wall;       /* fs filled in from fs_hz */
+    dop_spectrum_config spectrum;      /* fs filled in from fs_hz */
+    dop_noise_floor_config noise;      /* frame rate filled in */
+    dop_envelope_config envelope;      /* bins, gap, gain filled in */
+    dop_beats_config beats;            /* frame rate filled in */
+    dop_vmean_method vmean_method;
+    double burst_factor;               /* frame floor above tracked floor => burst; default 4 (6 dB) */
+    double dropout_factor;             /* frame power below floor / factor => dropout; default 4 */
+    double min_nyquist_cm_s;           /* refuse when Nyquist velocity is lower; default 20 */
+    dop_diameter_fn diameter_fn;
+    void *diameter_user;
+} dop_analysis_config;
+
+typedef struct dop_analysis_output {
+    /* Spectrum of every frame as computed (before beat annotation), with
+     * the noise level; for spectrogram files. May be NULL. */
+    int (*on_spectrum)(const dop_spectrum_frame *frame, double noise, void *user);
+    int (*on_frame)(const dop_frame *frame, void *user); /* annotated; may be NULL */
+    int (*on_beat)(const dop_beat *beat, void *user);    /* may be NULL */
+    void *user;
+} dop_analysis_output;
+
+typedef struct dop_analysis dop_analysis;
+
+/* Defaults of every stage; fs and acq unset. */
+dop_analysis_config dop_analysis_config_default(void);
+
+/* Errors: DOP_ERR_METADATA (acquisition), DOP_ERR_ALIASING (Nyquist
+ * velocity c fs / (4 f0 cos angle) below min_nyquist_cm_s), and those of
+ * each stage's create. */
+dop_status dop_analysis_create(const dop_analysis_config *cfg, const dop_analysis_output *output,
+                               dop_analysis **out, dop_error *err);
+
+/* Velocity of each spectrum bin, cm/s (bins values); valid after create. */
+const float *dop_analysis_velocity_axis(const dop_analysis *a);
+size_t dop_analysis_bins(const dop_analysis *a);
+double dop_analysis_frame_period_s(const dop_analysis *a);
+double dop_analysis_nyquist_cm_s(const dop_analysis *a);
+double dop_analysis_cm_s_per_hz(const dop_analysis *a);
+
+dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
+dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
+void dop_analysis_destroy(dop_analysis *a);
+
+/* The Doppler equation, cm/s per Hz of Doppler shift: c / (2 f0 cos(angle)) x 100. */
+double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s);
+
+/* Flow [ml/min] = v [cm/s] x pi D^2/4 [cm^2] x 60 [s/min]; NAN if D unknown. */
+double dop_flow_ml_min(double vmean_cm_s, double diameter_mm);
+/* Wall shear rate of Poiseuille flow: 8 vmean / D, 1/s. */
+double dop_shear_rate_s(double vmean_cm_s, double diameter_mm);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

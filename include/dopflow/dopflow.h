@@ -1,0 +1,23 @@
+/* dopflow: Doppler ultrasound signal processing. Umbrella header. */
+#ifndef DOPFLOW_DOPFLOW_H
+#define DOPFLOW_DOPFLOW_H
+
+#include "dopflow/status.h"
+#include "dopflow/acquisition.h"
+#include "dopflow/atomic_file.h"
+#include "dopflow/records.h"
+#include "dopflow/reader.h"
+#include "dopflow/wall_filter.h"
+#include "dopflow/spectrum.h"
+#include "dopflow/noise_floor.h"
+#include "dopflow/envelope.h"
+#include "dopflow/beats.h"
+#include "dopflow/summary.h"
+#include "dopflow/analysis.h"
+#include "dopflow/h5_writer.h"
+#include "dopflow/job.h"
+
+/* Library version string, e.g. "0.1.0". */
+const char *dop_version(void);
+
+#endif

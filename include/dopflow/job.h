@@ -1,0 +1,55 @@
+/* dopflow: analyse one recording from file to results (what `dopflow
+ * analyze` does and what `dopflow study` does per recording).
+ *
+ * Resolves the acquisition metadata (defaults < sidecar < job overrides),
+ * opens the reader, runs the analysis over [start_s, end_s), accumulates the
+ * epoch summaries and writes the requested output files atomically (all or
+ * nothing: on any error no output file is left behind). */
+#ifndef DOPFLOW_JOB_H
+#define DOPFLOW_JOB_H
+
+#include <signal.h>
+
+#include "dopflow/analysis.h"
+#include "dopflow/reader.h"
+#include "dopflow/summary.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dop_job {
+    dop_reader_config input;           /* path, channels, raw format */
+    dop_acquisition overrides;         /* command line / manifest layer (NAN = not given) */
+    const char *meta_path;             /* --meta; NULL: INPUT.json if it exists */
+    const char *diameter_csv;          /* time_s,diameter_mm; NULL = constant */
+    double start_s, end_s;             /* analysed span; NAN = file start / end */
+    const dop_epoch *epochs;           /* NULL: one epoch "all" over the span */
+    size_t n_epochs;
+    const char *summary_path;          /* outputs; NULL = not written, "-" = stdout */
+    const char *frames_path;
+    const char *beats_path;
+    const char *h5_path;
+    int frames_stream;                 /* flush the frames file after each block */
+    dop_analysis_config analysis;      /* fs and acq are filled in by the job */
+    volatile sig_atomic_t *stop;       /* when set non-zero, stop with DOP_ERR_INTERRUPTED */
+} dop_job;
+
+typedef struct dop_job_report {
+    dop_acquisition acq;               /* metadata as used */
+    double fs_hz;
+    double nyquist_cm_s;
+    int non_directional;               /* mono input analysed one-sided */
+    int64_t frames, beats, rejected_beats;
+    char sidecar_used[1024];           /* path of the sidecar read, "" if none */
+} dop_job_report;
+
+dop_job dop_job_default(void);
+
+/* Run; summaries receives max(n_epochs, 1) rows (may be NULL). */
+dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report, dop_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,59 @@
+/* dopflow stage 3: noise floor of the Doppler spectrum, from the data.
+ *
+ * White noise has a flat PSD whose periodogram values are exponentially
+ * distributed (chi-square, 2 degrees of freedom), so the q-quantile of the
+ * bins that carry noise alone equals -ln(1 - q) times the noise level. Per
+ * frame the estimator takes the q-quantile (default q = 0.25) of the bins
+ * outside the wall-filter gap, which stays a noise estimate as long as
+ * blood occupies less than 1 - q of the band, and scales it to a mean.
+ * Frames are then combined by a running minimum-tracking average (after
+ * Martin 2001, minimum statistics): the estimate follows a falling floor at
+ * once and a rising one with time constant tau, so that a broadband burst
+ * does not lift the floor. */
+#ifndef DOPFLOW_NOISE_FLOOR_H
+#define DOPFLOW_NOISE_FLOOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dopflow/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dop_noise_floor_config {
+    double quantile;        /* in (0, 0.5]; default 0.25 */
+    double rise_time_s;     /* time constant for a rising floor, s; default 2 */
+    double frame_rate_hz;   /* frames per second */
+} dop_noise_floor_config;
+
+typedef struct dop_noise_floor dop_noise_floor;
+
+dop_noise_floor_config dop_noise_floor_config_default(void);
+
+/* bins: spectrum length; mask[k] != 0 marks bins to use (NULL = all).
+ * The mask is copied. Errors: DOP_ERR_INVALID_ARG, DOP_ERR_NOMEM. */
+dop_status dop_noise_floor_create(const dop_noise_floor_config *cfg, size_t bins, const uint8_t *mask,
+                                  dop_noise_floor **out, dop_error *err);
+
+/* Per-frame raw estimate (mean noise PSD from this frame alone). Never allocates. */
+double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd);
+
+/* Track a per-frame estimate; returns the tracked noise PSD level. Frames
+ * judged to be artifacts should not be fed. */
+double dop_noise_floor_feed(dop_noise_floor *nf, double frame_estimate);
+
+/* frame_estimate + feed in one call. */
+double dop_noise_floor_update(dop_noise_floor *nf, const float *psd);
+
+/* Tracked level (negative before the first frame). */
+double dop_noise_floor_level(const dop_noise_floor *nf);
+
+void dop_noise_floor_reset(dop_noise_floor *nf);
+void dop_noise_floor_destroy(dop_noise_floor *nf);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,62 @@
+/* dopflow: the records the analysis produces, one per spectral frame and
+ * one per cardiac cycle. Velocities are signed (positive = toward the
+ * probe, i.e. the direction of positive Doppler frequency), in cm/s. */
+#ifndef DOPFLOW_RECORDS_H
+#define DOPFLOW_RECORDS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Quality flags of a frame (bit set). Artifact flags exclude the frame from
+ * averages; a beat with too many artifact frames is rejected whole. */
+enum {
+    DOP_FRAME_BURST = 1u << 0,         /* broadband burst (probe knock, tapotement) */
+    DOP_FRAME_SATURATED = 1u << 1,     /* samples at full scale (clipping) */
+    DOP_FRAME_DROPOUT = 1u << 2,       /* signal vanished (power far below noise floor) */
+    DOP_FRAME_NO_SIGNAL = 1u << 3,     /* no blood signal detected above the noise */
+    DOP_FRAME_NEAR_NYQUIST = 1u << 4,  /* envelope within 5% of Nyquist: possible aliasing */
+    DOP_FRAME_REJECTED_BEAT = 1u << 5, /* frame belongs to a rejected beat */
+    DOP_FRAME_BRIDGED = 1u << 6        /* artifact frame inside an accepted beat; its
+                                          values in averages are interpolated from neighbours */
+};
+#define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
+
+typedef struct dop_frame {
+    int64_t index;               /* frame number from the start of the analysed span */
+    double time_s;               /* centre of the analysis window, s from file start */
+    double vmax_cm_s;            /* maximum-velocity envelope, signed: the dominant direction */
+    double vmax_forward_cm_s;    /* maximum forward velocity (>= 0) */
+    double vmax_reverse_cm_s;    /* maximum reverse velocity (<= 0) */
+    double vmean_cm_s;           /* spatial-mean velocity estimate, signed (forward - reverse) */
+    double diameter_mm;          /* vessel diameter at this time (NAN = unknown) */
+    double flow_ml_min;          /* vmean x pi D^2/4 x 60 (NAN without diameter) */
+    double shear_rate_s;         /* wall shear rate 8 vmean / D, 1/s (Poiseuille) */
+    double noise_db;             /* noise floor, dB re 1 (full scale)^2/Hz */
+    double snr_db;               /* blood-signal power over noise power in the band */
+    uint32_t flags;              /* DOP_FRAME_* */
+    int64_t beat_index;          /* beat this frame belongs to, -1 if none */
+} dop_frame;
+
+typedef struct dop_beat {
+    int64_t index;               /* beat number, from 0 */
+    double start_s, end_s;       /* onset of this beat and of the next, s */
+    double heart_rate_bpm;       /* 60 / (end - start) */
+    double psv_cm_s;             /* peak systolic velocity (max of vmax envelope) */
+    double edv_cm_s;             /* end-diastolic velocity (vmax envelope just before end) */
+    double tamax_cm_s;           /* time-averaged maximum velocity over the beat */
+    double tamean_cm_s;          /* time-averaged mean velocity over the beat */
+    double pi;                   /* pulsatility index (PSV - EDV) / TAMAX (Gosling) */
+    double ri;                   /* resistance index (PSV - EDV) / PSV (Pourcelot) */
+    double flow_ml_min;          /* time-averaged volumetric flow over the beat */
+    double shear_rate_s;         /* time-averaged wall shear rate, 1/s */
+    double artifact_fraction;    /* fraction of the beat's frames flagged as artifacts */
+    int rejected;                /* 1 = left out of averages */
+} dop_beat;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

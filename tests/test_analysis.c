@@ -1,0 +1,271 @@
+/* The analysis pipeline against physics: a tone at f Hz reads as the
+ * velocity the Doppler equation gives; reverse flow reads negative; a flat
+ * band-limited spectrum gives its known maximum and mean; pulsatile flow
+ * gives its heart rate and time-averaged mean; results do not depend on how
+ * the samples are split into pushes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dopflow/analysis.h"
+#include "signal_gen.h"
+
+#define FS 12500.0
+#define F0 4e6
+#define ANGLE 60.0
+#define C 1540.0
+/* cm/s per Hz at these settings: 100 * 1540 / (2 * 4e6 * cos 60) = 0.0385 */
+
+typedef struct collected {
+    dop_frame *frames;
+    size_t n_frames, cap_frames;
+    dop_beat *beats;
+    size_t n_beats, cap_beats;
+} collected;
+
+static int collect_frame(const dop_frame *f, void *user)
+{
+    collected *c = user;
+    if (c->n_frames == c->cap_frames) {
+        c->cap_frames = c->cap_frames ? 2 * c->cap_frames : 256;
+        c->frames = realloc(c->frames, c->cap_frames * sizeof *c->frames);
+    }
+    c->frames[c->n_frames++] = *f;
+    return 0;
+}
+
+static int collect_beat(const dop_beat *b, void *user)
+{
+    collected *c = user;
+    if (c->n_beats == c->cap_beats) {
+        c->cap_beats = c->cap_beats ? 2 * c->cap_beats : 64;
+        c->beats = realloc(c->beats, c->cap_beats * sizeof *c->beats);
+    }
+    c->beats[c->n_beats++] = *b;
+    return 0;
+}
+
+static dop_analysis_config test_config(void)
+{
+    dop_analysis_config cfg = dop_analysis_config_default();
+    cfg.fs_hz = FS;
+    cfg.acq.f0_hz = F0;
+    cfg.acq.angle_deg = ANGLE;
+    cfg.acq.c_m_s = C;
+    cfg.acq.diameter_mm = 4.0;
+    cfg.acq.channels = DOP_CHANNELS_IQ;
+    return cfg;
+}
+
+/* Run the analysis over x pushed in blocks of `block` samples (0 = all). */
+static collected run(const dop_analysis_config *cfg, const float complex *x, size_t n, size_t block)
+{
+    collected c = {0};
+    dop_analysis_output out = {NULL, collect_frame, collect_beat, &c};
+    dop_analysis *a = NULL;
+    dop_error err;
+    assert_int_equal(dop_analysis_create(cfg, &out, &a, &err), DOP_OK);
+    if (block == 0) block = n;
+    for (size_t i = 0; i < n; i += block) {
+        size_t take = n - i < block ? n - i : block;
+        assert_int_equal(dop_analysis_push(a, x + i, take, &err), DOP_OK);
+    }
+    assert_int_equal(dop_analysis_flush(a, &err), DOP_OK);
+    dop_analysis_destroy(a);
+    return c;
+}
+
+static void release(collected *c)
+{
+    free(c->frames);
+    free(c->beats);
+}
+
+static double median_vmean(const collected *c, size_t skip)
+{
+    size_t n = c->n_frames - skip;
+    double *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = c->frames[skip + i].vmean_cm_s;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    double m = v[n / 2];
+    free(v);
+    return m;
+}
+
+/* A tone at f Hz with white noise 30 dB below: v = f c / (2 f0 cos angle). */
+static void tone_reads_doppler_velocity(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(2.0 * FS);
+    const double tones_hz[] = {300.0, 1000.0, 2500.0, -800.0};
+    for (size_t i = 0; i < sizeof tones_hz / sizeof tones_hz[0]; i++) {
+        float complex *x = calloc(n, sizeof *x);
+        sg_add_tone(x, n, FS, tones_hz[i], 0.1);
+        sg_add_noise(x, n, 1e-5, 7);
+        dop_analysis_config cfg = test_config();
+        collected c = run(&cfg, x, n, 0);
+        double expected = tones_hz[i] * 100.0 * C / (2.0 * F0 * cos(ANGLE * M_PI / 180.0));
+        double got = median_vmean(&c, 10);
+        /* Tolerance: 1% of the velocity (spectral leakage is symmetric about the tone). */
+        assert_true(fabs(got - expected) <= 0.01 * fabs(expected));
+        /* The maximum envelope lies on the tone within the window's mainlobe (2 bins). */
+        const dop_frame *f = &c.frames[c.n_frames / 2];
+        double bin_cm_s = FS / 256.0 * dop_doppler_cm_s_per_hz(F0, ANGLE, C);
+        assert_true(fabs(f->vmax_cm_s - expected) <= 2.0 * bin_cm_s);
+        if (tones_hz[i] < 0) assert_true(f->vmax_cm_s < 0 && f->vmean_cm_s < 0);
+        release(&c);
+        free(x);
+    }
+}
+
+/* A flat spectrum over [0, fmax] (parabolic profile, uniform insonation)
+ * has mean fmax/2; reversing it reverses both. */
+static void flat_band_gives_max_and_mean(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(2.0 * FS);
+    const double fmax_hz = 2000.0, k = dop_doppler_cm_s_per_hz(F0, ANGLE, C);
+    for (int sign = 1; sign >= -1; sign -= 2) {
+        float complex *x = calloc(n, sizeof *x);
+        double lo = sign > 0 ? 0.0 : -fmax_hz, hi = sign > 0 ? fmax_hz : 0.0;
+        sg_add_band(x, n, FS, lo, hi, 1e-2, 400, 11);
+        sg_add_noise(x, n, 1e-2 / 10.0, 5); /* SNR 10 dB over the full band */
+        dop_analysis_config cfg = test_config();
+        collected c = run(&cfg, x, n, 0);
+        double sum_mean = 0.0, sum_max = 0.0;
+        size_t m = 0;
+        for (size_t i = 10; i < c.n_frames; i++, m++) {
+            sum_mean += c.frames[i].vmean_cm_s;
+            sum_max += c.frames[i].vmax_cm_s;
+        }
+        double mean = sum_mean / m, vmax = sum_max / m;
+        double true_mean = sign * fmax_hz / 2.0 * k, true_max = sign * fmax_hz * k;
+        print_message("flat band sign %d: mean %.2f (true %.2f) max %.2f (true %.2f) cm/s\n", sign, mean, true_mean,
+                      vmax, true_max);
+        assert_true(fabs(mean - true_mean) <= 0.03 * fabs(true_mean)); /* 3% */
+        assert_true(fabs(vmax - true_max) <= 0.05 * fabs(true_max));   /* 5% */
+        release(&c);
+        free(x);
+    }
+}
+
+/* Identical frames and beats whether pushed whole or in blocks of 1, 7, 4096. */
+static void block_size_invariance(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(6.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    sg_add_pulsatile(x, n, FS, 2500.0, 300.0, 70.0, 0.3, 1e-2, 48, 3);
+    sg_add_noise(x, n, 1e-3, 9);
+    dop_analysis_config cfg = test_config();
+    collected whole = run(&cfg, x, n, 0);
+    const size_t blocks[] = {1, 7, 4096};
+    for (size_t b = 0; b < 3; b++) {
+        collected split = run(&cfg, x, n, blocks[b]);
+        assert_int_equal(split.n_frames, whole.n_frames);
+        assert_int_equal(split.n_beats, whole.n_beats);
+        assert_memory_equal(split.frames, whole.frames, whole.n_frames * sizeof *whole.frames);
+        if (whole.n_beats) assert_memory_equal(split.beats, whole.beats, whole.n_beats * sizeof *whole.beats);
+        release(&split);
+    }
+    release(&whole);
+    free(x);
+}
+
+/* Pulsatile parabolic flow at 72 bpm: beats found at the right rate and
+ * the time-averaged mean velocity matches the construction. */
+static void pulsatile_flow_beats_and_mean(void **state)
+{
+    (void)state;
+    const double hr = 72.0, seconds = 12.0;
+    const size_t n = (size_t)(seconds * FS);
+    float complex *x = calloc(n, sizeof *x);
+    double true_fmean = sg_add_pulsatile(x, n, FS, 3000.0, 400.0, hr, 0.2, 1e-2, 64, 21);
+    sg_add_noise(x, n, 1e-2 / pow(10.0, 15.0 / 10.0), 4); /* SNR 15 dB */
+    dop_analysis_config cfg = test_config();
+    collected c = run(&cfg, x, n, 0);
+    double k = dop_doppler_cm_s_per_hz(F0, ANGLE, C), true_mean = true_fmean * k;
+    double sum = 0.0;
+    for (size_t i = 0; i < c.n_frames; i++) sum += c.frames[i].vmean_cm_s;
+    double mean = sum / c.n_frames;
+    double sum_hr = 0.0;
+    for (size_t i = 0; i < c.n_beats; i++) sum_hr += c.beats[i].heart_rate_bpm;
+    double mean_hr = c.n_beats ? sum_hr / c.n_beats : 0.0;
+    print_message("pulsatile: mean %.2f cm/s (true %.2f), %zu beats, HR %.1f bpm (true %.1f)\n", mean, true_mean,
+                  c.n_beats, mean_hr, hr);
+    /* 12 s at 72 bpm = 14.4 cycles; the first and last partial cycles are not beats. */
+    assert_true(c.n_beats >= 12 && c.n_beats <= 14);
+    assert_true(fabs(mean_hr - hr) <= 3.0);
+    assert_true(fabs(mean - true_mean) <= 0.04 * true_mean);
+    /* Flow follows from the mean: Q = v pi D^2/4 60. */
+    const dop_frame *f = &c.frames[c.n_frames / 2];
+    assert_float_equal(f->flow_ml_min, f->vmean_cm_s * M_PI * 0.2 * 0.2 * 60.0, 1e-9);
+    release(&c);
+    free(x);
+}
+
+static void refuses_aliasing_and_bad_metadata(void **state)
+{
+    (void)state;
+    dop_analysis_output out = {0};
+    dop_analysis *a = NULL;
+    dop_error err;
+    dop_analysis_config cfg = test_config();
+    cfg.fs_hz = 100.0; /* Nyquist velocity 1.9 cm/s */
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_ERR_ALIASING);
+    assert_non_null(strstr(err.message, "alias"));
+    cfg = test_config();
+    cfg.acq.angle_deg = 90.0;
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_ERR_METADATA);
+    assert_non_null(strstr(err.message, "angle"));
+    cfg = test_config();
+    cfg.acq.f0_hz = 0.0;
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_ERR_METADATA);
+    cfg = test_config();
+    cfg.wall.cutoff_hz = 7000.0;
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "fs/2"));
+    assert_null(a);
+}
+
+/* All-zero input: no signal, zero velocity, no crash. */
+static void silence_is_no_signal(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(4.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    dop_analysis_config cfg = test_config();
+    collected c = run(&cfg, x, n, 0);
+    assert_true(c.n_frames > 0);
+    for (size_t i = 0; i < c.n_frames; i++) {
+        assert_true(c.frames[i].flags & DOP_FRAME_NO_SIGNAL);
+        assert_float_equal(c.frames[i].vmean_cm_s, 0.0, 0.0);
+    }
+    assert_int_equal(c.n_beats, 0);
+    release(&c);
+    free(x);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tone_reads_doppler_velocity),
+        cmocka_unit_test(flat_band_gives_max_and_mean),
+        cmocka_unit_test(block_size_invariance),
+        cmocka_unit_test(pulsatile_flow_beats_and_mean),
+        cmocka_unit_test(refuses_aliasing_and_bad_metadata),
+        cmocka_unit_test(silence_is_no_signal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

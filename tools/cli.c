@@ -1,0 +1,168 @@
+/* Shared command-line pieces: exit codes, error lines, analysis options. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile sig_atomic_t cli_stop_requested = 0;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    cli_stop_requested = 1;
+}
+
+void cli_install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_exit_code(dop_status status)
+{
+    switch (status) {
+    case DOP_OK: return CLI_EXIT_OK;
+    case DOP_ERR_INVALID_ARG: return CLI_EXIT_USAGE;
+    case DOP_ERR_IO:
+    case DOP_ERR_FORMAT:
+    case DOP_ERR_NO_DATA: return CLI_EXIT_INPUT;
+    case DOP_ERR_METADATA: return CLI_EXIT_METADATA;
+    case DOP_ERR_ALIASING: return CLI_EXIT_ALIASING;
+    case DOP_ERR_INTERRUPTED: return CLI_EXIT_INTERRUPTED;
+    default: return CLI_EXIT_INTERNAL;
+    }
+}
+
+int cli_fail(const char *cmd, dop_status status, const dop_error *err)
+{
+    const char *detail = (err && err->message[0]) ? err->message : dop_strerror(status);
+    fprintf(stderr, "dopflow %s: %s\n", cmd, detail);
+    return cli_exit_code(status);
+}
+
+int cli_parse_double(const char *cmd, const char *option, const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(value)) {
+        fprintf(stderr, "dopflow %s: %s expects a number, got '%s'\n", cmd, option, text);
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
+static int parse_choice(const char *cmd, const char *option, const char *value, const char *const *names,
+                        int count, int *out)
+{
+    for (int i = 0; i < count; i++)
+        if (strcmp(value, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    fprintf(stderr, "dopflow %s: %s: unknown value '%s' (expected:", cmd, option, value);
+    for (int i = 0; i < count; i++) fprintf(stderr, " %s", names[i]);
+    fprintf(stderr, ")\n");
+    return -1;
+}
+
+int cli_analysis_option(const char *cmd, int option, const char *value, dop_job *job)
+{
+    static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
+    static const char *const vmax_methods[] = {"mgm", "percentile", "threshold"};
+    static const char *const vmean_methods[] = {"intensity", "half-max"};
+    static const char *const raw_formats[] = {"none", "s16", "f32"};
+    dop_analysis_config *cfg = &job->analysis;
+    double number = 0.0;
+    int choice = 0;
+    switch (option) {
+    case CLI_OPT_F0: return cli_parse_double(cmd, "--f0", value, &job->overrides.f0_hz);
+    case CLI_OPT_ANGLE: return cli_parse_double(cmd, "--angle", value, &job->overrides.angle_deg);
+    case CLI_OPT_C: return cli_parse_double(cmd, "--c", value, &job->overrides.c_m_s);
+    case CLI_OPT_DIAMETER: return cli_parse_double(cmd, "--diameter", value, &job->overrides.diameter_mm);
+    case CLI_OPT_DIAMETER_CSV: job->diameter_csv = value; return 0;
+    case CLI_OPT_META: job->meta_path = value; return 0;
+    case CLI_OPT_CHANNELS:
+        job->overrides.channels = dop_channels_parse(value);
+        job->input.channels = job->overrides.channels;
+        if (job->overrides.channels == DOP_CHANNELS_UNSET) {
+            fprintf(stderr, "dopflow %s: --channels: expected iq, qi or mono, got '%s'\n", cmd, value);
+            return -1;
+        }
+        return 0;
+    case CLI_OPT_WALL_HZ: return cli_parse_double(cmd, "--wall-hz", value, &cfg->wall.cutoff_hz);
+    case CLI_OPT_WALL_ORDER:
+        if (cli_parse_double(cmd, "--wall-order", value, &number) != 0) return -1;
+        cfg->wall.order = (int)number;
+        return 0;
+    case CLI_OPT_WINDOW:
+        if (parse_choice(cmd, "--window", value, windows, 4, &choice) != 0) return -1;
+        cfg->spectrum.window = (dop_window)choice;
+        return 0;
+    case CLI_OPT_WINDOW_MS: return cli_parse_double(cmd, "--window-ms", value, &cfg->spectrum.window_ms);
+    case CLI_OPT_HOP_MS: return cli_parse_double(cmd, "--hop-ms", value, &cfg->spectrum.hop_ms);
+    case CLI_OPT_FFT:
+        if (cli_parse_double(cmd, "--fft", value, &number) != 0) return -1;
+        if (number < 0 || number > (1 << 20)) {
+            fprintf(stderr, "dopflow %s: --fft must be between 0 and 1048576, got %s\n", cmd, value);
+            return -1;
+        }
+        cfg->spectrum.fft_size = (size_t)number;
+        return 0;
+    case CLI_OPT_VMAX:
+        if (parse_choice(cmd, "--vmax", value, vmax_methods, 3, &choice) != 0) return -1;
+        cfg->envelope.method = (dop_fmax_method)choice;
+        return 0;
+    case CLI_OPT_PERCENTILE:
+        if (cli_parse_double(cmd, "--percentile", value, &number) != 0) return -1;
+        cfg->envelope.percentile = number > 1.0 ? number / 100.0 : number;
+        return 0;
+    case CLI_OPT_THRESHOLD_DB: return cli_parse_double(cmd, "--threshold-db", value, &cfg->envelope.threshold_db);
+    case CLI_OPT_VMEAN:
+        if (parse_choice(cmd, "--vmean", value, vmean_methods, 2, &choice) != 0) return -1;
+        cfg->vmean_method = (dop_vmean_method)choice;
+        return 0;
+    case CLI_OPT_RAW_FORMAT:
+        if (parse_choice(cmd, "--raw-format", value, raw_formats, 3, &choice) != 0) return -1;
+        job->input.raw_format = (dop_raw_format)choice;
+        return 0;
+    case CLI_OPT_RATE: return cli_parse_double(cmd, "--rate", value, &job->input.raw_rate_hz);
+    default:
+        fprintf(stderr, "dopflow %s: internal error: unknown analysis option %d\n", cmd, option);
+        return -1;
+    }
+}
+
+void cli_analysis_options_help(FILE *out)
+{
+    fputs("Acquisition (override the sidecar INPUT.json or --meta FILE):\n"
+          "  --f0 HZ              transmit frequency, Hz\n"
+          "  --angle DEG          insonation angle between beam and vessel axis, degrees\n"
+          "  --c M_S              speed of sound, m/s (default 1540)\n"
+          "  --diameter MM        vessel diameter, mm (needed for flow)\n"
+          "  --diameter-csv FILE  diameter over time: columns time_s,diameter_mm (interpolated)\n"
+          "  --channels iq|qi|mono  stereo I/Q (left=I), swapped, or non-directional mono\n"
+          "  --meta FILE          JSON sidecar with f0_hz, angle_deg, c_m_s, diameter_mm, channels\n"
+          "  --raw-format s16|f32 --rate HZ  raw interleaved samples (required for INPUT '-')\n"
+          "Signal chain:\n"
+          "  --wall-hz HZ         wall-filter cutoff, Hz (default 50; 0 disables)\n"
+          "  --wall-order N       Butterworth order (default 4)\n"
+          "  --window hann|hamming|blackman|gaussian  (default hann)\n"
+          "  --window-ms MS       analysis window, ms (default 20)\n"
+          "  --hop-ms MS          frame step, ms (default 10)\n"
+          "  --fft N              FFT size >= window samples (default next power of 2)\n"
+          "  --vmax mgm|percentile|threshold  maximum-velocity method (default mgm)\n"
+          "  --percentile P       for --vmax percentile (default 0.95)\n"
+          "  --threshold-db DB    for --vmax threshold (default 6)\n"
+          "  --vmean intensity|half-max  mean velocity: intensity-weighted spectral mean\n"
+          "                       (default; spatial mean under uniform insonation) or vmax/2\n"
+          "                       (parabolic profile)\n",
+          out);
+}

@@ -1,0 +1,113 @@
+/* dopflow analyze: one recording -> spectrum, envelopes, beats, flow. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("Usage: dopflow analyze INPUT [OPTIONS]\n"
+          "Analyse one Doppler recording (any format libsndfile reads; stereo = I/Q,\n"
+          "mono = non-directional; '-' = raw samples on standard input) into velocity\n"
+          "envelopes, heart beats and volumetric flow.\n\n"
+          "Outputs (each optional; '-' = standard output; without any, the summary is\n"
+          "printed):\n"
+          "  --summary FILE.csv   one row per epoch (or for the whole span)\n"
+          "  --frames FILE.csv    one row per spectral frame (with '-': streamed as computed)\n"
+          "  --beats FILE.csv     one row per cardiac cycle\n"
+          "  --h5 FILE.h5         spectrogram, axes, traces, beats and every parameter\n"
+          "Span:\n"
+          "  --start S --end S    analyse only [S, E) seconds of the recording\n"
+          "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n",
+          out);
+    cli_analysis_options_help(out);
+    fputs("\n" CLI_EXIT_CODES_HELP, out);
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_HELP };
+    static const struct option options[] = {
+        {"summary", required_argument, 0, OPT_SUMMARY}, {"frames", required_argument, 0, OPT_FRAMES},
+        {"beats", required_argument, 0, OPT_BEATS}, {"h5", required_argument, 0, OPT_H5},
+        {"start", required_argument, 0, OPT_START}, {"end", required_argument, 0, OPT_END},
+        {"epochs", required_argument, 0, OPT_EPOCHS}, {"help", no_argument, 0, OPT_HELP},
+        CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
+    dop_job job = dop_job_default();
+    const char *epoch_spec = NULL;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_SUMMARY: job.summary_path = optarg; break;
+        case OPT_FRAMES: job.frames_path = optarg; break;
+        case OPT_BEATS: job.beats_path = optarg; break;
+        case OPT_H5: job.h5_path = optarg; break;
+        case OPT_START:
+            if (cli_parse_double("analyze", "--start", optarg, &job.start_s) != 0) return CLI_EXIT_USAGE;
+            break;
+        case OPT_END:
+            if (cli_parse_double("analyze", "--end", optarg, &job.end_s) != 0) return CLI_EXIT_USAGE;
+            break;
+        case OPT_EPOCHS: epoch_spec = optarg; break;
+        case 'h':
+        case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
+        case '?':
+            fprintf(stderr, "dopflow analyze: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        default:
+            if (opt >= CLI_ANALYSIS_OPT_BASE && opt < CLI_ANALYSIS_OPT_END) {
+                if (cli_analysis_option("analyze", opt, optarg, &job) != 0) return CLI_EXIT_USAGE;
+                break;
+            }
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "dopflow analyze: expected one INPUT (see --help)\n");
+        return CLI_EXIT_USAGE;
+    }
+    job.input.path = argv[optind];
+    if (!job.summary_path && !job.frames_path && !job.beats_path && !job.h5_path) job.summary_path = "-";
+    job.frames_stream = job.frames_path && strcmp(job.frames_path, "-") == 0;
+
+    dop_error err;
+    dop_error_clear(&err);
+    dop_epoch *epochs = NULL;
+    size_t n_epochs = 0;
+    if (epoch_spec) {
+        dop_status status = dop_epochs_parse(epoch_spec, 0.0, &epochs, &n_epochs, &err);
+        if (status != DOP_OK) return cli_fail("analyze", status, &err);
+        job.epochs = epochs;
+        job.n_epochs = n_epochs;
+    }
+    cli_install_stop_handlers();
+    job.stop = &cli_stop_requested;
+    dop_summary *rows = calloc(n_epochs ? n_epochs : 1, sizeof *rows);
+    if (!rows) {
+        free(epochs);
+        return cli_fail("analyze", DOP_ERR_NOMEM, NULL);
+    }
+    dop_job_report report;
+    dop_status status = dop_job_run(&job, rows, &report, &err);
+    int code = CLI_EXIT_OK;
+    if (status != DOP_OK) {
+        code = cli_fail("analyze", status, &err);
+    } else {
+        if (report.non_directional)
+            fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
+                            "counted as forward (directional = 0 in the summary)\n", job.input.path);
+        for (size_t i = 0; i < (n_epochs ? n_epochs : 1); i++)
+            if (rows[i].analysed_s <= 0.0)
+                fprintf(stderr, "dopflow analyze: warning: epoch '%s' (%g to %g s) lies outside the analysed "
+                                "recording: its row is empty\n", rows[i].epoch, rows[i].start_s, rows[i].end_s);
+        if (isnan(report.acq.diameter_mm) && !job.diameter_csv)
+            fprintf(stderr, "dopflow analyze: note: no vessel diameter (--diameter or diameter_mm): flow columns "
+                            "are empty\n");
+    }
+    free(rows);
+    free(epochs);
+    return code;
+}
