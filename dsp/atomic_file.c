@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct dop_atomic_file {
@@ -53,6 +54,10 @@ dop_status dop_atomic_open(const char *path, dop_atomic_file **out, dop_error *e
         dop_atomic_abort(file);
         return dop_error_set(err, DOP_ERR_IO, "%s: cannot create output: %s", path, strerror(e));
     }
+    /* mkstemp creates 0600; results should get the usual 0666 minus umask. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     file->stream = fdopen(fd, "w");
     if (!file->stream) {
         close(fd);

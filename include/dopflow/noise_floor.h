@@ -5,11 +5,12 @@
  * bins that carry noise alone equals -ln(1 - q) times the noise level. Per
  * frame the estimator takes the q-quantile (default q = 0.25) of the bins
  * outside the wall-filter gap, which stays a noise estimate as long as
- * blood occupies less than 1 - q of the band, and scales it to a mean.
- * Frames are then combined by a running minimum-tracking average (after
- * Martin 2001, minimum statistics): the estimate follows a falling floor at
- * once and a rising one with time constant tau, so that a broadband burst
- * does not lift the floor. */
+ * blood occupies less than 1 - q of the band, and scales it to a mean; an
+ * iterated mean of the bins below 3x that level (divided by the mean of a
+ * truncated exponential) then removes the bias that flow in up to half the
+ * bins would cause. Frames are combined by first-order smoothing (time
+ * constant rise_time_s); the caller keeps artifact frames (bursts,
+ * dropouts) out, so they cannot lift or sink the floor. */
 #ifndef DOPFLOW_NOISE_FLOOR_H
 #define DOPFLOW_NOISE_FLOOR_H
 
@@ -24,7 +25,7 @@ extern "C" {
 
 typedef struct dop_noise_floor_config {
     double quantile;        /* in (0, 0.5]; default 0.25 */
-    double rise_time_s;     /* time constant for a rising floor, s; default 2 */
+    double rise_time_s;     /* smoothing time constant, s; default 1 */
     double frame_rate_hz;   /* frames per second */
 } dop_noise_floor_config;
 

@@ -1,0 +1,267 @@
+/* dopflow info: describe a recording (format, rate, channels, duration) and
+ * the acquisition metadata of its sidecar, with the velocity scale those
+ * imply. Reads only the header: nothing is decoded. */
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char *const CMD = "info";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: dopflow info FILE [OPTIONS]\n"
+            "Describe a recording: format, sample rate, channels in the file and how they\n"
+            "map to I/Q, frames, duration, sample type, the acquisition metadata of its\n"
+            "sidecar (FILE with extension .json, or --meta) and, when f0 and angle are\n"
+            "known, the velocity scale (cm/s per Hz) and the Nyquist velocity\n"
+            "c fs / (4 f0 cos angle).\n\n"
+            "Options:\n"
+            "  --channels iq|qi|mono  channel mapping (default: 2 channels = iq, 1 = mono)\n"
+            "  --raw-format s16|f32   FILE (or - for standard input) is raw interleaved\n"
+            "                         little-endian samples; needs --rate\n"
+            "  --rate HZ              sample rate of raw input, Hz\n"
+            "  --meta FILE            read acquisition metadata from this JSON sidecar\n"
+            "  --json                 machine-readable output\n"
+            "  -h, --help             this help\n\n" CLI_EXIT_CODES_HELP);
+}
+
+typedef struct info_options {
+    dop_reader_config input;
+    const char *meta_path;
+    int json;
+} info_options;
+
+/* 0: go on; otherwise the exit code to return (help or usage error). */
+static int parse_options(int argc, char **argv, info_options *opt, int *done)
+{
+    enum { OPT_CHANNELS = 1, OPT_RAW_FORMAT, OPT_RATE, OPT_META, OPT_JSON };
+    static const struct option longopts[] = {
+        {"channels", required_argument, 0, OPT_CHANNELS}, {"raw-format", required_argument, 0, OPT_RAW_FORMAT},
+        {"rate", required_argument, 0, OPT_RATE},         {"meta", required_argument, 0, OPT_META},
+        {"json", no_argument, 0, OPT_JSON},               {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    *done = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            *done = 1;
+            return CLI_EXIT_OK;
+        case OPT_CHANNELS:
+            opt->input.channels = dop_channels_parse(optarg);
+            if (opt->input.channels == DOP_CHANNELS_UNSET) {
+                fprintf(stderr, "dopflow %s: --channels must be iq, qi or mono, not '%s'\n", CMD, optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_RAW_FORMAT:
+            if (strcmp(optarg, "s16") == 0) opt->input.raw_format = DOP_RAW_S16;
+            else if (strcmp(optarg, "f32") == 0) opt->input.raw_format = DOP_RAW_F32;
+            else {
+                fprintf(stderr, "dopflow %s: --raw-format must be s16 or f32, not '%s'\n", CMD, optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_RATE:
+            if (cli_parse_double(CMD, "--rate", optarg, &opt->input.raw_rate_hz) != 0) return CLI_EXIT_USAGE;
+            break;
+        case OPT_META: opt->meta_path = optarg; break;
+        case OPT_JSON: opt->json = 1; break;
+        default:
+            fprintf(stderr, "dopflow %s: unknown or incomplete option '%s' (see dopflow info --help)\n", CMD,
+                    argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "dopflow %s: %s (see dopflow info --help)\n", CMD,
+                optind >= argc ? "give one recording" : "give exactly one recording");
+        return CLI_EXIT_USAGE;
+    }
+    opt->input.path = argv[optind];
+    return CLI_EXIT_OK;
+}
+
+/* Sidecar layer: --meta when given (must exist), else FILE.json when it
+ * exists, else nothing. *used receives the path read ("" if none). */
+static dop_status read_metadata(const info_options *opt, dop_acquisition *meta, char *used, size_t used_size,
+                                dop_error *err)
+{
+    *meta = dop_acquisition_unset();
+    used[0] = '\0';
+    if (opt->meta_path) {
+        snprintf(used, used_size, "%s", opt->meta_path);
+        return dop_sidecar_read(opt->meta_path, meta, err);
+    }
+    if (strcmp(opt->input.path, "-") == 0) return DOP_OK; /* a stream has no sidecar */
+    char *path = dop_sidecar_path_for(opt->input.path);
+    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    dop_status status = DOP_OK;
+    if (access(path, F_OK) == 0) {
+        snprintf(used, used_size, "%s", path);
+        status = dop_sidecar_read(path, meta, err);
+    }
+    free(path);
+    return status;
+}
+
+static const char *mapping_text(dop_channels channels, int file_channels)
+{
+    switch (channels) {
+    case DOP_CHANNELS_IQ: return "iq (I = left, Q = right)";
+    case DOP_CHANNELS_QI: return "qi (Q = left, I = right)";
+    case DOP_CHANNELS_MONO: return file_channels == 2 ? "mono (left channel only; non-directional)"
+                                                       : "mono (real signal; non-directional)";
+    default: return "unset";
+    }
+}
+
+typedef struct derived {
+    double cm_s_per_hz;   /* Doppler scale, cm/s per Hz of shift; NAN if f0/angle unknown */
+    double nyquist_cm_s;  /* velocity at fs/2 = c fs / (4 f0 cos angle), cm/s */
+} derived;
+
+static derived derive(const dop_acquisition *acq, double fs_hz)
+{
+    derived d = {NAN, NAN};
+    if (!isnan(acq->f0_hz) && !isnan(acq->angle_deg) && !isnan(acq->c_m_s)) {
+        d.cm_s_per_hz = dop_doppler_cm_s_per_hz(acq->f0_hz, acq->angle_deg, acq->c_m_s);
+        /* |f| <= fs/2 both for I/Q (-fs/2..fs/2) and for a real channel (0..fs/2). */
+        d.nyquist_cm_s = d.cm_s_per_hz * fs_hz / 2.0;
+    }
+    return d;
+}
+
+#define KEY_WIDTH 20
+
+static void print_value(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void print_value(const char *key, const char *fmt, ...)
+{
+    char label[64];
+    snprintf(label, sizeof label, "%s:", key);
+    printf("%-*s ", KEY_WIDTH, label);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+static void print_meta_number(const char *key, double value, double sidecar_value, const char *unit)
+{
+    if (isnan(value)) print_value(key, "unknown");
+    else print_value(key, "%.10g %s%s", value, unit, isnan(sidecar_value) ? " (default)" : "");
+}
+
+static void print_text(const info_options *opt, const dop_reader_info *info, const dop_acquisition *acq,
+                       const dop_acquisition *sidecar, const char *sidecar_used, const derived *d)
+{
+    print_value("file", "%s", strcmp(opt->input.path, "-") == 0 ? "standard input" : opt->input.path);
+    print_value("format", "%s", info->format);
+    print_value("sample rate", "%g Hz", info->rate_hz);
+    print_value("channels in file", "%d", info->file_channels);
+    print_value("mapping", "%s", mapping_text(info->channels, info->file_channels));
+    if (info->frames >= 0) {
+        print_value("frames", "%lld", (long long)info->frames);
+        print_value("duration", "%.3f s", info->duration_s);
+    } else {
+        print_value("frames", "unknown (stream)");
+        print_value("duration", "unknown (stream)");
+    }
+    print_value("float samples", "%s", info->is_float ? "yes" : "no (integer, scaled to full scale 1.0)");
+    print_value("sidecar", "%s", sidecar_used[0] ? sidecar_used : "none");
+    print_meta_number("f0", acq->f0_hz, sidecar->f0_hz, "Hz");
+    print_meta_number("angle", acq->angle_deg, sidecar->angle_deg, "deg");
+    print_meta_number("speed of sound", acq->c_m_s, sidecar->c_m_s, "m/s");
+    print_meta_number("diameter", acq->diameter_mm, sidecar->diameter_mm, "mm");
+    print_value("sidecar channels", "%s", sidecar->channels == DOP_CHANNELS_UNSET ? "unset" : dop_channels_name(sidecar->channels));
+    if (isnan(d->cm_s_per_hz)) {
+        print_value("velocity scale", "unknown (needs f0 and angle)");
+        print_value("nyquist velocity", "unknown (needs f0 and angle)");
+    } else {
+        print_value("velocity scale", "%.6g cm/s per Hz", d->cm_s_per_hz);
+        print_value("nyquist velocity", "%.4g cm/s%s", d->nyquist_cm_s,
+                    info->channels == DOP_CHANNELS_MONO ? " (either direction: mono)" : " (each direction)");
+    }
+}
+
+/* JSON number or null for unknown (NAN). */
+static json_t *json_number_or_null(double value) { return isnan(value) ? json_null() : json_real(value); }
+
+static int print_json(const info_options *opt, const dop_reader_info *info, const dop_acquisition *acq,
+                      const dop_acquisition *sidecar, const char *sidecar_used, const derived *d)
+{
+    json_t *meta = json_pack("{s:o, s:o, s:o, s:o, s:o}",
+                             "f0_hz", json_number_or_null(acq->f0_hz),
+                             "angle_deg", json_number_or_null(acq->angle_deg),
+                             "c_m_s", json_number_or_null(acq->c_m_s),
+                             "diameter_mm", json_number_or_null(acq->diameter_mm),
+                             "channels", sidecar->channels == DOP_CHANNELS_UNSET
+                                             ? json_null() : json_string(dop_channels_name(sidecar->channels)));
+    json_t *root = json_pack("{s:s, s:s, s:f, s:i, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o}",
+                             "file", opt->input.path,
+                             "format", info->format,
+                             "sample_rate_hz", info->rate_hz,
+                             "file_channels", info->file_channels,
+                             "channels", dop_channels_name(info->channels),
+                             "frames", info->frames >= 0 ? json_integer(info->frames) : json_null(),
+                             "duration_s", json_number_or_null(info->duration_s),
+                             "is_float", info->is_float,
+                             "sidecar", sidecar_used[0] ? json_string(sidecar_used) : json_null(),
+                             "metadata", meta ? meta : json_null(),
+                             "cm_s_per_hz", json_number_or_null(d->cm_s_per_hz),
+                             "nyquist_cm_s", json_number_or_null(d->nyquist_cm_s));
+    if (!root) return -1;
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (rc != 0) return -1;
+    putchar('\n');
+    return 0;
+}
+
+int cmd_info(int argc, char **argv)
+{
+    info_options opt = {.input = dop_reader_config_default()};
+    int done = 0;
+    int code = parse_options(argc, argv, &opt, &done);
+    if (code != CLI_EXIT_OK || done) return code;
+
+    dop_error err;
+    dop_error_clear(&err);
+    dop_acquisition sidecar;
+    char sidecar_used[1024];
+    dop_status status = read_metadata(&opt, &sidecar, sidecar_used, sizeof sidecar_used, &err);
+    if (status != DOP_OK) return cli_fail(CMD, status, &err);
+    /* Precedence: defaults < sidecar < command line (only --channels here). */
+    dop_acquisition acq = dop_acquisition_defaults();
+    dop_acquisition_overlay(&acq, &sidecar);
+    if (opt.input.channels == DOP_CHANNELS_UNSET) opt.input.channels = sidecar.channels;
+
+    dop_reader *reader = NULL;
+    status = dop_reader_open(&opt.input, &reader, &err);
+    if (status != DOP_OK) return cli_fail(CMD, status, &err);
+    const dop_reader_info *info = dop_reader_get_info(reader);
+    derived d = derive(&acq, info->rate_hz);
+
+    code = CLI_EXIT_OK;
+    if (opt.json) {
+        if (print_json(&opt, info, &acq, &sidecar, sidecar_used, &d) != 0)
+            code = cli_fail(CMD, dop_error_set(&err, DOP_ERR_NOMEM, "cannot build the JSON output"), &err);
+    } else {
+        print_text(&opt, info, &acq, &sidecar, sidecar_used, &d);
+    }
+    dop_reader_close(reader);
+    if (code == CLI_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout)))
+        code = cli_fail(CMD, dop_error_set(&err, DOP_ERR_IO, "standard output: write failed"), &err);
+    return code;
+}
