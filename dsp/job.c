@@ -265,13 +265,13 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     /* The analysed span, in samples. */
     double start_s = isnan(job->start_s) ? 0.0 : job->start_s;
     double end_s = isnan(job->end_s) ? (info->frames >= 0 ? info->duration_s : DBL_MAX) : job->end_s;
-    if (start_s < 0.0 || !(start_s < end_s)) {
-        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s", start_s, end_s);
-        goto done;
-    }
     if (info->frames >= 0 && start_s >= info->duration_s) {
         status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
                                job->input.path, start_s, info->duration_s);
+        goto done;
+    }
+    if (start_s < 0.0 || !(start_s < end_s)) {
+        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s", start_s, end_s);
         goto done;
     }
     const int64_t first_sample = (int64_t)llround(start_s * info->rate_hz);

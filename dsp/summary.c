@@ -28,6 +28,8 @@ dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, 
         }
         memcpy(text, item, len);
         text[len] = '\0';
+        char original[256];
+        memcpy(original, text, len + 1);
         char *first = strchr(text, ':');
         char *second = first ? strchr(first + 1, ':') : NULL;
         if (!first || !second || strchr(second + 1, ':')) {
@@ -53,13 +55,13 @@ dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, 
             if (errno || end == fields[b] || *end || !isfinite(bounds[b])) {
                 free(epochs);
                 return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": \"%s\" is not a number of seconds",
-                                     text, fields[b]);
+                                     original, fields[b]);
             }
         }
         if (!(bounds[0] < bounds[1])) {
             free(epochs);
-            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": start %g s is not before end %g s", text,
-                                 bounds[0], bounds[1]);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": start %g s is not before end %g s",
+                                 original, bounds[0], bounds[1]);
         }
         for (size_t i = 0; i < n; i++)
             if (strcmp(epochs[i].label, text) == 0) {

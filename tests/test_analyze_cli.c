@@ -1,0 +1,312 @@
+/* dopflow analyze end to end: outputs with their columns and physics, and
+ * every error path: one line on stderr naming the file and the problem, the
+ * documented exit code, and no output file (or temporary file) left behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli_run.h"
+#include "dopflow/analysis.h"
+#include "io_util.h"
+#include "signal_gen.h"
+
+#define FS 12500.0
+
+typedef struct fixture {
+    char dir[256];
+    char wav[512];        /* pulsatile flow, sidecar beside it */
+    double true_mean_cm_s;
+} fixture;
+
+static dop_acquisition fixture_acq(void)
+{
+    dop_acquisition acq = dop_acquisition_unset();
+    acq.f0_hz = 4e6;
+    acq.angle_deg = 60.0;
+    acq.c_m_s = 1540.0;
+    acq.diameter_mm = 4.0;
+    acq.channels = DOP_CHANNELS_IQ;
+    return acq;
+}
+
+static int setup(void **state)
+{
+    fixture *fx = calloc(1, sizeof *fx);
+    if (io_tmpdir_make(fx->dir, sizeof fx->dir) != 0) return -1;
+    io_path_join(fx->wav, sizeof fx->wav, fx->dir, "flow.wav");
+    const size_t n = (size_t)(8.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    double fmean = sg_add_pulsatile(x, n, FS, 2600.0, 300.0, 70.0, 0.2, 1e-3, 48, 5);
+    sg_add_noise(x, n, 1e-3 / 30.0, 6);
+    dop_acquisition acq = fixture_acq();
+    if (sg_write_wav(fx->wav, x, n, FS, &acq) != 0) return -1;
+    fx->true_mean_cm_s = fmean * dop_doppler_cm_s_per_hz(acq.f0_hz, acq.angle_deg, acq.c_m_s);
+    free(x);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *fx = *state;
+    io_tmpdir_remove(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Value of column `name` in row `row` (0 = first data row) of CSV text. */
+static double csv_value(const char *text, const char *name, int row)
+{
+    const char *line = text;
+    int col = 0, target = -1;
+    const char *p = line;
+    for (int c = 0; *p && *p != '\n'; c++) {
+        const char *end = p;
+        while (*end && *end != ',' && *end != '\n') end++;
+        if ((size_t)(end - p) == strlen(name) && strncmp(p, name, strlen(name)) == 0) target = c;
+        p = *end == ',' ? end + 1 : end;
+        col = c;
+    }
+    (void)col;
+    if (target < 0) return NAN;
+    for (int r = 0; r <= row; r++) {
+        p = strchr(p, '\n');
+        if (!p) return NAN;
+        p++;
+    }
+    for (int c = 0; c < target; c++) {
+        p = strpbrk(p, ",\n");
+        if (!p || *p == '\n') return NAN;
+        p++;
+    }
+    if (*p == ',' || *p == '\n') return NAN;
+    return strtod(p, NULL);
+}
+
+static void outputs_have_named_columns_and_physics(void **state)
+{
+    fixture *fx = *state;
+    char args[4096], summary[512], frames[512], beats[512], h5[512];
+    io_path_join(summary, sizeof summary, fx->dir, "summary.csv");
+    io_path_join(frames, sizeof frames, fx->dir, "frames.csv");
+    io_path_join(beats, sizeof beats, fx->dir, "beats.csv");
+    io_path_join(h5, sizeof h5, fx->dir, "result.h5");
+    snprintf(args, sizeof args, "analyze '%s' --summary '%s' --frames '%s' --beats '%s' --h5 '%s'", fx->wav, summary,
+             frames, beats, h5);
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli_run(args, NULL, &out, &err), 0);
+    char *text = NULL;
+    assert_int_equal(io_file_read(summary, &text, NULL), 0);
+    const char *required = "epoch,start_s,end_s,mean_velocity_cm_s,tamax_cm_s,flow_ml_min,heart_rate_bpm,n_beats,pi,ri,"
+                           "rejected_fraction";
+    assert_int_equal(strncmp(text, required, strlen(required)), 0);
+    double mean = csv_value(text, "mean_velocity_cm_s", 0), flow = csv_value(text, "flow_ml_min", 0);
+    double hr = csv_value(text, "heart_rate_bpm", 0);
+    print_message("summary: mean %.2f (true %.2f) cm/s, flow %.1f ml/min, HR %.1f\n", mean, fx->true_mean_cm_s, flow, hr);
+    assert_true(fabs(mean - fx->true_mean_cm_s) <= 0.05 * fx->true_mean_cm_s);
+    assert_float_equal(flow, mean * M_PI * 0.2 * 0.2 * 60.0, 0.01 * flow);
+    assert_true(fabs(hr - 70.0) <= 3.0);
+    free(text);
+    assert_int_equal(io_file_read(frames, &text, NULL), 0);
+    const char *frame_columns = "time_s,vmax_cm_s,vmean_cm_s,flow_ml_min,quality";
+    assert_int_equal(strncmp(text, frame_columns, strlen(frame_columns)), 0);
+    assert_true(cli_count_lines(text) > 700); /* 8 s at 10 ms frames */
+    free(text);
+    assert_int_equal(io_file_read(beats, &text, NULL), 0);
+    const char *beat_columns = "beat,start_s,end_s,heart_rate_bpm,psv_cm_s,edv_cm_s,tamax_cm_s,tamean_cm_s,pi";
+    assert_int_equal(strncmp(text, beat_columns, strlen(beat_columns)), 0);
+    free(text);
+    assert_true(exists(h5));
+    struct stat st;
+    assert_int_equal(stat(summary, &st), 0);
+    assert_true(st.st_mode & S_IRGRP); /* not left 0600 by the temporary file */
+    assert_int_equal(io_dir_count(fx->dir), 6); /* wav, json, 4 outputs: no temporary files */
+    free(out);
+    free(err);
+    unlink(summary);
+    unlink(frames);
+    unlink(beats);
+    unlink(h5);
+}
+
+static void epochs_and_overrides(void **state)
+{
+    fixture *fx = *state;
+    char args[2048];
+    char *out = NULL, *err = NULL;
+    snprintf(args, sizeof args, "analyze '%s' --epochs 'a:0:4,b:4:8' --summary -", fx->wav);
+    assert_int_equal(cli_run(args, NULL, &out, &err), 0);
+    assert_int_equal(cli_count_lines(out), 3);
+    assert_non_null(strstr(out, "\na,0,4,"));
+    assert_non_null(strstr(out, "\nb,4,8,"));
+    double mean_a = csv_value(out, "mean_velocity_cm_s", 0);
+    free(out);
+    free(err);
+    /* --angle 45 overrides the sidecar's 60: velocities scale by cos 60 / cos 45. */
+    snprintf(args, sizeof args, "analyze '%s' --epochs 'a:0:4' --angle 45 --summary -", fx->wav);
+    assert_int_equal(cli_run(args, NULL, &out, &err), 0);
+    double mean_45 = csv_value(out, "mean_velocity_cm_s", 0);
+    assert_float_equal(mean_45 / mean_a, cos(M_PI / 3) / cos(M_PI / 4), 1e-3);
+    free(out);
+    free(err);
+}
+
+/* Run args expecting failure `code`; stderr is one line containing `needle`,
+ * and the folder holds exactly `entries` files afterwards. */
+static void expect_failure(const fixture *fx, const char *args, int code, const char *needle, int entries)
+{
+    char *out = NULL, *err = NULL;
+    int got = cli_run(args, NULL, &out, &err);
+    print_message("exit %d: %s", got, err);
+    assert_int_equal(got, code);
+    assert_int_equal(cli_count_lines(err), 1);
+    assert_non_null(strstr(err, needle));
+    assert_int_equal(io_dir_count(fx->dir), entries);
+    free(out);
+    free(err);
+}
+
+static void error_paths(void **state)
+{
+    fixture *fx = *state;
+    char args[8192], path[512], sidecar[512], outs[4096];
+    char s_out[512], f_out[512], b_out[512], h_out[512];
+    io_path_join(s_out, sizeof s_out, fx->dir, "s.csv");
+    io_path_join(f_out, sizeof f_out, fx->dir, "f.csv");
+    io_path_join(b_out, sizeof b_out, fx->dir, "b.csv");
+    io_path_join(h_out, sizeof h_out, fx->dir, "r.h5");
+    snprintf(outs, sizeof outs, "--summary '%s' --frames '%s' --beats '%s' --h5 '%s'", s_out, f_out, b_out, h_out);
+    const int base = io_dir_count(fx->dir); /* flow.wav + flow.json */
+
+    /* Missing file. */
+    io_path_join(path, sizeof path, fx->dir, "missing.wav");
+    snprintf(args, sizeof args, "analyze '%s' --f0 4e6 --angle 60 %s", path, outs);
+    expect_failure(fx, args, 3, "missing.wav", base);
+
+    /* Not audio. */
+    io_path_join(path, sizeof path, fx->dir, "notes.wav");
+    io_file_write(path, "these are not samples\n", 22);
+    snprintf(args, sizeof args, "analyze '%s' --f0 4e6 --angle 60 %s", path, outs);
+    expect_failure(fx, args, 3, "notes.wav", base + 1);
+    unlink(path);
+
+    /* Wall cutoff above Nyquist (fs/2 = 6250 Hz). */
+    snprintf(args, sizeof args, "analyze '%s' --wall-hz 7000 %s", fx->wav, outs);
+    expect_failure(fx, args, 2, "7000", base);
+
+    /* Sample rate too low for arterial velocities: aliasing. */
+    io_path_join(path, sizeof path, fx->dir, "slow.wav");
+    float complex slow[4000] = {0};
+    sg_add_tone(slow, 4000, 1000.0, 100.0, 0.1);
+    dop_acquisition acq = fixture_acq();
+    sg_write_wav(path, slow, 4000, 1000.0, &acq);
+    snprintf(args, sizeof args, "analyze '%s' %s", path, outs);
+    expect_failure(fx, args, 5, "alias", base + 2);
+    unlink(path);
+    io_path_join(sidecar, sizeof sidecar, fx->dir, "slow.json");
+    unlink(sidecar);
+
+    /* Bad sidecars: malformed, wrong type, diameter <= 0, angle 90, f0 0. */
+    const struct { const char *json; const char *needle; } bad[] = {
+        {"{\"f0_hz\": 4e6, \"angle_deg\": ", "malformed"},
+        {"{\"f0_hz\": \"four MHz\", \"angle_deg\": 60}", "f0_hz"},
+        {"{\"f0_hz\": 4e6, \"angle_deg\": 60, \"diameter_mm\": -3}", "diameter_mm"},
+        {"{\"f0_hz\": 4e6, \"angle_deg\": 90}", "angle_deg"},
+        {"{\"f0_hz\": 0, \"angle_deg\": 60}", "f0_hz"},
+        {"{\"f0_hz\": 4e6, \"angle_deg\": 60, \"channels\": \"stereo\"}", "channels"},
+    };
+    io_path_join(sidecar, sizeof sidecar, fx->dir, "bad.json");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        io_file_write(sidecar, bad[i].json, strlen(bad[i].json));
+        snprintf(args, sizeof args, "analyze '%s' --meta '%s' %s", fx->wav, sidecar, outs);
+        expect_failure(fx, args, 4, bad[i].needle, base + 1);
+        char *err = NULL;
+        cli_run(args, NULL, NULL, &err);
+        assert_non_null(strstr(err, "bad.json"));
+        free(err);
+    }
+    unlink(sidecar);
+
+    /* Missing metadata: no sidecar and no --f0. */
+    io_path_join(path, sizeof path, fx->dir, "bare.wav");
+    sg_write_wav(path, slow, 4000, 12500.0, NULL);
+    snprintf(args, sizeof args, "analyze '%s' %s", path, outs);
+    expect_failure(fx, args, 4, "--f0", base + 1);
+    unlink(path);
+
+    /* Usage errors. */
+    snprintf(args, sizeof args, "analyze '%s' --window triangle", fx->wav);
+    expect_failure(fx, args, 2, "triangle", base);
+    snprintf(args, sizeof args, "analyze '%s' --epochs 'a:5:2'", fx->wav);
+    expect_failure(fx, args, 2, "a:5:2", base);
+    snprintf(args, sizeof args, "analyze '%s' --start 100 %s", fx->wav, outs);
+    expect_failure(fx, args, 3, "past the end", base);
+}
+
+/* Raw s16 samples on standard input, frames streamed to standard output. */
+static void raw_stdin_streams_frames(void **state)
+{
+    fixture *fx = *state;
+    char raw[512], args[1024];
+    io_path_join(raw, sizeof raw, fx->dir, "feed.s16");
+    const size_t n = (size_t)(3.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    sg_add_tone(x, n, FS, 1000.0, 0.2);
+    sg_add_noise(x, n, 1e-5, 3);
+    int16_t *pcm = malloc(2 * n * sizeof *pcm);
+    for (size_t i = 0; i < n; i++) {
+        pcm[2 * i] = (int16_t)lrintf(crealf(x[i]) * 32767.0f);
+        pcm[2 * i + 1] = (int16_t)lrintf(cimagf(x[i]) * 32767.0f);
+    }
+    io_file_write(raw, pcm, 2 * n * sizeof *pcm);
+    snprintf(args, sizeof args, "analyze - --raw-format s16 --rate 12500 --f0 4e6 --angle 60 --frames -");
+    char *out = NULL, *err = NULL;
+    assert_int_equal(cli_run(args, raw, &out, &err), 0);
+    assert_int_equal(strncmp(out, "time_s,vmax_cm_s,vmean_cm_s", 27), 0);
+    assert_true(cli_count_lines(out) >= 290);
+    /* 1000 Hz at 4 MHz and 60 degrees: 38.5 cm/s. */
+    double v = csv_value(out, "vmean_cm_s", 150);
+    assert_true(fabs(v - 38.5) < 0.5);
+    free(out);
+    free(err);
+    free(x);
+    free(pcm);
+    unlink(raw);
+}
+
+static void help_lists_exit_codes(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(cli_run("analyze --help", NULL, &out, NULL), 0);
+    assert_non_null(strstr(out, "Exit codes"));
+    assert_non_null(strstr(out, "--wall-hz"));
+    free(out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(outputs_have_named_columns_and_physics),
+        cmocka_unit_test(epochs_and_overrides),
+        cmocka_unit_test(error_paths),
+        cmocka_unit_test(raw_stdin_streams_frames),
+        cmocka_unit_test(help_lists_exit_codes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
