@@ -11,6 +11,7 @@
 #define SATURATION 0.999f   /* |I| or |Q| at or above this fraction of full scale */
 #define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
 #define NOISE_FLOOR_MIN 1e-30
+#define LEVEL_CHANGE_S 0.5  /* a "burst" or "dropout" lasting longer is a new noise level */
 
 struct dop_analysis {
     dop_analysis_config cfg;
@@ -26,6 +27,8 @@ struct dop_analysis {
     double nyquist_hz;
     double frame_period_s;
     dop_status frame_status;
+    int64_t level_change_frames; /* consecutive burst/dropout frames */
+    int64_t persist_frames;      /* after this many, the floor itself changed */
 };
 
 double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s)
@@ -116,6 +119,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     const size_t bins = dop_spectrum_bins(a->spectrum);
     const double bin_hz = dop_spectrum_bin_hz(a->spectrum);
     a->frame_period_s = 1.0 / dop_spectrum_frame_rate(a->spectrum);
+    a->persist_frames = (int64_t)ceil(LEVEL_CHANGE_S / a->frame_period_s);
     gain = malloc(bins * sizeof *gain);
     noise_mask = malloc(bins);
     a->velocity_axis = malloc(bins * sizeof *a->velocity_axis);
@@ -178,6 +182,17 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
+    if (flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)) {
+        /* Artifacts are short; a change that persists is the noise level
+         * itself moving (gain change, probe repositioned): re-seed the floor. */
+        if (++a->level_change_frames >= a->persist_frames) {
+            dop_noise_floor_reset(a->noise);
+            flags &= ~(uint32_t)(DOP_FRAME_BURST | DOP_FRAME_DROPOUT);
+            a->level_change_frames = 0;
+        }
+    } else {
+        a->level_change_frames = 0;
+    }
     if (!(flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT))) tracked = dop_noise_floor_feed(a->noise, frame_floor);
     double noise = tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define HANN_ENBW_BINS 1.5
+#define DEAD_BIN_RATIO 1e-3
 
 struct dop_envelope {
     dop_envelope_config cfg;
@@ -151,6 +152,13 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
     const size_t centre = env->centre;
     const double df = env->cfg.bin_hz;
     correct_spectrum(env, psd);
+    /* MGM assumes the noise runs on to fs/2. In a recording band-limited
+     * before it was stored, the dead bins (30 dB and more below the noise)
+     * would end the integrated spectrum early and put the knee at the
+     * recording's band edge; they count as noise instead. Noise bins fall
+     * that low with probability 1e-3 only (exponential distribution). */
+    for (size_t k = 0; k < env->cfg.bins; k++)
+        if (env->w[k] < DEAD_BIN_RATIO * noise) env->w[k] = noise;
     if (env->cfg.one_sided) {
         /* Non-directional: fold -f onto +f; the folded bins carry twice the noise. */
         for (size_t j = 1; j < centre; j++) {

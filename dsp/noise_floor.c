@@ -90,13 +90,24 @@ static float select_kth(float *a, size_t n, size_t k)
 /* Truncation point, in units of the noise level, and the mean of a
  * unit-mean exponential truncated there: E[x | x < T] = (1 - (T + 1) e^-T) / (1 - e^-T). */
 #define TRUNCATE_AT 3.0
+#define DEAD_BAND_RATIO 1e-5 /* -50 dB */
 #define TRUNCATED_ITERATIONS 4
 
 double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
 {
     for (size_t i = 0; i < nf->n_selected; i++) nf->scratch[i] = psd[nf->selected[i]];
-    size_t k = (size_t)(nf->cfg.quantile * (double)(nf->n_selected - 1));
-    double level = (double)select_kth(nf->scratch, nf->n_selected, k) * nf->quantile_scale;
+    /* Bins far below the median carry no noise at all: a recording
+     * band-limited before it was stored (resampled audio, an anti-alias
+     * filter well below fs/2) has a dead band that would drag the estimate
+     * far below the real noise. Keep bins within DEAD_BAND_DB of the median. */
+    double median = select_kth(nf->scratch, nf->n_selected, nf->n_selected / 2);
+    float alive = (float)(median * DEAD_BAND_RATIO);
+    size_t n_alive = 0;
+    for (size_t i = 0; i < nf->n_selected; i++)
+        if (psd[nf->selected[i]] >= alive) nf->scratch[n_alive++] = psd[nf->selected[i]];
+    if (n_alive < 8) return median; /* (almost) silent frame */
+    size_t k = (size_t)(nf->cfg.quantile * (double)(n_alive - 1));
+    double level = (double)select_kth(nf->scratch, n_alive, k) * nf->quantile_scale;
     /* Refine: the quantile alone reads high when flow fills a sizeable part
      * of the band. The mean of the bins below T x level, divided by the
      * truncated-exponential mean, converges on the noise level while bins
@@ -107,12 +118,12 @@ double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
         size_t count = 0;
         for (size_t i = 0; i < nf->n_selected; i++) {
             double v = psd[nf->selected[i]];
-            if (v < limit) {
+            if (v < limit && v >= alive) {
                 sum += v;
                 count++;
             }
         }
-        if (count < nf->n_selected / 4) break;
+        if (count < n_alive / 4) break;
         level = sum / (double)count / truncated_mean;
     }
     return level;
