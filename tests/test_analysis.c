@@ -296,6 +296,46 @@ static void bursts_are_flagged_and_bridged(void **state)
     free(x);
 }
 
+/* Clipping at full scale and a 150 ms signal dropout are flagged as
+ * artifacts; the beats around them survive. */
+static void saturation_and_dropout_are_flagged(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(10.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    sg_add_pulsatile(x, n, FS, 2400.0, 300.0, 60.0, 0.1, 1e-2, 48, 41);
+    sg_add_noise(x, n, 1e-3, 42);
+    /* 3.00-3.05 s: a thump drives the input into clipping. */
+    for (size_t t = (size_t)(3.0 * FS); t < (size_t)(3.05 * FS); t++) {
+        float re = crealf(x[t]) * 40.0f, im = cimagf(x[t]) * 40.0f;
+        x[t] = fmaxf(-1.0f, fminf(1.0f, re)) + fmaxf(-1.0f, fminf(1.0f, im)) * I;
+    }
+    /* 6.00-6.15 s: the signal drops out entirely. */
+    memset(x + (size_t)(6.0 * FS), 0, (size_t)(0.15 * FS) * sizeof *x);
+    dop_analysis_config cfg = test_config();
+    collected c = run(&cfg, x, n, 0);
+    size_t saturated = 0, dropout = 0, misplaced = 0;
+    for (size_t i = 0; i < c.n_frames; i++) {
+        const dop_frame *f = &c.frames[i];
+        if (f->flags & DOP_FRAME_SATURATED) {
+            saturated++;
+            misplaced += f->time_s < 2.97 || f->time_s > 3.08;
+        }
+        if (f->flags & DOP_FRAME_DROPOUT) {
+            dropout++;
+            misplaced += f->time_s < 5.98 || f->time_s > 6.17;
+        }
+    }
+    print_message("saturated frames %zu, dropout frames %zu, misplaced %zu, beats %zu\n", saturated, dropout,
+                  misplaced, c.n_beats);
+    assert_true(saturated >= 4);
+    assert_true(dropout >= 10);
+    assert_int_equal(misplaced, 0);
+    assert_true(c.n_beats >= 7);
+    release(&c);
+    free(x);
+}
+
 static void refuses_aliasing_and_bad_metadata(void **state)
 {
     (void)state;
@@ -347,6 +387,7 @@ int main(void)
         cmocka_unit_test(pulsatile_flow_beats_and_mean),
         cmocka_unit_test(clutter_and_low_snr),
         cmocka_unit_test(bursts_are_flagged_and_bridged),
+        cmocka_unit_test(saturation_and_dropout_are_flagged),
         cmocka_unit_test(refuses_aliasing_and_bad_metadata),
         cmocka_unit_test(silence_is_no_signal),
     };

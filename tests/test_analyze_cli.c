@@ -14,7 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "cli_run.h"
+#include "dopflow/h5_writer.h"
 #include "dopflow/analysis.h"
 #include "io_util.h"
 #include "signal_gen.h"
@@ -142,6 +145,94 @@ static void outputs_have_named_columns_and_physics(void **state)
     unlink(frames);
     unlink(beats);
     unlink(h5);
+}
+
+/* The HDF5 result: spectrogram frames x bins with matching axes, traces,
+ * and provenance attributes (version, input name and SHA-256). */
+static void h5_result_layout(void **state)
+{
+    fixture *fx = *state;
+    char args[4096], h5[512];
+    io_path_join(h5, sizeof h5, fx->dir, "layout.h5");
+    snprintf(args, sizeof args, "analyze '%s' --h5 '%s'", fx->wav, h5);
+    assert_int_equal(cli_run(args, NULL, NULL, NULL), 0);
+    hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(file >= 0);
+    hsize_t dims[2] = {0, 0}, tdims[1] = {0}, vdims[1] = {0}, fdims[1] = {0};
+    hid_t d = H5Dopen2(file, "/spectrogram", H5P_DEFAULT);
+    hid_t space = H5Dget_space(d);
+    assert_int_equal(H5Sget_simple_extent_ndims(space), 2);
+    H5Sget_simple_extent_dims(space, dims, NULL);
+    H5Sclose(space);
+    H5Dclose(d);
+    const char *names[] = {"/time_s", "/velocity_cm_s", "/frames/vmean_cm_s"};
+    hsize_t *out[] = {tdims, vdims, fdims};
+    for (int i = 0; i < 3; i++) {
+        d = H5Dopen2(file, names[i], H5P_DEFAULT);
+        assert_true(d >= 0);
+        space = H5Dget_space(d);
+        H5Sget_simple_extent_dims(space, out[i], NULL);
+        H5Sclose(space);
+        H5Dclose(d);
+    }
+    assert_int_equal(dims[1], 256);            /* 20 ms at 12.5 kHz -> FFT 256 */
+    assert_int_equal(vdims[0], dims[1]);
+    assert_int_equal(tdims[0], dims[0]);
+    assert_int_equal(fdims[0], dims[0]);       /* one trace row per spectrogram row */
+    assert_true(dims[0] > 700);
+    char expected[65];
+    assert_int_equal(dop_file_sha256(fx->wav, expected, NULL), DOP_OK);
+    hid_t attr = H5Aopen(file, "input_sha256", H5P_DEFAULT);
+    assert_true(attr >= 0);
+    hid_t type = H5Aget_type(attr);
+    char *value = NULL;
+    if (H5Tis_variable_str(type) > 0) {
+        hid_t mem = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mem, H5T_VARIABLE);
+        H5Tset_cset(mem, H5T_CSET_UTF8);
+        assert_true(H5Aread(attr, mem, &value) >= 0);
+        assert_string_equal(value, expected);
+        H5free_memory(value);
+        H5Tclose(mem);
+    } else {
+        char fixed[128] = {0};
+        assert_true(H5Aread(attr, type, fixed) >= 0);
+        assert_string_equal(fixed, expected);
+    }
+    H5Tclose(type);
+    H5Aclose(attr);
+    assert_true(H5Aexists(file, "f0_hz") > 0);
+    assert_true(H5Aexists(file, "wall_hz") > 0);
+    assert_true(H5Aexists(file, "dopflow_version") > 0);
+    H5Fclose(file);
+    unlink(h5);
+}
+
+/* A diameter track: constant 4 mm gives the flow of --diameter 4; 8 mm
+ * gives four times the flow at the same velocity. */
+static void diameter_track_scales_flow(void **state)
+{
+    fixture *fx = *state;
+    char args[4096], csv[512];
+    char *out = NULL;
+    io_path_join(csv, sizeof csv, fx->dir, "diameter.csv");
+    const double diameters[] = {4.0, 8.0};
+    double flows[2];
+    for (int i = 0; i < 2; i++) {
+        char text[128];
+        int len = snprintf(text, sizeof text, "time_s,diameter_mm\r\n0,%g\r\n100,%g\r\n", diameters[i], diameters[i]);
+        io_file_write(csv, text, (size_t)len);
+        snprintf(args, sizeof args, "analyze '%s' --diameter-csv '%s' --summary -", fx->wav, csv);
+        assert_int_equal(cli_run(args, NULL, &out, NULL), 0);
+        flows[i] = csv_value(out, "flow_ml_min", 0);
+        free(out);
+    }
+    snprintf(args, sizeof args, "analyze '%s' --diameter 4 --summary -", fx->wav);
+    assert_int_equal(cli_run(args, NULL, &out, NULL), 0);
+    assert_float_equal(csv_value(out, "flow_ml_min", 0), flows[0], 1e-3 * flows[0]);
+    assert_float_equal(flows[1] / flows[0], 4.0, 1e-3);
+    free(out);
+    unlink(csv);
 }
 
 static void epochs_and_overrides(void **state)
@@ -303,6 +394,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(outputs_have_named_columns_and_physics),
+        cmocka_unit_test(h5_result_layout),
+        cmocka_unit_test(diameter_track_scales_flow),
         cmocka_unit_test(epochs_and_overrides),
         cmocka_unit_test(error_paths),
         cmocka_unit_test(raw_stdin_streams_frames),

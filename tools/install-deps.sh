@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages dopflow needs, only those missing.
+# Each is listed with what it is for (the README repeats this).
+set -euo pipefail
+
+packages=(
+  build-essential   # C compiler and make
+  cmake             # build system
+  pkg-config        # finds the libraries below
+  libfftw3-dev      # FFTW: the spectra (single-precision FFTs)
+  libsndfile1-dev   # libsndfile: reads WAV/FLAC/AIFF recordings, writes simulated ones
+  libhdf5-dev       # HDF5: spectrogram result files (--h5) and IQ input
+  hdf5-tools        # h5dump, to inspect result files
+  libjansson-dev    # jansson: JSON sidecars and simulation specs
+  libgsl-dev        # GSL: statistics (t and F distributions) and random numbers
+  libcsv-dev        # libcsv: CSV parsing (manifests, diameter tracks)
+  nettle-dev        # nettle: SHA-256 provenance and resume keys
+  libcmocka-dev     # cmocka: unit tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
