@@ -1,8 +1,11 @@
 /* Stage 5: cardiac cycles from the maximum-velocity envelope (see beats.h).
  *
  * Each pushed frame gets a "held" envelope value (artifact frames repeat the
- * last clean value, so a burst cannot fake an upstroke), a moving average
- * over ~40 ms, and the slope of that average. A systolic upstroke is a run
+ * last clean value, so a burst cannot fake an upstroke), a running median
+ * over 5 frames (isolated spikes and one-frame detection gaps at low SNR
+ * vanish), a moving average over 80 ms, and the slope of that average. An
+ * upstroke must also rise at least 40% of the median of recent upstrokes
+ * (foot to slope peak), so noise wiggles in diastole do not count. A systolic upstroke is a run
  * of slope above an adaptive threshold: 0.35 x the median of the last eight
  * upstroke slope peaks (initially 0.35 x the largest slope in the first
  * learning period of 3 s); with no upstroke for 1.6 median beat lengths the
@@ -17,14 +20,20 @@
 
 #define RECENT_PEAKS 8
 #define LEARN_S 3.0
-#define SMOOTH_S 0.04
+#define SMOOTH_S 0.08
 #define FOOT_WINDOW_S 0.25
 #define THRESHOLD_FRACTION 0.35
+#define MEDIAN_LEN 5          /* frames: removes isolated spikes and one-frame gaps */
+#define AMPLITUDE_FRACTION 0.4 /* an upstroke must rise this much of the typical one */
+#define PREMATURE_FRACTION 0.6
+#define PREMATURE_RISE_FRACTION 0.8
+#define THRESHOLD_FLOOR 0.25   /* lowering stops at this fraction of the median upslope */
 
 typedef struct held_frame {
     dop_frame frame;
     double held;      /* envelope with artifact frames held at the last clean value */
-    double smooth;    /* moving average of `held` */
+    double median;    /* running median of `held` over MEDIAN_LEN frames */
+    double smooth;    /* moving average of `median` */
 } held_frame;
 
 struct dop_beats {
@@ -43,6 +52,7 @@ struct dop_beats {
     double peak_slope;
     int64_t peak_seq, last_peak_seq;
     double recent_peaks[RECENT_PEAKS];
+    double recent_rises[RECENT_PEAKS];
     int64_t recent_rr[RECENT_PEAKS];
     int n_recent, n_rr;
     int64_t last_lowered_seq;      /* when the threshold was last lowered */
@@ -133,6 +143,16 @@ static double median_of(const double *v, int n)
     memcpy(tmp, v, (size_t)n * sizeof *tmp);
     qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
     return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
+/* Median of the recent beat lengths in frames, 0 if none yet. */
+static double typical_rr_frames(const dop_beats *b)
+{
+    int n = b->n_rr < RECENT_PEAKS ? b->n_rr : RECENT_PEAKS;
+    if (n == 0) return 0.0;
+    double rr[RECENT_PEAKS];
+    for (int i = 0; i < n; i++) rr[i] = (double)b->recent_rr[i];
+    return median_of(rr, n);
 }
 
 /* Linear interpolation of the artifact frames of an accepted beat. */
@@ -228,6 +248,20 @@ static void finish_peak(dop_beats *b)
     int64_t onset = b->peak_seq;
     for (int64_t s = b->peak_seq; s >= lo; s--)
         if (at(b, s)->smooth <= at(b, onset)->smooth) onset = s;
+    double rise = at(b, b->peak_seq)->smooth - at(b, onset)->smooth;
+    int n_rises = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
+    if (n_rises >= 3) {
+        double typical_rise = median_of(b->recent_rises, n_rises);
+        if (rise < AMPLITUDE_FRACTION * typical_rise) return; /* a wiggle */
+        /* A premature candidate (RR < 60% of the typical beat) must be a
+         * full-size upstroke: extrasystoles are, noise is not. */
+        double typical_rr = typical_rr_frames(b);
+        if (typical_rr > 0.0 && b->last_peak_seq >= 0 &&
+            (double)(b->peak_seq - b->last_peak_seq) < PREMATURE_FRACTION * typical_rr &&
+            rise < PREMATURE_RISE_FRACTION * typical_rise)
+            return;
+    }
+    b->recent_rises[b->n_recent % RECENT_PEAKS] = rise;
     if (b->last_peak_seq >= 0) {
         b->recent_rr[b->n_rr % RECENT_PEAKS] = b->peak_seq - b->last_peak_seq;
         b->n_rr++;
@@ -263,15 +297,15 @@ static void scan(dop_beats *b, int64_t seq)
         b->peak_seq = seq;
         return;
     }
-    /* No upstroke for 1.6 typical beats: the amplitude fell; lower the threshold. */
-    if (b->n_rr > 0 && b->last_peak_seq >= 0) {
-        int n = b->n_rr < RECENT_PEAKS ? b->n_rr : RECENT_PEAKS;
-        double rr[RECENT_PEAKS];
-        for (int i = 0; i < n; i++) rr[i] = (double)b->recent_rr[i];
-        double typical = median_of(rr, n);
+    /* No upstroke for 1.6 typical beats: the amplitude fell; lower the
+     * threshold, but not below a quarter of the median upslope. */
+    double typical = typical_rr_frames(b);
+    if (typical > 0.0 && b->last_peak_seq >= 0) {
         int64_t since = seq - (b->last_lowered_seq > b->last_peak_seq ? b->last_lowered_seq : b->last_peak_seq);
-        if ((double)since > 1.6 * typical) {
-            b->threshold *= 0.5;
+        int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
+        double floor_level = THRESHOLD_FLOOR * median_of(b->recent_peaks, n);
+        if ((double)since > 1.6 * typical && b->threshold > floor_level) {
+            b->threshold = fmax(0.5 * b->threshold, floor_level);
             b->last_lowered_seq = seq;
         }
     }
@@ -289,15 +323,27 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
     int64_t seq = b->next_seq++;
     held_frame *h = at(b, seq);
     h->frame = *frame;
-    int clean = !(frame->flags & DOP_FRAME_ARTIFACT_MASK) && isfinite(frame->vmax_cm_s);
+    /* "No signal detected" in one frame at low SNR is a gap in knowledge,
+     * not zero velocity: hold the last value as for artifacts. */
+    int clean = !(frame->flags & (DOP_FRAME_ARTIFACT_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(frame->vmax_cm_s);
     if (clean) {
         b->last_clean = frame->vmax_cm_s;
         b->have_clean = 1;
     }
     h->held = b->have_clean ? b->last_clean : 0.0;
+    double window[MEDIAN_LEN] = {0};
+    size_t m = 0;
+    for (int64_t s = seq; s >= b->first_seq && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held;
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && window[j - 1] > window[j]; j--) {
+            double t = window[j];
+            window[j] = window[j - 1];
+            window[j - 1] = t;
+        }
+    h->median = window[m / 2];
     double sum = 0.0;
     size_t n = 0;
-    for (int64_t s = seq; s >= b->first_seq && n < b->smooth_len; s--, n++) sum += at(b, s)->held;
+    for (int64_t s = seq; s >= b->first_seq && n < b->smooth_len; s--, n++) sum += at(b, s)->median;
     h->smooth = sum / (double)n;
 
     if (b->threshold <= 0.0) {
