@@ -1,14 +1,15 @@
 /* dopflow stage 5: cardiac cycles from the velocity envelope.
  *
  * Onsets are found on the maximum-velocity envelope (the trace least
- * affected by noise): the envelope is smoothed (moving average ~40 ms), its
- * positive slope is compared with an adaptive threshold (half the median
- * systolic upslope of recent beats, after Pan & Tompkins' adaptive QRS
- * thresholds), and each onset is placed at the foot of the upstroke: the
- * last local minimum of the smoothed envelope before the slope peak. A
- * refractory period of 60/max_hr seconds rejects double detections, and
- * artifact frames cannot trigger an onset, so short probe-motion bursts do
- * not split a beat.
+ * affected by noise). Artifact and no-signal frames hold the last clean
+ * value; the trace is median-filtered over 5 frames and smoothed by an 80 ms
+ * moving average. Its positive slope is compared with an adaptive threshold
+ * (0.35 x the median upslope of the last eight beats, after Pan & Tompkins'
+ * adaptive QRS thresholds, IEEE TBME 1985), and a candidate must rise at
+ * least 40% of the typical upstroke (80% when it comes before 60% of the
+ * typical beat length). Each onset is placed at the foot of the upstroke:
+ * the minimum of the smoothed envelope in the 250 ms before the slope peak.
+ * A refractory period of 60/max_hr seconds rejects double detections.
  *
  * The stage is a delay line: frames go in, and come out annotated with
  * their beat index and DOP_FRAME_REJECTED_BEAT / DOP_FRAME_BRIDGED once the
