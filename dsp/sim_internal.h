@@ -1,0 +1,143 @@
+/* Private pieces shared by the simulator stages (dsp/sim_*.c). */
+#ifndef DOPFLOW_SIM_INTERNAL_H
+#define DOPFLOW_SIM_INTERNAL_H
+
+#include <complex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <fftw3.h>
+#include <gsl/gsl_rng.h>
+#include <jansson.h>
+
+#include "dopflow/simulate.h"
+
+/* Independent random streams, one per component, so that switching one
+ * component off leaves the others' samples unchanged. */
+enum {
+    SIM_RNG_BEATS = 0,
+    SIM_RNG_BLOOD,
+    SIM_RNG_ARTIFACT,
+    SIM_RNG_NOISE,
+    SIM_RNG_CLUTTER,
+    SIM_RNG_COUNT
+};
+
+/* A stream seeded from the config seed and the stream id (SplitMix64). */
+gsl_rng *sim_rng_new(uint64_t seed, unsigned stream);
+
+/* ---- sim_waveform.c: beats, kinetics, the velocity waveform ---- */
+
+typedef struct sim_beat {
+    double start_s, rr_s;
+} sim_beat;
+
+typedef struct sim_waveform {
+    dop_sim_config cfg;
+    sim_beat *beats;              /* sorted, covering [-RR, duration + RR] */
+    size_t n_beats;
+    double mean_rest, mean_after; /* template means (relative units) */
+} sim_waveform;
+
+dop_status sim_waveform_init(sim_waveform *w, const dop_sim_config *cfg, dop_error *err);
+void sim_waveform_free(sim_waveform *w);
+/* Beat in progress at t (index into beats); hint speeds up monotone scans. */
+size_t sim_waveform_beat_at(const sim_waveform *w, double t, size_t hint);
+/* Spatial-mean velocity at time t, cm/s, and the beat phase in [0, 1). */
+double sim_waveform_mean_velocity(const sim_waveform *w, double t, size_t *hint, double *phase);
+/* Raw template value at phase (relative units). */
+double sim_template_eval(const dop_sim_waveform *t, double phase);
+/* Heart-synchronous wall distension at time t, in [0, 1] (1 = maximum). */
+double sim_wall_shape(const sim_waveform *w, double t, size_t *hint);
+/* Distension sin^2(pi (phase - START) / WIDTH) over [START, START + WIDTH]:
+ * its steepest slope is pi / WIDTH per unit phase. */
+#define SIM_WALL_START 0.05
+#define SIM_WALL_WIDTH 0.40
+
+/* ---- sim_spectrum.c: velocity distribution -> Doppler PSD -> shaped noise ---- */
+
+#define SIM_CELLS 64
+
+typedef struct sim_spectrum {
+    size_t hop, size;             /* H and M = 2H */
+    double fs_hz;
+    double hz_per_cm_s;           /* 2 f0 cos(angle) / c, per cm/s */
+    double cell[SIM_CELLS];       /* conditional mean velocity of equal-area cells, / u_c */
+    double rel_sigma, abs_sigma_hz;
+    float *window;                /* sine window, M */
+    double *psd;                  /* blood PSD, M bins (sums to 1) */
+    double *lf_shape;             /* artifact low-frequency PSD shape (sums to 1) */
+    double *tmp;                  /* M, scratch */
+    fftwf_complex *bins;          /* M (float complex: complex.h comes before fftw3.h) */
+    fftwf_complex *seg;           /* M */
+    fftwf_plan plan;
+    float complex *ola;           /* M */
+} sim_spectrum;
+
+dop_status sim_spectrum_init(sim_spectrum *s, const dop_sim_config *cfg, dop_error *err);
+void sim_spectrum_free(sim_spectrum *s);
+/* Doppler PSD of the velocity distribution with centreline velocity uc
+ * (cm/s) into s->psd: mass 1 over the M bins (aliased frequencies wrap). */
+void sim_spectrum_psd(sim_spectrum *s, double uc_cm_s);
+/* Add one synthesis segment: blood with power pb (PSD in s->psd) and
+ * low-frequency artifact with power pa (shape s->lf_shape); rngs may be NULL
+ * for absent components. Writes the H finished samples to out. */
+void sim_spectrum_segment(sim_spectrum *s, double pb, gsl_rng *rb, double pa, gsl_rng *ra, float complex *out);
+void sim_spectrum_reset(sim_spectrum *s);
+
+/* ---- sim_impairments.c: clutter, noise, massage artifacts, dropouts ---- */
+
+typedef struct sim_burst {
+    double start_s, duration_s;
+} sim_burst;
+
+typedef struct sim_impairments {
+    const sim_waveform *wave;
+    double fs_hz;
+    double alpha;                 /* Doppler phase per metre of axial displacement, 4 pi f0 cos / c */
+    /* clutter */
+    int clutter_on;
+    double amp_tissue, amp_near, amp_far;  /* amplitudes after calibration */
+    double ph_tissue, ph_near, ph_far;     /* initial phases */
+    double wall_scale;            /* metres of wall displacement per unit template */
+    double resp_m, resp_hz, resp_phase;
+    size_t wall_hint;
+    /* noise */
+    double noise_sigma;           /* per I or Q */
+    /* artifact strokes (effleurage, petrissage) and taps (tapotement) */
+    dop_sim_artifact art;
+    sim_burst *strokes;
+    size_t n_strokes;
+    double stroke_power;          /* artifact power during a stroke, re blood */
+    double motion_amp_m;          /* probe displacement amplitude per stroke */
+    /* dropouts */
+    const dop_sim_dropout *drops;
+    size_t n_drops;
+} sim_impairments;
+
+dop_status sim_impairments_init(sim_impairments *imp, const dop_sim_config *cfg, const sim_waveform *wave,
+                                gsl_rng *rng_artifact, gsl_rng *rng_clutter, dop_error *err);
+void sim_impairments_free(sim_impairments *imp);
+/* Low-frequency artifact power at time t (re blood), for the spectral part. */
+double sim_impairments_lf_power(const sim_impairments *imp, double t);
+/* Add clutter for samples [n0, n0 + n) to out (scaled by gain[]). */
+void sim_impairments_clutter(sim_impairments *imp, int64_t n0, size_t n, const float *gain, float complex *out);
+/* Add broadband tapotement bursts for samples [n0, n0 + n). */
+void sim_impairments_bursts(const sim_impairments *imp, int64_t n0, size_t n, gsl_rng *rng, const float *gain,
+                            float complex *out);
+/* Add white noise. */
+void sim_impairments_noise(const sim_impairments *imp, size_t n, gsl_rng *rng, float complex *out);
+/* Dropout gain (0..1) of samples [n0, n0 + n) into gain. */
+void sim_impairments_gain(const sim_impairments *imp, int64_t n0, size_t n, float *gain);
+/* Mean clutter power over the first `samples`, synthesised in blocks of
+ * `block` as the generator does; -1 when out of memory. */
+double sim_impairments_clutter_power(sim_impairments *imp, int64_t samples, size_t block);
+
+/* ---- sim_spec.c ---- */
+
+/* Recording spec from parsed JSON (messages prefixed with name). */
+dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cfg, dop_error *err);
+/* Read and parse a JSON file (DOP_ERR_IO, DOP_ERR_FORMAT). */
+dop_status sim_spec_load_json(const char *path, json_t **out, dop_error *err);
+
+#endif

@@ -1,0 +1,311 @@
+/* Simulator output: the recording (stereo WAV, left I, right Q, via
+ * libsndfile), its acquisition sidecar, and the truth files. Two passes
+ * over the deterministic generator (peak, then scaled samples) keep memory
+ * constant for any duration. Every file is written to a temporary name and
+ * renamed into place only when all of them are complete. */
+#include "sim_internal.h"
+
+#include "dopflow/acquisition.h"
+#include "dopflow/atomic_file.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CHUNK 4096
+
+enum { OUT_WAV = 0, OUT_TRUTH_CSV, OUT_BEATS_CSV, OUT_TRUTH_JSON, OUT_COUNT };
+
+static char *with_suffix(const char *stem, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    char *s = malloc(len + n + 1);
+    if (!s) return NULL;
+    memcpy(s, stem, len);
+    memcpy(s + len, suffix, n + 1);
+    return s;
+}
+
+/* "dir/name.wav" -> stem "dir/name" (the extension is dropped when it is .wav). */
+static size_t stem_length(const char *path)
+{
+    size_t len = strlen(path);
+    if (len > 4 && strcasecmp(path + len - 4, ".wav") == 0) return len - 4;
+    return len;
+}
+
+static double power_dbfs(double power, double scale)
+{
+    return power > 0.0 ? 10.0 * log10(power * scale * scale) : -INFINITY;
+}
+
+static json_t *number_or_null(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *truth_json(const dop_sim *sim, const dop_sim_config *c, const dop_sim_write_report *rep,
+                          const char *spec_json, dop_error *err, dop_status *st)
+{
+    json_t *root = json_object();
+    dop_sim_powers pw = dop_sim_get_powers(sim);
+    json_object_set_new(root, "generator", json_string("dopflow simulate"));
+    json_object_set_new(root, "model",
+                        json_string("spectral synthesis of the Doppler signal from blood (Mo & Cobbold 1992; Kerr & Hunt "
+                                    "1992): complex Gaussian noise shaped by the cross-section area over velocity"));
+    json_object_set_new(root, "seed", json_integer((json_int_t)c->seed));
+    json_object_set_new(root, "sample_rate_hz", json_real(c->fs_hz));
+    json_object_set_new(root, "samples", json_integer(rep->samples));
+    json_object_set_new(root, "duration_s", json_real((double)rep->samples / c->fs_hz));
+    json_object_set_new(root, "f0_hz", json_real(c->f0_hz));
+    json_object_set_new(root, "angle_deg", json_real(c->angle_deg));
+    json_object_set_new(root, "c_m_s", json_real(c->c_m_s));
+    json_object_set_new(root, "diameter_mm", json_real(c->diameter_mm));
+    static const char *const profiles[] = {"parabolic", "power_law", "plug"};
+    json_object_set_new(root, "profile", json_string(profiles[c->profile]));
+    json_object_set_new(root, "profile_mean_ratio", json_real(dop_sim_profile_mean_ratio(c)));
+    json_object_set_new(root, "nyquist_cm_s", json_real(rep->nyquist_cm_s));
+    json_object_set_new(root, "peak_centreline_velocity_cm_s", json_real(rep->peak_velocity_cm_s));
+    json_object_set_new(root, "onset_s", c->has_event ? json_real(c->onset_s) : json_null());
+
+    json_t *scaling = json_object();
+    json_object_set_new(scaling, "note", json_string("sample = scale x simulated value; powers are mean |I + jQ|^2 re full "
+                                                     "scale (I, Q in [-1, 1]); SNR = blood power / noise power over the "
+                                                     "full band fs"));
+    json_object_set_new(scaling, "scale", json_real(rep->scale));
+    json_object_set_new(scaling, "peak_before_scaling", json_real(rep->peak));
+    json_object_set_new(scaling, "headroom_db", json_real(c->headroom_db));
+    json_object_set_new(scaling, "saturation_db", json_real(c->saturation_db));
+    json_object_set_new(scaling, "clipped_samples", json_integer(rep->clipped));
+    json_object_set_new(scaling, "blood_power_dbfs", number_or_null(power_dbfs(pw.blood, rep->scale)));
+    json_object_set_new(scaling, "clutter_power_dbfs", number_or_null(power_dbfs(pw.clutter, rep->scale)));
+    json_object_set_new(scaling, "noise_power_dbfs", number_or_null(power_dbfs(pw.noise, rep->scale)));
+    json_object_set_new(scaling, "clutter_db", number_or_null(pw.clutter > 0.0 ? c->clutter_db : NAN));
+    json_object_set_new(scaling, "snr_db", number_or_null(pw.noise > 0.0 ? c->snr_db : NAN));
+    json_object_set_new(root, "scaling", scaling);
+
+    json_t *art = json_object();
+    json_object_set_new(art, "type", json_string(dop_sim_artifact_name(c->artifacts ? c->artifact.type : DOP_SIM_ARTIFACT_NONE)));
+    if (c->artifacts && c->artifact.type != DOP_SIM_ARTIFACT_NONE) {
+        json_object_set_new(art, "start_s", json_real(c->artifact.start_s));
+        json_object_set_new(art, "end_s", json_real(fmin(c->artifact.end_s, c->duration_s)));
+        json_object_set_new(art, "level_db", json_real(c->artifact.level_db));
+    }
+    json_object_set_new(root, "artifact", art);
+    json_t *drops = json_array();
+    for (size_t i = 0; i < c->n_dropouts; i++) {
+        json_t *d = json_object();
+        json_object_set_new(d, "start_s", json_real(c->dropouts[i].start_s));
+        json_object_set_new(d, "duration_s", json_real(c->dropouts[i].duration_s));
+        json_array_append_new(drops, d);
+    }
+    json_object_set_new(root, "dropouts", drops);
+
+    json_t *epochs = json_array();
+    dop_epoch all = {"all", 0.0, c->duration_s};
+    size_t n_epochs = c->n_epochs ? c->n_epochs : 1;
+    for (size_t i = 0; i < n_epochs; i++) {
+        const dop_epoch *e = c->n_epochs ? &c->epochs[i] : &all;
+        dop_sim_epoch_result r;
+        *st = dop_sim_epoch_truth(sim, e->label, e->start_s, e->end_s, &r, err);
+        if (*st != DOP_OK) {
+            json_decref(epochs);
+            json_decref(root);
+            return NULL;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "label", json_string(r.label));
+        json_object_set_new(o, "start_s", json_real(r.start_s));
+        json_object_set_new(o, "end_s", json_real(r.end_s));
+        json_object_set_new(o, "mean_velocity_cm_s", json_real(r.mean_velocity_cm_s));
+        json_object_set_new(o, "centreline_velocity_cm_s", json_real(r.tamax_cm_s));
+        json_object_set_new(o, "tamax_cm_s", json_real(r.tamax_cm_s));
+        json_object_set_new(o, "flow_ml_min", json_real(r.flow_ml_min));
+        json_object_set_new(o, "heart_rate_bpm", json_real(r.heart_rate_bpm));
+        json_object_set_new(o, "beats_heart_rate_bpm", number_or_null(r.beats_heart_rate_bpm));
+        json_object_set_new(o, "n_beats", json_integer(r.n_beats));
+        json_array_append_new(epochs, o);
+    }
+    json_object_set_new(root, "epochs", epochs);
+    if (spec_json) {
+        json_t *spec = json_loads(spec_json, 0, NULL);
+        if (spec) json_object_set_new(root, "spec", spec);
+    }
+    *st = DOP_OK;
+    return root;
+}
+
+static void to_pcm16(const float complex *x, size_t n, double scale, short *out, int64_t *clipped)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v[2] = {crealf(x[i]) * scale, cimagf(x[i]) * scale};
+        for (int c = 0; c < 2; c++) {
+            if (v[c] > 1.0 || v[c] < -1.0) {
+                (*clipped)++;
+                v[c] = v[c] > 0.0 ? 1.0 : -1.0;
+            }
+            out[2 * i + (size_t)c] = (short)lrint(v[c] * 32767.0);
+        }
+    }
+}
+
+static void to_float(const float complex *x, size_t n, double scale, int clip, float *out, int64_t *clipped)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v[2] = {crealf(x[i]) * scale, cimagf(x[i]) * scale};
+        for (int c = 0; c < 2; c++) {
+            if (clip && (v[c] > 1.0 || v[c] < -1.0)) {
+                (*clipped)++;
+                v[c] = v[c] > 0.0 ? 1.0 : -1.0;
+            }
+            out[2 * i + (size_t)c] = (float)v[c];
+        }
+    }
+}
+
+dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
+                         dop_sim_write_report *report, dop_error *err)
+{
+    dop_sim_write_report rep;
+    memset(&rep, 0, sizeof rep);
+    dop_sim *sim = NULL;
+    dop_status st = dop_sim_create(cfg, &sim, err);
+    if (st != DOP_OK) return st;
+    const dop_sim_config *c = cfg;
+
+    char *paths[OUT_COUNT] = {0};
+    dop_atomic_file *files[OUT_COUNT] = {0};
+    int committed[OUT_COUNT] = {0};
+    char *sidecar = dop_sidecar_path_for(wav_path);
+    size_t stem = stem_length(wav_path);
+    float complex *x = malloc(CHUNK * sizeof *x);
+    void *conv = malloc(CHUNK * 2 * sizeof(float));
+    SNDFILE *snd = NULL;
+    json_t *truth = NULL;
+    paths[OUT_WAV] = strdup(wav_path);
+    paths[OUT_TRUTH_CSV] = with_suffix(wav_path, stem, ".truth.csv");
+    paths[OUT_BEATS_CSV] = with_suffix(wav_path, stem, ".beats.csv");
+    paths[OUT_TRUTH_JSON] = with_suffix(wav_path, stem, ".truth.json");
+    int missing = !sidecar || !x || !conv;
+    for (int i = 0; i < OUT_COUNT; i++) missing |= !paths[i];
+    if (missing) {
+        st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory writing %s", wav_path);
+        goto fail;
+    }
+
+    /* Pass 1: the peak of I and Q sets the scale. */
+    double peak = 0.0;
+    size_t got;
+    do {
+        dop_sim_generate(sim, x, CHUNK, &got);
+        for (size_t i = 0; i < got; i++) {
+            double a = fabs(crealf(x[i])), b = fabs(cimagf(x[i]));
+            if (a > peak) peak = a;
+            if (b > peak) peak = b;
+        }
+    } while (got > 0);
+    rep.samples = dop_sim_length(sim);
+    rep.peak = peak;
+    double target = c->saturation_db > 0.0 ? pow(10.0, c->saturation_db / 20.0) : pow(10.0, -c->headroom_db / 20.0);
+    rep.scale = peak > 0.0 ? target / peak : 1.0;
+    rep.peak_velocity_cm_s = dop_sim_peak_velocity_cm_s(sim);
+    rep.nyquist_cm_s = dop_sim_nyquist_cm_s(c);
+
+    for (int i = 0; i < OUT_COUNT; i++)
+        if ((st = dop_atomic_open(paths[i], &files[i], err)) != DOP_OK) goto fail;
+
+    /* Pass 2: the samples. */
+    dop_atomic_release_stream(files[OUT_WAV]);
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    info.samplerate = (int)c->fs_hz;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | (c->format == DOP_SIM_FORMAT_FLOAT ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16);
+    snd = sf_open(dop_atomic_temp_path(files[OUT_WAV]), SFM_WRITE, &info);
+    if (!snd) {
+        st = dop_error_set(err, DOP_ERR_IO, "%s: cannot write WAV: %s", wav_path, sf_strerror(NULL));
+        goto fail;
+    }
+    /* The PEAK chunk of float WAVs carries a time stamp: leave it out so
+     * that the same spec gives the same bytes. */
+    sf_command(snd, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
+    dop_sim_reset(sim);
+    int clip = c->saturation_db > 0.0;
+    for (;;) {
+        dop_sim_generate(sim, x, CHUNK, &got);
+        if (got == 0) break;
+        sf_count_t wrote;
+        if (c->format == DOP_SIM_FORMAT_FLOAT) {
+            to_float(x, got, rep.scale, clip, conv, &rep.clipped);
+            wrote = sf_writef_float(snd, conv, (sf_count_t)got);
+        } else {
+            to_pcm16(x, got, rep.scale, conv, &rep.clipped);
+            wrote = sf_writef_short(snd, conv, (sf_count_t)got);
+        }
+        if (wrote != (sf_count_t)got) {
+            st = dop_error_set(err, DOP_ERR_IO, "%s: write failed: %s", wav_path, sf_strerror(snd));
+            goto fail;
+        }
+    }
+    if (sf_close(snd) != 0) {
+        snd = NULL;
+        st = dop_error_set(err, DOP_ERR_IO, "%s: cannot finish WAV", wav_path);
+        goto fail;
+    }
+    snd = NULL;
+
+    /* Truth per 10 ms step and the beats. */
+    FILE *f = dop_atomic_stream(files[OUT_TRUTH_CSV]);
+    size_t n_rows, n_beats;
+    const dop_sim_truth_row *rows = dop_sim_truth(sim, &n_rows);
+    fprintf(f, "time_s,mean_velocity_cm_s,centreline_velocity_cm_s,flow_ml_min,diameter_mm,heart_rate_bpm\n");
+    for (size_t i = 0; i < n_rows; i++)
+        fprintf(f, "%.3f,%.6f,%.6f,%.6f,%.4f,%.4f\n", rows[i].time_s, rows[i].mean_velocity_cm_s,
+                rows[i].centreline_velocity_cm_s, rows[i].flow_ml_min, rows[i].diameter_mm, rows[i].heart_rate_bpm);
+    f = dop_atomic_stream(files[OUT_BEATS_CSV]);
+    const dop_sim_beat *beats = dop_sim_beats(sim, &n_beats);
+    fprintf(f, "beat,start_s,end_s\n");
+    for (size_t i = 0; i < n_beats; i++)
+        fprintf(f, "%lld,%.6f,%.6f\n", (long long)beats[i].index, beats[i].start_s, beats[i].end_s);
+
+    truth = truth_json(sim, c, &rep, spec_json, err, &st);
+    if (!truth) goto fail;
+    if (json_dumpf(truth, dop_atomic_stream(files[OUT_TRUTH_JSON]), JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
+        st = dop_error_set(err, DOP_ERR_IO, "%s: write failed", paths[OUT_TRUTH_JSON]);
+        goto fail;
+    }
+    fputc('\n', dop_atomic_stream(files[OUT_TRUTH_JSON]));
+
+    for (int i = 0; i < OUT_COUNT; i++) {
+        dop_atomic_file *fl = files[i];
+        files[i] = NULL;
+        if ((st = dop_atomic_commit(fl, err)) != DOP_OK) goto fail;
+        committed[i] = 1;
+    }
+    dop_acquisition acq = dop_acquisition_unset();
+    acq.f0_hz = c->f0_hz;
+    acq.angle_deg = c->angle_deg;
+    acq.c_m_s = c->c_m_s;
+    acq.diameter_mm = c->diameter_mm;
+    acq.channels = DOP_CHANNELS_IQ;
+    if ((st = dop_sidecar_write(sidecar, &acq, err)) != DOP_OK) goto fail;
+    if (report) *report = rep;
+    st = DOP_OK;
+    goto done;
+
+fail:
+    if (snd) sf_close(snd);
+    for (int i = 0; i < OUT_COUNT; i++) {
+        dop_atomic_abort(files[i]);
+        if (committed[i]) unlink(paths[i]);
+    }
+done:
+    json_decref(truth);
+    for (int i = 0; i < OUT_COUNT; i++) free(paths[i]);
+    free(sidecar);
+    free(x);
+    free(conv);
+    dop_sim_destroy(sim);
+    return st;
+}

