@@ -28,6 +28,8 @@
 #define PREMATURE_FRACTION 0.6
 #define PREMATURE_RISE_FRACTION 0.8
 #define THRESHOLD_FLOOR 0.25   /* lowering stops at this fraction of the median upslope */
+#define LEARN_MAX_FRAMES 4096  /* slopes kept while learning (3 s at up to ~1.3 kHz frame rate) */
+#define LEARN_TO_PEAK 0.7      /* the 95th percentile slope is about 0.7 of a peak upslope */
 
 typedef struct held_frame {
     dop_frame frame;
@@ -46,6 +48,7 @@ struct dop_beats {
     size_t smooth_len, refractory, learn_len, max_beat_len, foot_len;
     double last_clean;
     int have_clean;
+    int direction;                 /* +1: follow the forward envelope; -1: the reverse one */
     /* detection */
     double threshold;              /* slope threshold, cm/s per frame; <= 0 while learning */
     int in_peak;
@@ -56,6 +59,8 @@ struct dop_beats {
     int64_t recent_rr[RECENT_PEAKS];
     int n_recent, n_rr;
     int64_t last_lowered_seq;      /* when the threshold was last lowered */
+    int64_t learned_seq;           /* when learning ended */
+    double learned_threshold;
     int64_t last_onset;            /* -1 if none held */
     int64_t beat_count;
     int stopped;
@@ -103,10 +108,13 @@ void dop_beats_reset(dop_beats *b)
     b->first_seq = b->next_seq = b->scanned_seq = 0;
     b->have_clean = 0;
     b->last_clean = 0.0;
+    b->direction = 1;
     b->threshold = 0.0;
     b->in_peak = 0;
     b->peak_slope = 0.0;
     b->peak_seq = b->last_peak_seq = b->last_lowered_seq = -1;
+    b->learned_seq = 0;
+    b->learned_threshold = 0.0;
     b->n_recent = b->n_rr = 0;
     b->last_onset = -1;
     b->beat_count = 0;
@@ -299,11 +307,15 @@ static void scan(dop_beats *b, int64_t seq)
     }
     /* No upstroke for 1.6 typical beats: the amplitude fell; lower the
      * threshold, but not below a quarter of the median upslope. */
+    /* Before two beats are known, "typical" is the longest allowed beat. */
     double typical = typical_rr_frames(b);
-    if (typical > 0.0 && b->last_peak_seq >= 0) {
-        int64_t since = seq - (b->last_lowered_seq > b->last_peak_seq ? b->last_lowered_seq : b->last_peak_seq);
+    if (typical <= 0.0) typical = (double)b->max_beat_len / 1.6;
+    {
+        int64_t reference = b->last_lowered_seq > b->last_peak_seq ? b->last_lowered_seq : b->last_peak_seq;
+        if (reference < 0) reference = b->learned_seq;
+        int64_t since = seq - reference;
         int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-        double floor_level = THRESHOLD_FLOOR * median_of(b->recent_peaks, n);
+        double floor_level = n > 0 ? THRESHOLD_FLOOR * median_of(b->recent_peaks, n) : THRESHOLD_FLOOR * b->learned_threshold;
         if ((double)since > 1.6 * typical && b->threshold > floor_level) {
             b->threshold = fmax(0.5 * b->threshold, floor_level);
             b->last_lowered_seq = seq;
@@ -311,23 +323,33 @@ static void scan(dop_beats *b, int64_t seq)
     }
 }
 
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
+/* The envelope the detector follows: the maximum velocity of the flow's
+ * main direction (forward, or reverse when the vessel runs away from the
+ * probe), not the signed envelope, whose sign changes in triphasic flow
+ * would count as extra upstrokes. */
+static double trace_value(const dop_beats *b, const dop_frame *f)
 {
-    if (b->stopped) return DOP_ERR_INTERRUPTED;
-    /* Make room: a beat longer than the longest allowed cannot be completed. */
-    if ((size_t)(b->next_seq - b->first_seq) == b->capacity) {
-        int64_t keep_from = b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2);
-        if (b->last_onset >= 0 && b->last_onset < keep_from) b->last_onset = -1;
-        release_unassigned(b, b->first_seq + 1 > keep_from ? b->first_seq + 1 : keep_from);
-    }
-    int64_t seq = b->next_seq++;
+    return b->direction < 0 ? -f->vmax_reverse_cm_s : f->vmax_forward_cm_s;
+}
+
+/* held, median and smooth of frame seq from the frames before it. */
+static void trace_frame(dop_beats *b, int64_t seq)
+{
     held_frame *h = at(b, seq);
-    h->frame = *frame;
+    double value = trace_value(b, &h->frame);
     /* "No signal detected" in one frame at low SNR is a gap in knowledge,
      * not zero velocity: hold the last value as for artifacts. */
-    int clean = !(frame->flags & (DOP_FRAME_ARTIFACT_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(frame->vmax_cm_s);
+    int clean = !(h->frame.flags & (DOP_FRAME_ARTIFACT_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(value);
     if (clean) {
-        b->last_clean = frame->vmax_cm_s;
+        if (!b->have_clean) {
+            /* Frames before the first clean one take its value: a step from
+             * "unknown" to the first reading is not an upstroke. */
+            for (int64_t s = b->first_seq; s < seq; s++) {
+                held_frame *earlier = at(b, s);
+                earlier->held = earlier->median = earlier->smooth = value;
+            }
+        }
+        b->last_clean = value;
         b->have_clean = 1;
     }
     h->held = b->have_clean ? b->last_clean : 0.0;
@@ -345,20 +367,68 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
     size_t n = 0;
     for (int64_t s = seq; s >= b->first_seq && n < b->smooth_len; s--, n++) sum += at(b, s)->median;
     h->smooth = sum / (double)n;
+}
+
+/* After learning: follow the direction that carries more flow, and trace
+ * the held frames again if that is the reverse one. */
+static void choose_direction(dop_beats *b)
+{
+    double forward = 0.0, reverse = 0.0;
+    for (int64_t s = b->first_seq; s < b->next_seq; s++) {
+        forward += at(b, s)->frame.vmax_forward_cm_s;
+        reverse -= at(b, s)->frame.vmax_reverse_cm_s;
+    }
+    int direction = reverse > forward ? -1 : 1;
+    if (direction == b->direction) return;
+    b->direction = direction;
+    b->have_clean = 0;
+    b->last_clean = 0.0;
+    for (int64_t s = b->first_seq; s < b->next_seq; s++) trace_frame(b, s);
+}
+
+dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
+{
+    if (b->stopped) return DOP_ERR_INTERRUPTED;
+    /* Make room: a beat longer than the longest allowed cannot be completed. */
+    if ((size_t)(b->next_seq - b->first_seq) == b->capacity) {
+        int64_t keep_from = b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2);
+        if (b->last_onset >= 0 && b->last_onset < keep_from) b->last_onset = -1;
+        release_unassigned(b, b->first_seq + 1 > keep_from ? b->first_seq + 1 : keep_from);
+    }
+    int64_t seq = b->next_seq++;
+    held_frame *h = at(b, seq);
+    h->frame = *frame;
+    trace_frame(b, seq);
 
     if (b->threshold <= 0.0) {
         /* Learning: wait for LEARN_S of data, then set the threshold and scan it. */
         if ((size_t)(b->next_seq - b->first_seq) < b->learn_len) return DOP_OK;
+        choose_direction(b);
+        /* The 95th percentile of the positive slopes after the smoothing
+         * start-up: robust to one spurious step, still inside the upstrokes
+         * (which fill ~10% of a cycle). */
+        double slopes[LEARN_MAX_FRAMES];
+        size_t n_slopes = 0;
+        for (int64_t s = b->first_seq + (int64_t)b->smooth_len + 1; s < b->next_seq && n_slopes < LEARN_MAX_FRAMES; s++) {
+            double d = slope_at(b, s);
+            if (d > 0.0) slopes[n_slopes++] = d;
+        }
         double max_slope = 0.0;
-        for (int64_t s = b->first_seq + 1; s < b->next_seq; s++)
-            if (slope_at(b, s) > max_slope) max_slope = slope_at(b, s);
+        if (n_slopes > 0) {
+            qsort(slopes, n_slopes, sizeof *slopes, cmp_double);
+            max_slope = slopes[(size_t)(0.95 * (double)(n_slopes - 1))] / LEARN_TO_PEAK;
+        }
         if (max_slope <= 0.0) {
             /* A flat envelope (no flow, or no signal): no beats in this stretch. */
             release_unassigned(b, b->next_seq - (int64_t)b->smooth_len);
             b->scanned_seq = b->first_seq;
             return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
         }
-        b->threshold = THRESHOLD_FRACTION * max_slope;
+        b->threshold = b->learned_threshold = THRESHOLD_FRACTION * max_slope;
+        b->learned_seq = b->next_seq;
+        /* The smoothing start-up cannot hold an upstroke we could place. */
+        if (b->scanned_seq < b->first_seq + (int64_t)b->smooth_len + 1)
+            b->scanned_seq = b->first_seq + (int64_t)b->smooth_len + 1;
     }
     if (b->scanned_seq < b->first_seq) b->scanned_seq = b->first_seq;
     while (b->scanned_seq < b->next_seq) scan(b, b->scanned_seq++);

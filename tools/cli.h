@@ -75,5 +75,8 @@ void cli_install_stop_handlers(void);
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_analyze(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ typedef struct subcommand {
 static const subcommand subcommands[] = {
     {"analyze", cmd_analyze, "spectrum, velocity envelopes, beats and flow of one recording"},
     {"info", cmd_info, "describe a recording: format, rate, channels, duration, metadata"},
+    {"study", cmd_study, "analyse a manifest of recordings in parallel; compare conditions and epochs"},
+    {"simulate", cmd_simulate, "write simulated Doppler recordings (or a whole cohort) with known truth"},
+    {"plot", cmd_plot, "figures: sonogram with envelopes, flow over time, study comparison"},
 };
 
 static void usage(FILE *out)

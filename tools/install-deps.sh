@@ -16,6 +16,9 @@ packages=(
   libcsv-dev        # libcsv: CSV parsing (manifests, diameter tracks)
   nettle-dev        # nettle: SHA-256 provenance and resume keys
   libcmocka-dev     # cmocka: unit tests
+  libplplot-dev     # PLplot: the figures of dopflow plot (axes, colour bars, legends)
+  plplot-driver-cairo  # PLplot's cairo driver: PNG, SVG and PDF output
+  libcairo2-dev     # cairo: the plot tests decode the PNG figures to check their pixels
 )
 
 missing=()
