@@ -23,12 +23,21 @@
 
 #define HANN_ENBW_BINS 1.5
 #define DEAD_BIN_RATIO 1e-3
+#define CLUTTER_RATIO 10.0     /* 10 dB above the bins beyond: clutter, not blood */
+#define MAX_CLUTTER_HZ 500.0   /* the adaptive gap never grows beyond this */
+#define CLUTTER_POWER_RATIO 10.0 /* frame power 10 dB above its running median: clutter */
+#define MEDIAN_STEP 0.02
+#define SYMMETRIC_MIN 3.0      /* both mirror bins this far above the noise: symmetric clutter */       /* ln-power step of the median tracker per frame */
 
 struct dop_envelope {
     dop_envelope_config cfg;
     size_t centre;          /* bin of 0 Hz = bins / 2 */
     double *gain;           /* |H|^2 per bin (1 without a filter) */
-    size_t gap_lo, gap_hi;  /* gap bins [gap_lo, gap_hi], empty if gap_lo > gap_hi */
+    size_t gap_lo, gap_hi;  /* fixed gap bins [gap_lo, gap_hi], empty if gap_lo > gap_hi */
+    size_t frame_lo, frame_hi; /* this frame's gap, widened over clutter */
+    size_t max_gap_bins;    /* widest adaptive half-gap, bins */
+    double log_typical_power; /* running median of ln(frame power outside the gap) */
+    int have_typical;
     double *w;              /* corrected spectrum (with noise) */
     double *cumulative;     /* per-side running sums, bins/2 + 1 */
 };
@@ -75,17 +84,68 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
         env->gap_lo = 1;
         env->gap_hi = 0;
     }
+    env->max_gap_bins = (size_t)ceil(MAX_CLUTTER_HZ / cfg->bin_hz);
+    if (env->max_gap_bins > env->centre / 4) env->max_gap_bins = env->centre / 4;
     *out = env;
     return DOP_OK;
 }
 
-/* Step 1: compensated, gap-filled spectrum into env->w. */
+/* Median of five values. */
+static double median5(const double *v)
+{
+    double t[5] = {v[0], v[1], v[2], v[3], v[4]};
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
+            double x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return t[2];
+}
+
+/* Step 1: compensated, gap-filled spectrum into env->w; the frame's gap
+ * (fixed wall-filter gap, widened over clutter) into frame_lo..frame_hi. */
 static void correct_spectrum(dop_envelope *env, const float *psd)
 {
     const size_t n = env->cfg.bins;
     for (size_t k = 0; k < n; k++) env->w[k] = env->gain[k] >= 0.5 ? psd[k] / env->gain[k] : psd[k];
+    env->frame_lo = env->gap_lo;
+    env->frame_hi = env->gap_hi;
     if (env->gap_lo > env->gap_hi) return;
     size_t lo = env->gap_lo, hi = env->gap_hi;
+    /* Clutter that the fixed filter passes (tissue moved by massage, probe
+     * motion) adds power far above the blood's, whose Doppler power stays
+     * about constant over the cardiac cycle (same scatterers, spectrum only
+     * reshaped). In a frame whose power outside the gap exceeds
+     * CLUTTER_POWER_RATIO x the running median, widen the gap over bins that
+     * stand CLUTTER_RATIO above the median of the five bins just beyond
+     * them: clutter is a narrow peak, blood is smooth. */
+    double power = 0.0;
+    for (size_t k = 1; k < lo; k++) power += env->w[k];
+    for (size_t k = hi + 1; k < n; k++) power += env->w[k];
+    double log_power = log(power + 1e-300);
+    if (!env->have_typical) {
+        env->log_typical_power = log_power;
+        env->have_typical = 1;
+    }
+    int clutter = log_power > env->log_typical_power + log(CLUTTER_POWER_RATIO);
+    /* Sign-step median tracker (stochastic approximation of the median),
+     * slowed tenfold during clutter so that massage strokes barely move it. */
+    double step = clutter ? MEDIAN_STEP / 10.0 : MEDIAN_STEP;
+    env->log_typical_power += log_power > env->log_typical_power ? step : -step;
+    if (!clutter) goto interpolate;
+    /* A bin holding more than a tenth of the typical total blood power is
+     * clutter too: blood spreads its power over its velocity band. */
+    const double bin_limit = exp(env->log_typical_power) / CLUTTER_POWER_RATIO;
+    while (hi + 7 < n && (hi + 1 - env->centre) < env->max_gap_bins &&
+           (env->w[hi + 1] > bin_limit || env->w[hi + 1] > CLUTTER_RATIO * median5(&env->w[hi + 3])))
+        hi++;
+    while (lo > 7 && (env->centre - (lo - 1)) < env->max_gap_bins &&
+           (env->w[lo - 1] > bin_limit || env->w[lo - 1] > CLUTTER_RATIO * median5(&env->w[lo - 7])))
+        lo--;
+interpolate:
+    env->frame_lo = lo;
+    env->frame_hi = hi;
     double left = 0.5 * (env->w[lo - 1] + env->w[lo - 2]);
     double right = 0.5 * (env->w[hi + 1] + env->w[hi + 2]);
     /* Interpolate between the edge bins' positions lo-1.5 and hi+1.5. */
@@ -186,9 +246,10 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
     if (!out->has_signal) return;
 
     /* Step 3: intensity-weighted mean over the band, gap included. */
-    size_t half_gap = env->gap_lo <= env->gap_hi ? centre - env->gap_lo : 0;
-    size_t lo = centre - (rev > half_gap ? rev : half_gap);
-    size_t hi = centre + (fwd > half_gap ? fwd : half_gap);
+    size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
+    size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
+    size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
+    size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     double sum_p = 0.0, sum_pf = 0.0, band_noise = 0.0;
     for (size_t k = lo; k <= hi; k++) {
         double k_noise = (env->cfg.one_sided && k > centre) ? side_noise : noise;
