@@ -25,7 +25,7 @@
 #define DEAD_BIN_RATIO 1e-3
 #define CLUTTER_RATIO 10.0     /* 10 dB above the bins beyond: clutter, not blood */
 #define MAX_CLUTTER_HZ 500.0   /* the adaptive gap never grows beyond this */
-#define CLUTTER_POWER_RATIO 10.0 /* frame power 10 dB above its running median: clutter */
+#define CLUTTER_POWER_RATIO 4.0 /* frame power 6 dB above its running median: clutter */
 #define MEDIAN_STEP 0.02
 #define SYMMETRIC_MIN 3.0      /* both mirror bins this far above the noise: symmetric clutter */       /* ln-power step of the median tracker per frame */
 

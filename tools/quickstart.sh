@@ -26,4 +26,7 @@ build/dopflow study "$out/shoemaker1997/manifest.csv" -o "$out/shoemaker1997-res
 echo
 cat "$out/shoemaker1997-results/report.md"
 echo
+echo "== 3. The same flows against the simulator's truth (there is no true massage effect) =="
+tools/compare-truth.sh "$out/shoemaker1997/truth.csv" "$out/shoemaker1997-results/recordings.csv"
+echo
 echo "Outputs: $out/shoemaker1997-results/ (recordings.csv, conditions.csv, anova.csv, report.md)"
