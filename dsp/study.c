@@ -1128,6 +1128,7 @@ typedef struct aggregate_in {
     const study_meta *meta;
     const entry *entries; /* in manifest order */
     size_t n;
+    const char *figure;   /* figure file embedded in report.md, or NULL */
 } aggregate_in;
 
 static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, dop_error *err)
@@ -1494,6 +1495,8 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
     fprintf(fm, "\n- Reference epoch: %s\n", es.labels[es.ref]);
     fprintf(fm, "- Recordings: %zu in this folder, %zu analysed, %zu failed\n\n", n, n - failed, failed);
 
+    if (in->figure)
+        fprintf(fm, "![Flow by epoch, per artery and condition: mean ± SE, * p_adjusted < 0.05](%s)\n\n", in->figure);
     for (int table = 0; table < 2; table++) {
         fputs(table == 0 ? "## Blood flow, ml/min (mean ± SE over subjects)\n\n"
                          : "## Mean velocity, cm/s (mean ± SE over subjects)\n\n",
@@ -1786,7 +1789,7 @@ dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary
 
     if ((st = index_write(index_path, entries, n_sel, err)) != DOP_OK) goto done;
     if ((st = meta_write(meta_path, &meta, err)) != DOP_OK) goto done;
-    aggregate_in ag = {cfg->out_dir, &meta, entries, n_sel};
+    aggregate_in ag = {cfg->out_dir, &meta, entries, n_sel, cfg->report_figure};
     st = aggregate(&ag, &sum, err);
 
 done:
@@ -1978,7 +1981,7 @@ static dop_status copy_file(const char *src, const char *dst, dop_error *err)
 }
 
 dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, size_t n_shards,
-                           dop_study_summary *summary, dop_error *err)
+                           const char *report_figure, dop_study_summary *summary, dop_error *err)
 {
     dop_study_summary sum;
     memset(&sum, 0, sizeof sum);
@@ -2091,7 +2094,7 @@ dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, s
     if ((st = index_write(index_path, ir.entries, ir.count, err)) != DOP_OK) goto done;
     if ((st = meta_write(meta_path, &merged, err)) != DOP_OK) goto done;
     sum.rows = sum.selected = ir.count;
-    aggregate_in ag = {out_dir, &merged, ir.entries, ir.count};
+    aggregate_in ag = {out_dir, &merged, ir.entries, ir.count, report_figure};
     st = aggregate(&ag, &sum, err);
 
 done:

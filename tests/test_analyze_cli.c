@@ -380,6 +380,51 @@ static void raw_stdin_streams_frames(void **state)
     unlink(raw);
 }
 
+static int is_png(const char *path)
+{
+    char *data = NULL;
+    size_t len = 0;
+    if (io_file_read(path, &data, &len) != 0) return 0;
+    int ok = len > 1000 && memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
+    free(data);
+    return ok;
+}
+
+/* --plots: figures beside the outputs; the study embeds its figure in report.md. */
+static void plots_beside_outputs(void **state)
+{
+    fixture *fx = *state;
+    char args[4096], h5[512], sono[512], flow[512], manifest[512], outdir[512], study_png[512], report[512];
+    io_path_join(h5, sizeof h5, fx->dir, "fig.h5");
+    io_path_join(sono, sizeof sono, fx->dir, "fig.sonogram.png");
+    io_path_join(flow, sizeof flow, fx->dir, "fig.flow.png");
+    snprintf(args, sizeof args, "analyze '%s' --h5 '%s' --plots", fx->wav, h5);
+    assert_int_equal(cli_run(args, NULL, NULL, NULL), 0);
+    assert_true(is_png(sono));
+    assert_true(is_png(flow));
+    unlink(h5);
+    unlink(sono);
+    unlink(flow);
+    snprintf(args, sizeof args, "analyze '%s' --summary - --plots", fx->wav);
+    assert_int_equal(cli_run(args, NULL, NULL, NULL), 2);
+
+    io_path_join(manifest, sizeof manifest, fx->dir, "manifest.csv");
+    const char *rows = "subject,condition,artery,file\nS1,rest,brachial,flow.wav\nS2,rest,brachial,flow.wav\n";
+    io_file_write(manifest, rows, strlen(rows));
+    io_path_join(outdir, sizeof outdir, fx->dir, "study");
+    snprintf(args, sizeof args, "study '%s' -o '%s' --plots", manifest, outdir);
+    assert_int_equal(cli_run(args, NULL, NULL, NULL), 0);
+    io_path_join(study_png, sizeof study_png, outdir, "study.png");
+    io_path_join(report, sizeof report, outdir, "report.md");
+    assert_true(is_png(study_png));
+    char *text = NULL;
+    assert_int_equal(io_file_read(report, &text, NULL), 0);
+    assert_non_null(strstr(text, "](study.png)"));
+    free(text);
+    io_tmpdir_remove(outdir);
+    unlink(manifest);
+}
+
 static void help_lists_exit_codes(void **state)
 {
     (void)state;
@@ -399,6 +444,7 @@ int main(void)
         cmocka_unit_test(epochs_and_overrides),
         cmocka_unit_test(error_paths),
         cmocka_unit_test(raw_stdin_streams_frames),
+        cmocka_unit_test(plots_beside_outputs),
         cmocka_unit_test(help_lists_exit_codes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

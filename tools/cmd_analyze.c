@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "plot.h"
 
 static void usage(FILE *out)
 {
@@ -17,6 +18,9 @@ static void usage(FILE *out)
           "  --frames FILE.csv    one row per spectral frame (with '-': streamed as computed)\n"
           "  --beats FILE.csv     one row per cardiac cycle\n"
           "  --h5 FILE.h5         spectrogram, axes, traces, beats and every parameter\n"
+          "  --plots              also draw figures beside the outputs: FILE.sonogram.png and\n"
+          "                       FILE.flow.png next to --h5 FILE.h5, or FILE.flow.png next\n"
+          "                       to --frames FILE.csv\n"
           "Span:\n"
           "  --start S --end S    analyse only [S, E) seconds of the recording\n"
           "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n",
@@ -25,17 +29,49 @@ static void usage(FILE *out)
     fputs("\n" CLI_EXIT_CODES_HELP, out);
 }
 
+/* FIGURE_SOURCE minus its extension + suffix, e.g. rec.h5 -> rec.sonogram.png. */
+static char *figure_path(const char *source, const char *suffix)
+{
+    const char *slash = strrchr(source, '/'), *dot = strrchr(source, '.');
+    size_t stem = (dot && (!slash || dot > slash)) ? (size_t)(dot - source) : strlen(source);
+    size_t len = stem + strlen(suffix) + 1;
+    char *path = malloc(len);
+    if (path) snprintf(path, len, "%.*s%s", (int)stem, source, suffix);
+    return path;
+}
+
+/* --plots: the sonogram (from HDF5 only) and the flow figure. */
+static int draw_figures(const char *source, int have_h5)
+{
+    const char *suffixes[] = {".sonogram.png", ".flow.png"};
+    for (int i = have_h5 ? 0 : 1; i < 2; i++) {
+        char *out = figure_path(source, suffixes[i]);
+        if (!out) return cli_fail("analyze", DOP_ERR_NOMEM, NULL);
+        dop_error err;
+        dop_error_clear(&err);
+        dop_status status = i == 0 ? plot_sonogram(source, out, NULL, &err) : plot_flow(source, out, NULL, &err);
+        free(out);
+        if (status != DOP_OK) {
+            cli_fail("analyze", status, &err);
+            return CLI_EXIT_OUTPUT;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
-    enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_HELP };
+    enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_PLOTS, OPT_HELP };
     static const struct option options[] = {
         {"summary", required_argument, 0, OPT_SUMMARY}, {"frames", required_argument, 0, OPT_FRAMES},
         {"beats", required_argument, 0, OPT_BEATS}, {"h5", required_argument, 0, OPT_H5},
         {"start", required_argument, 0, OPT_START}, {"end", required_argument, 0, OPT_END},
-        {"epochs", required_argument, 0, OPT_EPOCHS}, {"help", no_argument, 0, OPT_HELP},
+        {"epochs", required_argument, 0, OPT_EPOCHS}, {"plots", no_argument, 0, OPT_PLOTS},
+        {"help", no_argument, 0, OPT_HELP},
         CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
     dop_job job = dop_job_default();
     const char *epoch_spec = NULL;
+    int plots = 0;
     int opt;
     optind = 1;
     opterr = 0;
@@ -52,6 +88,7 @@ int cmd_analyze(int argc, char **argv)
             if (cli_parse_double("analyze", "--end", optarg, &job.end_s) != 0) return CLI_EXIT_USAGE;
             break;
         case OPT_EPOCHS: epoch_spec = optarg; break;
+        case OPT_PLOTS: plots = 1; break;
         case 'h':
         case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
         case '?':
@@ -70,6 +107,12 @@ int cmd_analyze(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     job.input.path = argv[optind];
+    const char *figure_source = job.h5_path ? job.h5_path
+                                : (job.frames_path && strcmp(job.frames_path, "-") != 0) ? job.frames_path : NULL;
+    if (plots && !figure_source) {
+        fprintf(stderr, "dopflow analyze: --plots needs --h5 FILE or --frames FILE to draw from\n");
+        return CLI_EXIT_USAGE;
+    }
     if (!job.summary_path && !job.frames_path && !job.beats_path && !job.h5_path) job.summary_path = "-";
     job.frames_stream = job.frames_path && strcmp(job.frames_path, "-") == 0;
 
@@ -103,6 +146,7 @@ int cmd_analyze(int argc, char **argv)
             if (rows[i].analysed_s <= 0.0)
                 fprintf(stderr, "dopflow analyze: warning: epoch '%s' (%g to %g s) lies outside the analysed "
                                 "recording: its row is empty\n", rows[i].epoch, rows[i].start_s, rows[i].end_s);
+        if (plots) code = draw_figures(figure_source, job.h5_path != NULL);
         if (isnan(report.acq.diameter_mm) && !job.diameter_csv)
             fprintf(stderr, "dopflow analyze: note: no vessel diameter (--diameter or diameter_mm): flow columns "
                             "are empty\n");

@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "plot.h"
+
+#define STUDY_FIGURE "study.png" /* --plots: written into OUTDIR, linked from report.md */
 #include "dopflow/study.h"
 
 static void usage(FILE *out)
 {
     fputs("Usage: dopflow study MANIFEST.csv -o OUTDIR [OPTIONS]\n"
-          "       dopflow study merge -o OUTDIR SHARD_DIR...\n"
+          "       dopflow study merge -o OUTDIR [--plots] SHARD_DIR...\n"
           "Analyse every recording of a study manifest (in parallel) and compare conditions\n"
           "and epochs over subjects.\n\n"
           "Manifest: CSV with a header; required columns subject, condition, file (relative\n"
@@ -35,6 +38,8 @@ static void usage(FILE *out)
           "                          OUTDIR/.results; continue an interrupted run\n"
           "  --shard K/N             analyse only manifest rows i (from 0) with i % N == K-1;\n"
           "                          combine the N shard folders with `dopflow study merge`\n"
+          "  --plots                 also draw OUTDIR/study.png (flow by epoch per condition,\n"
+          "                          mean +/- SE, significance marks); report.md embeds it\n"
           "  -h, --help              this text\n\n"
           "Outputs in OUTDIR: recordings.csv (recording x epoch), conditions.csv (artery x\n"
           "condition x epoch: n, mean/SD/SEM of mean velocity and flow over subjects, flow\n"
@@ -159,17 +164,40 @@ static int finish(const char *cmd, dop_status status, const dop_error *err, cons
     return CLI_EXIT_OK;
 }
 
+/* --plots: the study figure beside the outputs (report.md links it). */
+static int write_study_figure(const char *cmd, const char *out_dir, int code)
+{
+    if (code != CLI_EXIT_OK && code != CLI_EXIT_PARTIAL) return code;
+    size_t len = strlen(out_dir) + sizeof "/" STUDY_FIGURE;
+    char *path = malloc(len);
+    if (!path) return cli_fail(cmd, DOP_ERR_NOMEM, NULL);
+    snprintf(path, len, "%s/%s", out_dir, STUDY_FIGURE);
+    dop_error err;
+    dop_error_clear(&err);
+    dop_status status = plot_study(out_dir, path, NULL, &err);
+    free(path);
+    if (status != DOP_OK) {
+        cli_fail(cmd, status, &err);
+        return CLI_EXIT_OUTPUT;
+    }
+    return code;
+}
+
 static int cmd_study_merge(int argc, char **argv)
 {
+    enum { OPT_MERGE_PLOTS = 1 };
     static const struct option options[] = {
-        {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"output", required_argument, 0, 'o'}, {"plots", no_argument, 0, OPT_MERGE_PLOTS},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *out_dir = NULL;
+    int plots = 0;
     int opt;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
         switch (opt) {
         case 'o': out_dir = optarg; break;
+        case OPT_MERGE_PLOTS: plots = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         default:
             fprintf(stderr, "dopflow study merge: unknown or incomplete option '%s' (see --help)\n",
@@ -184,20 +212,21 @@ static int cmd_study_merge(int argc, char **argv)
     dop_error err;
     dop_error_clear(&err);
     dop_study_summary sum;
-    dop_status status =
-        dop_study_merge(out_dir, (const char *const *)(argv + optind), (size_t)(argc - optind), &sum, &err);
-    return finish("study merge", status, &err, &sum, out_dir);
+    dop_status status = dop_study_merge(out_dir, (const char *const *)(argv + optind), (size_t)(argc - optind),
+                                        plots ? STUDY_FIGURE : NULL, &sum, &err);
+    int code = finish("study merge", status, &err, &sum, out_dir);
+    return plots ? write_study_figure("study merge", out_dir, code) : code;
 }
 
 int cmd_study(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "merge") == 0) return cmd_study_merge(argc - 1, argv + 1);
-    enum { OPT_EPOCHS = 1, OPT_REFERENCE, OPT_RESUME, OPT_SHARD };
+    enum { OPT_EPOCHS = 1, OPT_REFERENCE, OPT_RESUME, OPT_SHARD, OPT_PLOTS };
     static const struct option options[] = {
         {"output", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
         {"epochs", required_argument, 0, OPT_EPOCHS}, {"reference-epoch", required_argument, 0, OPT_REFERENCE},
         {"resume", no_argument, 0, OPT_RESUME}, {"shard", required_argument, 0, OPT_SHARD},
-        {"help", no_argument, 0, 'h'}, CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
+        {"plots", no_argument, 0, OPT_PLOTS}, {"help", no_argument, 0, 'h'}, CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
     dop_study_config cfg = dop_study_config_default();
     char *command = NULL;
     size_t len = 0, cap = 0;
@@ -227,6 +256,7 @@ int cmd_study(int argc, char **argv)
         case OPT_EPOCHS: cfg.epochs_spec = optarg; records = 1; break;
         case OPT_REFERENCE: cfg.reference_epoch = optarg; records = 1; break;
         case OPT_RESUME: cfg.resume = 1; break;
+        case OPT_PLOTS: cfg.report_figure = STUDY_FIGURE; break;
         case OPT_SHARD:
             if (parse_shard(optarg, &cfg.shard_index, &cfg.shard_count) != 0) {
                 fprintf(stderr, "dopflow study: --shard '%s': expected K/N with 1 <= K <= N\n", optarg);
@@ -285,6 +315,7 @@ int cmd_study(int argc, char **argv)
     dop_status status = dop_study_run(&cfg, &sum, &err);
     if (bar.drawn) fputc('\n', stderr);
     code = finish("study", status, &err, &sum, cfg.out_dir);
+    if (cfg.report_figure) code = write_study_figure("study", cfg.out_dir, code);
 done:
     free(opts_text);
     free(command);

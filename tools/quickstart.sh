@@ -15,18 +15,24 @@ echo
 echo "== 1. One recording: datasets/examples/brachial_rest.json =="
 build/dopflow simulate datasets/examples/brachial_rest.json -o "$out/brachial_rest.wav"
 build/dopflow analyze "$out/brachial_rest.wav" --summary - --frames "$out/brachial_rest.frames.csv" \
-  --beats "$out/brachial_rest.beats.csv" --h5 "$out/brachial_rest.h5"
+  --beats "$out/brachial_rest.beats.csv" --h5 "$out/brachial_rest.h5" --plots
 echo "(truth: $out/brachial_rest.truth.json)"
 
 echo
 echo "== 2. The Shoemaker 1997 cohort: 10 subjects x 2 arteries x 4 conditions =="
 build/dopflow simulate datasets/shoemaker1997/cohort.json -o "$out/shoemaker1997"
 build/dopflow study "$out/shoemaker1997/manifest.csv" -o "$out/shoemaker1997-results" -j "$(nproc)" \
-  --epochs "pre:-10:0,t5:2.5:7.5,t10:7.5:12.5,t20:17.5:22.5" --reference-epoch pre
+  --epochs "pre:-10:0,t5:2.5:7.5,t10:7.5:12.5,t20:17.5:22.5" --reference-epoch pre --plots
 echo
 cat "$out/shoemaker1997-results/report.md"
 echo
 echo "== 3. The same flows against the simulator's truth (there is no true massage effect) =="
 tools/compare-truth.sh "$out/shoemaker1997/truth.csv" "$out/shoemaker1997-results/recordings.csv"
+
+# The README shows these figures: refresh them from this run.
+mkdir -p docs/figures
+cp "$out/brachial_rest.sonogram.png" "$out/brachial_rest.flow.png" docs/figures/
+cp "$out/shoemaker1997-results/study.png" docs/figures/shoemaker1997_study.png
 echo
-echo "Outputs: $out/shoemaker1997-results/ (recordings.csv, conditions.csv, anova.csv, report.md)"
+echo "Outputs: $out/shoemaker1997-results/ (recordings.csv, conditions.csv, anova.csv, report.md, study.png)"
+echo "Figures: $out/brachial_rest.sonogram.png, $out/brachial_rest.flow.png (copied to docs/figures/)"

@@ -73,6 +73,8 @@ typedef struct dop_study_config {
     unsigned shard_index;           /* 1-based K of shard_count: rows i with i % N == K - 1 */
     unsigned shard_count;           /* 1 = all rows */
     const char *command;            /* command text for report.md (NULL = none) */
+    const char *report_figure;      /* figure file (relative to out_dir) that report.md
+                                       embeds, e.g. "study.png"; NULL = none */
     dop_study_progress_fn progress; /* called in the calling process; may be NULL */
     void *progress_user;
     volatile sig_atomic_t *stop;    /* non-zero: stop (workers get SIGTERM); may be NULL */
@@ -104,7 +106,7 @@ dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary
  * parameters, a shard missing or given twice, incomplete shard),
  * DOP_ERR_IO, DOP_ERR_NOMEM. */
 dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, size_t n_shards,
-                           dop_study_summary *summary, dop_error *err);
+                           const char *report_figure, dop_study_summary *summary, dop_error *err);
 
 /* Canonical text of the analysis parameters of a job template (one
  * "name=value" per line, doubles as %.17g): the part of the result key
