@@ -48,12 +48,11 @@ typedef struct cparser {
 static dop_status cfail(cparser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static dop_status cfail(cparser *p, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    dop_status status = sim_spec_fail_v(p->name, p->err, fmt, ap);
     va_end(ap);
-    return dop_error_set(p->err, DOP_ERR_FORMAT, "%s: %s", p->name, msg);
+    return status;
 }
 
 static dop_status check_keys(cparser *p, json_t *obj, const char *where, const char *const *allowed)

@@ -2,6 +2,7 @@
 #ifndef DOPFLOW_SIM_INTERNAL_H
 #define DOPFLOW_SIM_INTERNAL_H
 
+#include <stdarg.h>
 #include <complex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ enum {
 
 /* A stream seeded from the config seed and the stream id (SplitMix64). */
 gsl_rng *sim_rng_new(uint64_t seed, unsigned stream);
+
+/* "NAME: message" as DOP_ERR_FORMAT into err: the spec and cohort parsers'
+ * error line (sim_spec.c). */
+dop_status sim_spec_fail_v(const char *name, dop_error *err, const char *fmt, va_list ap);
 
 /* ---- sim_waveform.c: beats, kinetics, the velocity waveform ---- */
 

@@ -15,15 +15,21 @@ typedef struct parser {
     dop_error *err;
 } parser;
 
+dop_status sim_spec_fail_v(const char *name, dop_error *err, const char *fmt, va_list ap)
+{
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    return dop_error_set(err, DOP_ERR_FORMAT, "%s: %s", name, msg);
+}
+
 static dop_status fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static dop_status fail(parser *p, const char *fmt, ...)
 {
-    char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    dop_status status = sim_spec_fail_v(p->name, p->err, fmt, ap);
     va_end(ap);
-    return dop_error_set(p->err, DOP_ERR_FORMAT, "%s: %s", p->name, msg);
+    return status;
 }
 
 static const char *type_name(const json_t *v)

@@ -14,20 +14,6 @@
 #include "dopflow/diameter.h"
 #include "io_util.h"
 
-static int setup(void **state)
-{
-    char *dir = malloc(256);
-    if (!dir || io_tmpdir_make(dir, 256) != 0) return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove(*state);
-    free(*state);
-    return 0;
-}
 
 static dop_status load_text(const char *dir, const char *text, size_t len, dop_diameter_track **track, dop_error *err)
 {
@@ -157,5 +143,5 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_long_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_tmpdir_setup, io_tmpdir_teardown);
 }

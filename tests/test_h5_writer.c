@@ -20,20 +20,6 @@
 #define ROWS 150   /* two full 64-row blocks and a partial one */
 #define FRAMES 1500 /* more than one 1024-value block of the 1-D series */
 
-static int setup(void **state)
-{
-    char *dir = malloc(256);
-    if (!dir || io_tmpdir_make(dir, 256) != 0) return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove(*state);
-    free(*state);
-    return 0;
-}
 
 static float power_at(int row, int bin) { return -60.0f + 0.5f * row - 3.0f * bin; }
 
@@ -283,5 +269,5 @@ int main(void)
         cmocka_unit_test(test_abort_leaves_nothing),
         cmocka_unit_test(test_create_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_tmpdir_setup, io_tmpdir_teardown);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sndfile.h>
 
+#include "cli_run.h"
 #include "io_util.h"
 
 #define FS_HZ 10000
@@ -58,25 +59,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Run `dopflow ARGS`; stdout and stderr into *out and *err (caller frees);
- * returns the exit status. */
+/* Run `dopflow ARGS` (tests/support/cli_run.h); it must exit normally. */
 static int run_cli(const fixture *fx, const char *args, char **out, char **err)
 {
-    char command[2048];
-    snprintf(command, sizeof command, "'%s' %s >'%s' 2>'%s'", DOPFLOW_CLI, args, fx->out, fx->err);
-    int status = system(command);
-    assert_true(status != -1 && WIFEXITED(status));
-    assert_int_equal(io_file_read(fx->out, out, NULL), 0);
-    assert_int_equal(io_file_read(fx->err, err, NULL), 0);
-    return WEXITSTATUS(status);
+    (void)fx;
+    int code = cli_run(args, NULL, out, err);
+    assert_true(code >= 0 && code < 128);
+    return code;
 }
 
-static int count_lines(const char *text)
-{
-    int n = 0;
-    for (; *text; text++) n += *text == '\n';
-    return n;
-}
 
 static void expect_contains(const char *text, const char *fragment)
 {
@@ -158,7 +149,7 @@ static void test_missing_file(void **state)
     char args[1024], *out = NULL, *err = NULL;
     snprintf(args, sizeof args, "info '%s/absent_recording.wav'", fx->dir);
     assert_int_equal(run_cli(fx, args, &out, &err), 3);
-    assert_int_equal(count_lines(err), 1);
+    assert_int_equal(cli_count_lines(err), 1);
     expect_contains(err, "absent_recording.wav");
     assert_string_equal(out, "");
     free(out);
@@ -173,7 +164,7 @@ static void test_not_audio_and_bad_sidecar(void **state)
     assert_int_equal(io_file_write(path, "hello, not audio\n", 17), 0);
     snprintf(args, sizeof args, "info '%s'", path);
     assert_int_equal(run_cli(fx, args, &out, &err), 3);
-    assert_int_equal(count_lines(err), 1);
+    assert_int_equal(cli_count_lines(err), 1);
     expect_contains(err, "notes.wav");
     free(out);
     free(err);
@@ -183,7 +174,7 @@ static void test_not_audio_and_bad_sidecar(void **state)
     assert_int_equal(io_file_write(sidecar, "{f0_hz: 4e6", 11), 0);
     snprintf(args, sizeof args, "info --meta '%s' '%s'", sidecar, fx->wav);
     assert_int_equal(run_cli(fx, args, &out, &err), 4);
-    assert_int_equal(count_lines(err), 1);
+    assert_int_equal(cli_count_lines(err), 1);
     expect_contains(err, "broken.json");
     free(out);
     free(err);

@@ -10,20 +10,6 @@
 #include "dopflow/h5_writer.h"
 #include "io_util.h"
 
-static int setup(void **state)
-{
-    char *dir = malloc(256);
-    if (!dir || io_tmpdir_make(dir, 256) != 0) return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    io_tmpdir_remove(*state);
-    free(*state);
-    return 0;
-}
 
 static void expect_digest(const char *dir, const void *data, size_t len, const char *digest)
 {
@@ -71,5 +57,5 @@ int main(void)
         cmocka_unit_test(test_file_larger_than_a_block),
         cmocka_unit_test(test_missing_file),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, io_tmpdir_setup, io_tmpdir_teardown);
 }

@@ -82,3 +82,21 @@ int io_dir_count(const char *path)
     closedir(dir);
     return count;
 }
+
+int io_tmpdir_setup(void **state)
+{
+    char *dir = malloc(256);
+    if (!dir || io_tmpdir_make(dir, 256) != 0) {
+        free(dir);
+        return -1;
+    }
+    *state = dir;
+    return 0;
+}
+
+int io_tmpdir_teardown(void **state)
+{
+    io_tmpdir_remove(*state);
+    free(*state);
+    return 0;
+}

@@ -8,6 +8,11 @@
  * (size >= 64). Returns 0 on success. */
 int io_tmpdir_make(char *out, size_t size);
 
+/* cmocka group fixtures: *state = a fresh temporary folder (char *), removed
+ * with everything in it afterwards. */
+int io_tmpdir_setup(void **state);
+int io_tmpdir_teardown(void **state);
+
 /* Remove a folder and everything in it. */
 void io_tmpdir_remove(const char *path);
 
