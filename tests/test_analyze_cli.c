@@ -46,14 +46,8 @@ static int setup(void **state)
     fixture *fx = calloc(1, sizeof *fx);
     if (io_tmpdir_make(fx->dir, sizeof fx->dir) != 0) return -1;
     io_path_join(fx->wav, sizeof fx->wav, fx->dir, "flow.wav");
-    const size_t n = (size_t)(8.0 * FS);
-    float complex *x = calloc(n, sizeof *x);
-    double fmean = sg_add_pulsatile(x, n, FS, 2600.0, 300.0, 70.0, 0.2, 1e-3, 48, 5);
-    sg_add_noise(x, n, 1e-3 / 30.0, 6);
-    dop_acquisition acq = fixture_acq();
-    if (sg_write_wav(fx->wav, x, n, FS, &acq) != 0) return -1;
-    fx->true_mean_cm_s = fmean * dop_doppler_cm_s_per_hz(acq.f0_hz, acq.angle_deg, acq.c_m_s);
-    free(x);
+    fx->true_mean_cm_s = sg_write_flow_recording(fx->wav, 8.0);
+    if (fx->true_mean_cm_s < 0.0) return -1;
     *state = fx;
     return 0;
 }

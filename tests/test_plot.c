@@ -79,20 +79,7 @@ static int setup(void **state)
     io_path_join(fx->frames, sizeof fx->frames, fx->dir, "frames.csv");
     io_path_join(fx->beats, sizeof fx->beats, fx->dir, "beats.csv");
     io_path_join(fx->study, sizeof fx->study, fx->dir, "study");
-    const size_t n = (size_t)(10.0 * FS);
-    float complex *x = calloc(n, sizeof *x);
-    if (!x) return -1;
-    sg_add_pulsatile(x, n, FS, 2600.0, 300.0, 70.0, 0.2, 1e-3, 48, 5);
-    sg_add_noise(x, n, 1e-3 / 30.0, 6);
-    dop_acquisition acq = dop_acquisition_unset();
-    acq.f0_hz = 4e6;
-    acq.angle_deg = 60.0;
-    acq.c_m_s = 1540.0;
-    acq.diameter_mm = 4.0;
-    acq.channels = DOP_CHANNELS_IQ;
-    int rc = sg_write_wav(fx->wav, x, n, FS, &acq);
-    free(x);
-    if (rc != 0) return -1;
+    if (sg_write_flow_recording(fx->wav, 10.0) < 0.0) return -1;
     char args[4096];
     snprintf(args, sizeof args, "analyze '%s' --h5 '%s' --frames '%s' --beats '%s'", fx->wav, fx->h5, fx->frames,
              fx->beats);

@@ -32,6 +32,12 @@ double sg_add_pulsatile(float complex *x, size_t n, double fs, double fpeak_hz, 
  * JSON sidecar. Returns 0 on success. */
 int sg_write_wav(const char *path, const float complex *x, size_t n, double fs, const dop_acquisition *acq);
 
+/* The standard test recording: pulsatile parabolic flow at 70 bpm (peak
+ * 2600 Hz, diastole 300 Hz, power 1e-3), SNR 15 dB, 12.5 kHz, with its
+ * sidecar (4 MHz, 60 degrees, 1540 m/s, 4 mm, iq). Returns the true
+ * time-average mean velocity in cm/s, or a negative value on failure. */
+double sg_write_flow_recording(const char *path, double seconds);
+
 /* A fresh temporary folder (caller frees the string). */
 char *sg_temp_dir(void);
 
