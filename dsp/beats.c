@@ -42,7 +42,8 @@ struct dop_beats {
     dop_beats_config cfg;
     dop_beats_output output;
     held_frame *ring;
-    size_t capacity;
+    size_t capacity;               /* frames held at most */
+    size_t ring_mask;              /* ring slots - 1: a power of two >= capacity */
     int64_t first_seq, next_seq;   /* held frames are [first_seq, next_seq) */
     int64_t scanned_seq;           /* frames up to here have been scanned for onsets */
     size_t smooth_len, refractory, learn_len, max_beat_len, foot_len;
@@ -58,6 +59,8 @@ struct dop_beats {
     double recent_rises[RECENT_PEAKS];
     int64_t recent_rr[RECENT_PEAKS];
     int n_recent, n_rr;
+    double rr_median;              /* typical_rr_frames() of the arrays above (kept current) */
+    double peaks_median;           /* median of the recent peak slopes, 0 if none */
     int64_t last_lowered_seq;      /* when the threshold was last lowered */
     int64_t learned_seq;           /* when learning ended */
     double learned_threshold;
@@ -72,7 +75,7 @@ dop_beats_config dop_beats_config_default(void)
     return cfg;
 }
 
-static held_frame *at(dop_beats *b, int64_t seq) { return &b->ring[(size_t)(seq % (int64_t)b->capacity)]; }
+static held_frame *at(dop_beats *b, int64_t seq) { return &b->ring[(size_t)seq & b->ring_mask]; }
 
 dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output, dop_beats **out,
                             dop_error *err)
@@ -93,7 +96,12 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->max_beat_len = (size_t)ceil(60.0 / cfg->min_hr_bpm * fr);
     b->foot_len = (size_t)ceil(FOOT_WINDOW_S * fr);
     b->capacity = b->max_beat_len + b->learn_len + b->foot_len + b->smooth_len + 64;
-    b->ring = malloc(b->capacity * sizeof *b->ring);
+    /* The ring has a power-of-two number of slots (a mask, not a division,
+     * per access); at most `capacity` of them are in use. */
+    size_t slots = 1;
+    while (slots < b->capacity) slots <<= 1;
+    b->ring_mask = slots - 1;
+    b->ring = malloc(slots * sizeof *b->ring);
     if (!b->ring) {
         free(b);
         return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
@@ -116,6 +124,7 @@ void dop_beats_reset(dop_beats *b)
     b->learned_seq = 0;
     b->learned_threshold = 0.0;
     b->n_recent = b->n_rr = 0;
+    b->rr_median = b->peaks_median = 0.0;
     b->last_onset = -1;
     b->beat_count = 0;
     b->stopped = 0;
@@ -149,12 +158,20 @@ static double median_of(const double *v, int n)
 {
     double tmp[RECENT_PEAKS];
     memcpy(tmp, v, (size_t)n * sizeof *tmp);
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
+    for (int i = 1; i < n; i++) /* at most eight values: insertion sort */
+        for (int j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
+            double t = tmp[j];
+            tmp[j] = tmp[j - 1];
+            tmp[j - 1] = t;
+        }
     return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
 }
 
-/* Median of the recent beat lengths in frames, 0 if none yet. */
-static double typical_rr_frames(const dop_beats *b)
+/* Median of the recent beat lengths in frames, 0 if none yet (cached:
+ * the arrays change only when a beat is accepted). */
+static double typical_rr_frames(const dop_beats *b) { return b->rr_median; }
+
+static double compute_typical_rr(const dop_beats *b)
 {
     int n = b->n_rr < RECENT_PEAKS ? b->n_rr : RECENT_PEAKS;
     if (n == 0) return 0.0;
@@ -277,7 +294,9 @@ static void finish_peak(dop_beats *b)
     b->recent_peaks[b->n_recent % RECENT_PEAKS] = b->peak_slope;
     b->n_recent++;
     int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-    b->threshold = THRESHOLD_FRACTION * median_of(b->recent_peaks, n);
+    b->peaks_median = median_of(b->recent_peaks, n);
+    b->rr_median = compute_typical_rr(b);
+    b->threshold = THRESHOLD_FRACTION * b->peaks_median;
     b->last_peak_seq = b->peak_seq;
     on_onset(b, onset);
 }
@@ -315,7 +334,7 @@ static void scan(dop_beats *b, int64_t seq)
         if (reference < 0) reference = b->learned_seq;
         int64_t since = seq - reference;
         int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-        double floor_level = n > 0 ? THRESHOLD_FLOOR * median_of(b->recent_peaks, n) : THRESHOLD_FLOOR * b->learned_threshold;
+        double floor_level = n > 0 ? THRESHOLD_FLOOR * b->peaks_median : THRESHOLD_FLOOR * b->learned_threshold;
         if ((double)since > 1.6 * typical && b->threshold > floor_level) {
             b->threshold = fmax(0.5 * b->threshold, floor_level);
             b->last_lowered_seq = seq;

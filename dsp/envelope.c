@@ -14,12 +14,21 @@
  *     ~ noise sqrt(1.5 M), 1.5 being the window's equivalent noise bandwidth).
  *  3. intensity-weighted mean of the noise-subtracted spectrum over the band
  *     [fmax_reverse, fmax_forward] (always including the gap). No clamping
- *     at zero: clamping would bias the mean away from 0 in noise. */
+ *     at zero: clamping would bias the mean away from 0 in noise.
+ * Speed: the sums of steps 2 (significance) and 3 run in four fixed lanes
+ * (lane_sum): their last bits differ from a left-to-right sum, the same way
+ * on every run and machine; the running sums of the maximum frequency stay
+ * left to right. The frame power of step 1 is summed in lanes and re-summed
+ * left to right only when a decision hangs on its last bits. */
 #include "dopflow/envelope.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define HANN_ENBW_BINS 1.5
 #define DEAD_BIN_RATIO 1e-3
@@ -33,13 +42,18 @@ struct dop_envelope {
     dop_envelope_config cfg;
     size_t centre;          /* bin of 0 Hz = bins / 2 */
     double *gain;           /* |H|^2 per bin (1 without a filter) */
+    double *divisor;        /* gain where a bin is compensated (gain >= 1/2), else 1 */
+    size_t div_lo, div_hi;  /* bins [div_lo, div_hi) have a divisor other than 1 */
+    double *distance;       /* MGM distances of one side, bins/2 + 1 */
+    double *index;          /* (double)j for j = 0..bins: exact, and loops that use it vectorise */
     size_t gap_lo, gap_hi;  /* fixed gap bins [gap_lo, gap_hi], empty if gap_lo > gap_hi */
     size_t frame_lo, frame_hi; /* this frame's gap, widened over clutter */
     size_t max_gap_bins;    /* widest adaptive half-gap, bins */
     double log_typical_power; /* running median of ln(frame power outside the gap) */
     int have_typical;
     double *w;              /* corrected spectrum (with noise) */
-    double *cumulative;     /* per-side running sums, bins/2 + 1 */
+    double *cumulative;     /* running sums of the forward side, bins/2 + 1 */
+    double *cumulative_rev; /* and of the reverse side */
 };
 
 dop_envelope_config dop_envelope_config_default(void)
@@ -66,12 +80,29 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
     env->centre = cfg->bins / 2;
     env->gain = malloc(cfg->bins * sizeof *env->gain);
     env->w = malloc(cfg->bins * sizeof *env->w);
+    env->divisor = malloc(cfg->bins * sizeof *env->divisor);
+    env->distance = malloc((cfg->bins / 2 + 1) * sizeof *env->distance);
+    env->index = malloc((cfg->bins + 1) * sizeof *env->index);
     env->cumulative = malloc((cfg->bins / 2 + 1) * sizeof *env->cumulative);
-    if (!env->gain || !env->w || !env->cumulative) {
+    env->cumulative_rev = malloc((cfg->bins / 2 + 1) * sizeof *env->cumulative_rev);
+    if (!env->gain || !env->w || !env->cumulative || !env->cumulative_rev || !env->divisor || !env->distance ||
+        !env->index) {
         dop_envelope_destroy(env);
         return dop_error_set(err, DOP_ERR_NOMEM, "envelope: out of memory");
     }
     for (size_t k = 0; k < cfg->bins; k++) env->gain[k] = cfg->gain ? cfg->gain[k] : 1.0;
+    for (size_t k = 0; k <= cfg->bins; k++) env->index[k] = (double)k;
+    /* x / 1 is x: only bins whose divisor is not 1 need the division. */
+    env->div_lo = cfg->bins;
+    env->div_hi = 0;
+    for (size_t k = 0; k < cfg->bins; k++) {
+        env->divisor[k] = env->gain[k] >= 0.5 ? env->gain[k] : 1.0;
+        if (env->divisor[k] != 1.0) {
+            if (k < env->div_lo) env->div_lo = k;
+            env->div_hi = k + 1;
+        }
+    }
+    if (env->div_lo > env->div_hi) env->div_lo = env->div_hi = 0;
     /* The gap: contiguous bins around 0 Hz whose filter gain is below 1/2. */
     size_t half_gap = 0;
     while (half_gap < env->centre - 2 && (env->gain[env->centre + half_gap] < 0.5 ||
@@ -103,14 +134,79 @@ static double median5(const double *v)
     return t[2];
 }
 
+/* Sum of x[i] - sub over i in [0, n), in four lanes (i mod 4), combined as
+ * (l0 + l1) + (l2 + l3): a fixed order, so the same bits on every run and
+ * machine, but not the left-to-right order (the last bits differ from it;
+ * the chain of additions is four times shorter). */
+static double lane_sum(const double *x, size_t n, double sub)
+{
+    double l[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d s = _mm_set1_pd(sub);
+    __m128d a = _mm_setzero_pd(), b = _mm_setzero_pd();
+    for (; i + 4 <= n; i += 4) {
+        a = _mm_add_pd(a, _mm_sub_pd(_mm_loadu_pd(x + i), s));
+        b = _mm_add_pd(b, _mm_sub_pd(_mm_loadu_pd(x + i + 2), s));
+    }
+    _mm_storeu_pd(l, a);
+    _mm_storeu_pd(l + 2, b);
+#else
+    for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; j++) l[j] += x[i + j] - sub;
+#endif
+    for (int j = 0; i < n; i++, j++) l[j] += x[i] - sub;
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+/* Sum of x[0..n) and of |x|, in four lanes as lane_sum. */
+static double lane_sum_abs(const double *x, size_t n, double *abs_sum)
+{
+    double l[4] = {0.0, 0.0, 0.0, 0.0}, a[4] = {0.0, 0.0, 0.0, 0.0};
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128d sign = _mm_set1_pd(-0.0);
+    __m128d s0 = _mm_setzero_pd(), s1 = s0, m0 = s0, m1 = s0;
+    for (; i + 4 <= n; i += 4) {
+        __m128d u = _mm_loadu_pd(x + i), v = _mm_loadu_pd(x + i + 2);
+        s0 = _mm_add_pd(s0, u);
+        s1 = _mm_add_pd(s1, v);
+        m0 = _mm_add_pd(m0, _mm_andnot_pd(sign, u));
+        m1 = _mm_add_pd(m1, _mm_andnot_pd(sign, v));
+    }
+    _mm_storeu_pd(l, s0);
+    _mm_storeu_pd(l + 2, s1);
+    _mm_storeu_pd(a, m0);
+    _mm_storeu_pd(a + 2, m1);
+#endif
+    for (int j = 0; i < n; i++, j = (j + 1) & 3) {
+        l[j] += x[i];
+        a[j] += fabs(x[i]);
+    }
+    *abs_sum = (a[0] + a[1]) + (a[2] + a[3]);
+    return (l[0] + l[1]) + (l[2] + l[3]);
+}
+
+/* w = psd, passband bins divided by the filter's power gain (vectorises:
+ * one division per bin with a gain other than 1). */
+static void corrected_bins(dop_envelope *env, const float *psd)
+{
+    double *w = env->w;
+    const double *d = env->divisor;
+    const size_t n = env->cfg.bins, lo = env->div_lo, hi = env->div_hi;
+    for (size_t k = 0; k < lo; k++) w[k] = psd[k];
+    for (size_t k = lo; k < hi; k++) w[k] = (double)psd[k] / d[k];
+    for (size_t k = hi; k < n; k++) w[k] = psd[k];
+}
+
 /* Step 1: compensated, gap-filled spectrum into env->w; the frame's gap
  * (fixed wall-filter gap, widened over clutter) into frame_lo..frame_hi. */
 static void correct_spectrum(dop_envelope *env, const float *psd)
 {
     const size_t n = env->cfg.bins;
-    for (size_t k = 0; k < n; k++) env->w[k] = env->gain[k] >= 0.5 ? psd[k] / env->gain[k] : psd[k];
     env->frame_lo = env->gap_lo;
     env->frame_hi = env->gap_hi;
+    corrected_bins(env, psd);
     if (env->gap_lo > env->gap_hi) return;
     size_t lo = env->gap_lo, hi = env->gap_hi;
     /* Clutter that the fixed filter passes (tissue moved by massage, probe
@@ -120,10 +216,23 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
      * CLUTTER_POWER_RATIO x the running median, widen the gap over bins that
      * stand CLUTTER_RATIO above the median of the five bins just beyond
      * them: clutter is a narrow peak, blood is smooth. */
-    double power = 0.0;
-    for (size_t k = 1; k < lo; k++) power += env->w[k];
-    for (size_t k = hi + 1; k < n; k++) power += env->w[k];
-    double log_power = log(power + 1e-300);
+    /* The power only decides two comparisons (and seeds the tracker in the
+     * first frame). Summed in lanes it differs from the left-to-right sum
+     * by at most ~n 2^-52 of the sum of |w|; when its logarithm is that
+     * close to a threshold, the left-to-right sum decides, so the decisions
+     * are those of the left-to-right sum. */
+    double abs_lo, abs_hi;
+    const double fast = lane_sum_abs(env->w + 1, lo - 1, &abs_lo) + lane_sum_abs(env->w + hi + 1, n - hi - 1, &abs_hi);
+    const double threshold = env->log_typical_power + log(CLUTTER_POWER_RATIO);
+    double log_power = log(fast + 1e-300);
+    const double margin = 1e-9; /* >> n 2^-52 relative error + log's rounding */
+    if (!env->have_typical || !(abs_lo + abs_hi <= 2.0 * fast) || !(fabs(log_power - threshold) > margin) ||
+        !(fabs(log_power - env->log_typical_power) > margin)) {
+        double power = 0.0;
+        for (size_t k = 1; k < lo; k++) power += env->w[k];
+        for (size_t k = hi + 1; k < n; k++) power += env->w[k];
+        log_power = log(power + 1e-300);
+    }
     if (!env->have_typical) {
         env->log_typical_power = log_power;
         env->have_typical = 1;
@@ -162,12 +271,81 @@ static inline double side_value(const dop_envelope *env, int dir, size_t j)
     return env->w[dir > 0 ? env->centre + j : env->centre - j];
 }
 
-/* Step 2: maximum frequency (in bins, outward) of one side. */
-static size_t side_fmax_bins(dop_envelope *env, int dir, size_t count, double noise)
+/* Running sums of both sides outward from 0 Hz, c[j] = c[j-1] + bin j, in
+ * one loop: the two chains of additions run side by side. With clamp,
+ * each bin below `dead` is first set to `noise` (the dead-bin rule of
+ * dop_envelope_compute, done here to save a pass). */
+static void cumulate(dop_envelope *env, size_t count_fwd, size_t count_rev, int clamp, double dead, double noise)
 {
-    double *c = env->cumulative;
-    c[0] = 0.0;
-    for (size_t j = 1; j <= count; j++) c[j] = c[j - 1] + side_value(env, dir, j);
+    double *cf = env->cumulative, *cr = env->cumulative_rev;
+    double *up = env->w + env->centre, *down = env->w + env->centre;
+    cf[0] = cr[0] = 0.0;
+    size_t both = count_fwd < count_rev ? count_fwd : count_rev, j = 1;
+    double f = 0.0, r = 0.0;
+    if (clamp) {
+        for (; j <= both; j++) {
+            double u = up[j], d = down[-(ptrdiff_t)j];
+            u = u < dead ? noise : u;
+            d = d < dead ? noise : d;
+            up[j] = u;
+            down[-(ptrdiff_t)j] = d;
+            f += u;
+            r += d;
+            cf[j] = f;
+            cr[j] = r;
+        }
+        for (size_t k = j; k <= count_fwd; k++) {
+            double u = up[k] < dead ? noise : up[k];
+            up[k] = u;
+            cf[k] = f += u;
+        }
+        for (size_t k = j; k <= count_rev; k++) {
+            double d = down[-(ptrdiff_t)k] < dead ? noise : down[-(ptrdiff_t)k];
+            down[-(ptrdiff_t)k] = d;
+            cr[k] = r += d;
+        }
+        return;
+    }
+    for (; j <= both; j++) {
+        f += up[j];
+        r += down[-(ptrdiff_t)j];
+        cf[j] = f;
+        cr[j] = r;
+    }
+    for (size_t k = j; k <= count_fwd; k++) cf[k] = f += up[k];
+    for (size_t k = j; k <= count_rev; k++) cr[k] = r += down[-(ptrdiff_t)k];
+}
+
+/* Largest of x[0..n), starting from `init`; NaNs are passed over. The
+ * maximum does not depend on the order of comparisons, so lanes give the
+ * same value as a left-to-right scan. */
+static double max_of(const double *x, size_t n, double init)
+{
+    double m = init;
+    size_t i = 0;
+#if defined(__SSE2__)
+    __m128d m0 = _mm_set1_pd(init), m1 = m0, m2 = m0, m3 = m0;
+    for (; i + 8 <= n; i += 8) {
+        /* max(a, m) returns m when a is NaN: as `if (a > m) m = a` */
+        m0 = _mm_max_pd(_mm_loadu_pd(x + i), m0);
+        m1 = _mm_max_pd(_mm_loadu_pd(x + i + 2), m1);
+        m2 = _mm_max_pd(_mm_loadu_pd(x + i + 4), m2);
+        m3 = _mm_max_pd(_mm_loadu_pd(x + i + 6), m3);
+    }
+    double lanes[2];
+    _mm_storeu_pd(lanes, _mm_max_pd(_mm_max_pd(m0, m1), _mm_max_pd(m2, m3)));
+    if (lanes[0] > m) m = lanes[0];
+    if (lanes[1] > m) m = lanes[1];
+#endif
+    for (; i < n; i++)
+        if (x[i] > m) m = x[i];
+    return m;
+}
+
+/* Step 2: maximum frequency (in bins, outward) of one side from its
+ * running sums c[0..count]. */
+static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t count, double noise)
+{
     size_t best = 0;
     switch (env->cfg.method) {
     case DOP_FMAX_PERCENTILE: {
@@ -188,19 +366,22 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, size_t count, double no
     }
     case DOP_FMAX_MGM:
     default: {
-        /* Reference line from the origin to the integrated maximum. */
-        size_t jmax = 0;
-        for (size_t j = 1; j <= count; j++)
-            if (c[j] >= c[jmax]) jmax = j;
+        /* Reference line from the origin to the integrated maximum: the
+         * last index of the largest running sum (what a scan keeping
+         * c[j] >= the maximum so far finds). */
+        const double cmax = max_of(c + 1, count, c[0]);
+        size_t jmax = count;
+        while (jmax > 0 && !(c[jmax] == cmax)) jmax--;
         if (jmax == 0) return 0;
-        double slope = c[jmax] / (double)jmax, best_distance = 0.0;
-        for (size_t j = 1; j <= jmax; j++) {
-            double distance = c[j] - slope * (double)j;
-            if (distance > best_distance) {
-                best_distance = distance;
-                best = j;
-            }
-        }
+        /* The knee: the first index of the largest positive distance above
+         * that line (what a scan keeping distance > the best so far finds). */
+        const double slope = c[jmax] / (double)jmax;
+        double *d = env->distance;
+        const double *index = env->index;
+        for (size_t j = 1; j <= jmax; j++) d[j] = c[j] - slope * index[j];
+        const double best_distance = max_of(d + 1, jmax, 0.0);
+        if (!(best_distance > 0.0)) return 0;
+        for (best = 1; !(d[best] == best_distance); best++) {}
         return best;
     }
     }
@@ -217,9 +398,12 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
      * would end the integrated spectrum early and put the knee at the
      * recording's band edge; they count as noise instead. Noise bins fall
      * that low with probability 1e-3 only (exponential distribution). */
-    for (size_t k = 0; k < env->cfg.bins; k++)
-        if (env->w[k] < DEAD_BIN_RATIO * noise) env->w[k] = noise;
+    const double dead = DEAD_BIN_RATIO * noise;
     if (env->cfg.one_sided) {
+        for (size_t k = 0; k < env->cfg.bins; k++) {
+            double x = env->w[k];
+            env->w[k] = x < dead ? noise : x;
+        }
         /* Non-directional: fold -f onto +f; the folded bins carry twice the noise. */
         for (size_t j = 1; j < centre; j++) {
             env->w[centre + j] += env->w[centre - j];
@@ -228,13 +412,21 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
         env->w[0] = 0.0;
     }
     const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
-    size_t fwd = side_fmax_bins(env, +1, centre - 1, side_noise);
-    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, centre, noise);
+    if (env->cfg.one_sided) {
+        cumulate(env, centre - 1, 0, 0, dead, noise);
+    } else {
+        /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
+         * (the sums take in every other bin: forward 1..centre-1, reverse
+         * 1..centre). */
+        env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
+        cumulate(env, centre - 1, centre, 1, dead, noise);
+    }
+    size_t fwd = side_fmax_bins(env, +1, env->cumulative, centre - 1, side_noise);
+    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, centre, noise);
 
-    /* Significance of each side's band. */
-    double p_fwd = 0.0, p_rev = 0.0;
-    for (size_t j = 1; j <= fwd; j++) p_fwd += side_value(env, +1, j) - side_noise;
-    for (size_t j = 1; j <= rev; j++) p_rev += side_value(env, -1, j) - noise;
+    /* Significance of each side's band: its bins 1..fmax. */
+    double p_fwd = lane_sum(env->w + centre + 1, fwd, side_noise);
+    double p_rev = lane_sum(env->w + centre - rev, rev, noise);
     const double sigma = env->cfg.detect_sigma;
     if (!(fwd > 0 && p_fwd > sigma * side_noise * sqrt(HANN_ENBW_BINS * (double)fwd))) fwd = 0, p_fwd = 0.0;
     if (!(rev > 0 && p_rev > sigma * noise * sqrt(HANN_ENBW_BINS * (double)rev))) rev = 0, p_rev = 0.0;
@@ -251,13 +443,45 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
     size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
     size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     double sum_p = 0.0, sum_pf = 0.0, band_noise = 0.0;
-    for (size_t k = lo; k <= hi; k++) {
-        double k_noise = (env->cfg.one_sided && k > centre) ? side_noise : noise;
-        if (env->cfg.one_sided && k < centre) continue;
-        double p = env->w[k] - k_noise;
-        sum_p += p;
-        sum_pf += p * ((double)k - (double)centre) * df;
-        band_noise += k_noise;
+    const double centre_d = env->index[centre];
+    if (!env->cfg.one_sided) {
+        /* In lanes, as lane_sum (the mean changes in its last bits only). */
+        const double *w = env->w, *index = env->index;
+        size_t k = lo;
+        double l_p[4] = {0.0, 0.0, 0.0, 0.0}, l_pf[4] = {0.0, 0.0, 0.0, 0.0};
+#if defined(__SSE2__)
+        const __m128d nz = _mm_set1_pd(noise), c = _mm_set1_pd(centre_d), dfv = _mm_set1_pd(df);
+        __m128d p0 = _mm_setzero_pd(), p1 = p0, f0 = p0, f1 = p0;
+        for (; k + 4 <= hi + 1; k += 4) {
+            __m128d a = _mm_sub_pd(_mm_loadu_pd(w + k), nz), b = _mm_sub_pd(_mm_loadu_pd(w + k + 2), nz);
+            p0 = _mm_add_pd(p0, a);
+            p1 = _mm_add_pd(p1, b);
+            f0 = _mm_add_pd(f0, _mm_mul_pd(_mm_mul_pd(a, _mm_sub_pd(_mm_loadu_pd(index + k), c)), dfv));
+            f1 = _mm_add_pd(f1, _mm_mul_pd(_mm_mul_pd(b, _mm_sub_pd(_mm_loadu_pd(index + k + 2), c)), dfv));
+        }
+        _mm_storeu_pd(l_p, p0);
+        _mm_storeu_pd(l_p + 2, p1);
+        _mm_storeu_pd(l_pf, f0);
+        _mm_storeu_pd(l_pf + 2, f1);
+#endif
+        for (int j = 0; k <= hi; k++, j = (j + 1) & 3) {
+            double p = w[k] - noise;
+            l_p[j] += p;
+            l_pf[j] += p * (index[k] - centre_d) * df;
+        }
+        sum_p = (l_p[0] + l_p[1]) + (l_p[2] + l_p[3]);
+        sum_pf = (l_pf[0] + l_pf[1]) + (l_pf[2] + l_pf[3]);
+        band_noise = (double)(hi - lo + 1) * noise;
+    } else {
+        for (size_t k = lo; k <= hi; k++) {
+            double offset = env->index[k] - centre_d;
+            double k_noise = k > centre ? side_noise : noise;
+            if (k < centre) continue;
+            double p = env->w[k] - k_noise;
+            sum_p += p;
+            sum_pf += p * offset * df;
+            band_noise += k_noise;
+        }
     }
     out->fmean_hz = sum_p > 0.0 ? sum_pf / sum_p : 0.0;
     out->snr_db = (sum_p > 0.0 && band_noise > 0.0) ? 10.0 * log10(sum_p / band_noise) : -INFINITY;
@@ -269,5 +493,9 @@ void dop_envelope_destroy(dop_envelope *env)
     free(env->gain);
     free(env->w);
     free(env->cumulative);
+    free(env->cumulative_rev);
+    free(env->divisor);
+    free(env->distance);
+    free(env->index);
     free(env);
 }

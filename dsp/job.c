@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BLOCK 8192 /* complex samples per read */
+#define READ_BLOCK 32768 /* complex samples per read (256 KiB) */
 
 dop_job dop_job_default(void)
 {

@@ -11,11 +11,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 struct dop_spectrum {
     dop_spectrum_config cfg;
     size_t window_len, hop_len, fft_size;
-    float *window;            /* window_len coefficients */
+    float *window;            /* window_len coefficients, each twice (for I and Q) */
     float complex *buffer;    /* window_len samples, `fill` of them valid */
     size_t fill;
     fftwf_complex *fft_in, *fft_out;
@@ -81,7 +84,7 @@ dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **ou
     s->window_len = window_len;
     s->hop_len = (size_t)lround(hop_samples);
     s->fft_size = fft_size;
-    s->window = malloc(window_len * sizeof *s->window);
+    s->window = malloc(2 * window_len * sizeof *s->window);
     s->buffer = malloc(window_len * sizeof *s->buffer);
     s->psd = malloc(fft_size * sizeof *s->psd);
     s->fft_in = fftwf_alloc_complex(fft_size);
@@ -98,7 +101,7 @@ dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **ou
     double sum_w2 = 0.0;
     for (size_t i = 0; i < window_len; i++) {
         double w = window_value(cfg->window, i, window_len);
-        s->window[i] = (float)w;
+        s->window[2 * i] = s->window[2 * i + 1] = (float)w;
         sum_w2 += w * w;
     }
     s->psd_scale = 1.0 / (cfg->fs_hz * sum_w2);
@@ -111,23 +114,53 @@ size_t dop_spectrum_bins(const dop_spectrum *s) { return s->fft_size; }
 double dop_spectrum_bin_hz(const dop_spectrum *s) { return s->cfg.fs_hz / (double)s->fft_size; }
 double dop_spectrum_frame_rate(const dop_spectrum *s) { return s->cfg.fs_hz / (double)s->hop_len; }
 
-static int emit_frame(dop_spectrum *s, dop_spectrum_frame_fn on_frame, void *user)
+/* Largest |x[i]| (0 for none; NaNs are passed over). The maximum does
+ * not depend on the order of comparisons, so lanes give the same value. */
+static float peak_magnitude(const float *x, size_t n)
+{
+    float peak = 0.0f;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128 abs_mask = _mm_castsi128_ps(_mm_set1_epi32(0x7FFFFFFF));
+    __m128 p0 = _mm_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
+    for (; i + 16 <= n; i += 16) {
+        /* max(a, p) returns p when a is NaN: as `if (a > p) p = a` */
+        p0 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i), abs_mask), p0);
+        p1 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 4), abs_mask), p1);
+        p2 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 8), abs_mask), p2);
+        p3 = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + i + 12), abs_mask), p3);
+    }
+    float lanes[4];
+    _mm_storeu_ps(lanes, _mm_max_ps(_mm_max_ps(p0, p1), _mm_max_ps(p2, p3)));
+    for (int j = 0; j < 4; j++)
+        if (lanes[j] > peak) peak = lanes[j];
+#endif
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (a > peak) peak = a;
+    }
+    return peak;
+}
+
+/* The frame of the window_len samples at x. */
+static int emit_frame(dop_spectrum *s, const float complex *x, dop_spectrum_frame_fn on_frame, void *user)
 {
     const size_t n = s->fft_size, half = n / 2;
-    float peak = 0.0f;
-    for (size_t i = 0; i < s->window_len; i++) {
-        float complex x = s->buffer[i];
-        float a = fabsf(crealf(x)), b = fabsf(cimagf(x));
-        if (a > peak) peak = a;
-        if (b > peak) peak = b;
-        s->fft_in[i] = x * s->window[i]; /* fftwf_complex is float complex with complex.h */
-    }
+    const float peak = peak_magnitude((const float *)x, 2 * s->window_len);
+    /* I w and Q w: a float complex times a real is these two products. */
+    const float *in = (const float *)x, *w = s->window;
+    float *windowed = (float *)s->fft_in;
+    for (size_t i = 0; i < 2 * s->window_len; i++) windowed[i] = in[i] * w[i];
     fftwf_execute(s->plan);
+    /* fft-shift while scaling: bin k goes to (k + half) mod n, in two runs
+     * (no division per bin). */
     const float scale = (float)s->psd_scale;
-    for (size_t k = 0; k < n; k++) {
-        float re = crealf(s->fft_out[k]), im = cimagf(s->fft_out[k]);
-        s->psd[(k + half) % n] = (re * re + im * im) * scale;
-    }
+    const float *bins = (const float *)s->fft_out; /* re, im interleaved */
+    float *psd = s->psd;
+    for (size_t k = 0; k < half; k++)
+        psd[k + half] = (bins[2 * k] * bins[2 * k] + bins[2 * k + 1] * bins[2 * k + 1]) * scale;
+    for (size_t k = half; k < n; k++)
+        psd[k - half] = (bins[2 * k] * bins[2 * k] + bins[2 * k + 1] * bins[2 * k + 1]) * scale;
     dop_spectrum_frame frame = {
         .index = s->frame_index,
         .time_s = ((double)s->frame_index * (double)s->hop_len + (double)s->window_len / 2.0) / s->cfg.fs_hz,
@@ -139,24 +172,57 @@ static int emit_frame(dop_spectrum *s, dop_spectrum_frame_fn on_frame, void *use
     return on_frame ? on_frame(&frame, user) : 0;
 }
 
+/* The buffer holds the `fill` samples from the next window's start up to
+ * x[0]. Windows that start in the buffer are completed there; windows that
+ * lie inside x are transformed where they are (no copy); what is left over
+ * at the end goes to the buffer. */
 dop_status dop_spectrum_push(dop_spectrum *s, const float complex *x, size_t n, dop_spectrum_frame_fn on_frame,
                              void *user)
 {
-    size_t used = 0;
-    while (used < n) {
-        size_t take = s->window_len - s->fill;
-        if (take > n - used) take = n - used;
-        memcpy(s->buffer + s->fill, x + used, take * sizeof *x);
-        s->fill += take;
-        used += take;
-        if (s->fill == s->window_len) {
-            int stop = emit_frame(s, on_frame, user);
-            memmove(s->buffer, s->buffer + s->hop_len, (s->window_len - s->hop_len) * sizeof *s->buffer);
-            s->fill = s->window_len - s->hop_len;
-            if (stop) return DOP_ERR_INTERRUPTED;
+    const size_t window = s->window_len, hop = s->hop_len;
+    size_t start = 0; /* next window's start in x, once the buffer is used up */
+    while (s->fill > 0) {
+        size_t take = window - s->fill;
+        if (take > n) {
+            memcpy(s->buffer + s->fill, x, n * sizeof *x);
+            s->fill += n;
+            return DOP_OK;
+        }
+        memcpy(s->buffer + s->fill, x, take * sizeof *x);
+        size_t had = s->fill;
+        int stop = emit_frame(s, s->buffer, on_frame, user);
+        if (hop >= had) { /* the next window starts inside x */
+            s->fill = 0;
+            start = hop - had;
+        } else {
+            memmove(s->buffer, s->buffer + hop, (window - hop) * sizeof *s->buffer);
+            s->fill = window - hop;
+            x += take; /* now in the buffer */
+            n -= take;
+        }
+        if (stop) {
+            if (s->fill == 0) goto keep_rest;
+            return DOP_ERR_INTERRUPTED;
         }
     }
+    while (start + window <= n) {
+        int stop = emit_frame(s, x + start, on_frame, user);
+        start += hop;
+        if (stop) {
+            s->fill = 0;
+            goto keep_rest;
+        }
+    }
+    memcpy(s->buffer, x + start, (n - start) * sizeof *x);
+    s->fill = n - start;
     return DOP_OK;
+keep_rest: /* stopped by on_frame with the next window in x: keep its start (the push ends here) */
+    if (start < n) {
+        size_t rest = n - start < window ? n - start : window - 1;
+        memcpy(s->buffer, x + start, rest * sizeof *x);
+        s->fill = rest;
+    }
+    return DOP_ERR_INTERRUPTED;
 }
 
 void dop_spectrum_reset(dop_spectrum *s)

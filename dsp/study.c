@@ -627,7 +627,11 @@ static dop_status run_pool(const study_ctx *ctx, const size_t *selection, size_t
             worker *w = &p.workers[i];
             if (w->pid <= 0) continue;
             int ws;
-            pid_t r = waitpid(w->pid, &ws, WNOHANG);
+            /* A worker with no row in flight whose commands are closed is
+             * exiting now: wait for it rather than poll again (the poll's
+             * 100 ms would be the batch's last 100 ms). */
+            int exiting = w->cmd_fd < 0 && w->in_flight < 0;
+            pid_t r = waitpid(w->pid, &ws, exiting ? 0 : WNOHANG);
             if (r == 0 || (r < 0 && errno == EINTR)) continue;
             /* Gone: its last message, if any, is already in the pipe. */
             drain(&p, rs, acc, &acc_len);
