@@ -122,7 +122,10 @@ static hid_t create_extendible(hid_t where, const char *name, hid_t type, int ra
     hid_t space = H5Screate_simple(rank, dims, maxdims);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (space < 0 || dcpl < 0) goto done;
-    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_deflate(dcpl, H5_DEFLATE_LEVEL) < 0) goto done;
+    /* no object timestamps: the same analysis gives the same bytes */
+    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_deflate(dcpl, H5_DEFLATE_LEVEL) < 0 ||
+        H5Pset_obj_track_times(dcpl, 0) < 0)
+        goto done;
     dset = H5Dcreate2(where, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
 done:
     if (dcpl >= 0) H5Pclose(dcpl);
@@ -195,7 +198,11 @@ static double field_value(const void *record, const field_spec *f)
 static dop_status create_group_series(dop_h5_writer *w, const char *group_name, hid_t *group, const field_spec *fields,
                                       size_t n, series *out, dop_error *err)
 {
-    *group = H5Gcreate2(w->file, group_name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE); /* no timestamps (see create_extendible) */
+    *group = gcpl < 0 || H5Pset_obj_track_times(gcpl, 0) < 0
+                 ? H5I_INVALID_HID
+                 : H5Gcreate2(w->file, group_name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (gcpl >= 0) H5Pclose(gcpl);
     if (*group < 0) return hdf5_fail(w, err, "cannot create group");
     for (size_t i = 0; i < n; i++) {
         out[i].name = fields[i].name;
@@ -214,8 +221,11 @@ static dop_status write_velocity_axis(dop_h5_writer *w, const float *velocity_cm
     hsize_t dims[1] = {w->bins};
     dop_status status = DOP_OK;
     hid_t space = H5Screate_simple(1, dims, NULL);
-    hid_t dset = space < 0 ? H5I_INVALID_HID
-                           : H5Dcreate2(w->file, "velocity_cm_s", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE); /* no timestamps (see create_extendible) */
+    hid_t dset = space < 0 || dcpl < 0 || H5Pset_obj_track_times(dcpl, 0) < 0
+                     ? H5I_INVALID_HID
+                     : H5Dcreate2(w->file, "velocity_cm_s", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (dcpl >= 0) H5Pclose(dcpl);
     if (dset < 0 || H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, velocity_cm_s) < 0)
         status = hdf5_fail(w, err, "cannot write /velocity_cm_s");
     if (dset >= 0) H5Dclose(dset);

@@ -265,6 +265,11 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     /* The analysed span, in samples. */
     double start_s = isnan(job->start_s) ? 0.0 : job->start_s;
     double end_s = isnan(job->end_s) ? (info->frames >= 0 ? info->duration_s : DBL_MAX) : job->end_s;
+    if (info->frames == 0) { /* an empty file or stream: say so, not "--start 0 s is past the end" */
+        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: no samples (empty recording)",
+                               strcmp(job->input.path, "-") == 0 ? "standard input" : job->input.path);
+        goto done;
+    }
     if (info->frames >= 0 && start_s >= info->duration_s) {
         status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
                                job->input.path, start_s, info->duration_s);

@@ -41,6 +41,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* glibc defines CMPLXF only for gcc >= 4.7; clang (the libFuzzer build) has
+ * the same builtin under its own name. */
+#if !defined(CMPLXF) && defined(__clang__)
+#define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
+#endif
+
 /* Frames decoded per underlying read: 32768 frames x 2 channels x 4 bytes =
  * 256 KiB, large enough that the per-call overhead of libsndfile / stdio
  * and the read(2) calls are negligible, small enough to stay in cache. */

@@ -63,14 +63,21 @@ dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, 
             return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": start %g s is not before end %g s",
                                  original, bounds[0], bounds[1]);
         }
+        /* 0:1e-20 + onset 10 s is an empty span, 1e308 + onset not finite */
+        const double start_s = bounds[0] + offset_s, end_s = bounds[1] + offset_s;
+        if (!(isfinite(start_s) && isfinite(end_s) && start_s < end_s)) {
+            free(epochs);
+            return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch \"%s\": shifted by %g s it spans %.17g to %.17g s: empty or not finite",
+                                 original, offset_s, start_s, end_s);
+        }
         for (size_t i = 0; i < n; i++)
             if (strcmp(epochs[i].label, text) == 0) {
                 free(epochs);
                 return dop_error_set(err, DOP_ERR_INVALID_ARG, "epoch label \"%s\" appears twice", text);
             }
         snprintf(epochs[n].label, sizeof epochs[n].label, "%s", text);
-        epochs[n].start_s = bounds[0] + offset_s;
-        epochs[n].end_s = bounds[1] + offset_s;
+        epochs[n].start_s = start_s;
+        epochs[n].end_s = end_s;
         n++;
         item = comma ? comma + 1 : NULL;
     }

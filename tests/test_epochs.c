@@ -99,6 +99,15 @@ static void test_errors(void **state)
     expect_invalid("pre:2:2", "pre");                   /* start == end */
     expect_invalid("pre:3:1", "pre");                   /* start > end */
     expect_invalid("pre:x:1", "x");                     /* bad number */
+    /* found by tools/fuzz.sh: a span that vanishes (or overflows) once the
+     * onset is added */
+    dop_epoch *e = NULL;
+    size_t n = 0;
+    dop_error err;
+    assert_int_equal(dop_epochs_parse("a:0:8e-33", 2.5, &e, &n, &err), DOP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "a:0:8e-33"));
+    assert_int_equal(dop_epochs_parse("a:1e308:1.7e308", 1e308, &e, &n, &err), DOP_ERR_INVALID_ARG);
+    assert_null(e);
     expect_invalid("pre:0:1s", "1s");
     expect_invalid("pre::1", "pre");
     expect_invalid("pre:0:inf", "inf");                 /* not finite */

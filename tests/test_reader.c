@@ -247,7 +247,8 @@ static void test_float_wav_with_nan(void **state)
     size_t total = 0;
     dop_status st = DOP_OK;
     while (st == DOP_OK) {
-        st = dop_reader_read(r, x + total, 7, &got, &err);
+        /* never past the end of x (valgrind: libsndfile reads in place) */
+        st = dop_reader_read(r, x + total, N - total < 7 ? N - total : 7, &got, &err);
         total += got;
         if (st == DOP_OK && got == 0) break;
     }

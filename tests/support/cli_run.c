@@ -21,16 +21,16 @@ static char *slurp(const char *path)
     return text;
 }
 
-int cli_run(const char *args, const char *stdin_path, char **out, char **err)
+static int run_prefixed(const char *prefix, const char *args, const char *stdin_path, char **out, char **err)
 {
     char out_path[] = "/tmp/dopflow-cli-out-XXXXXX", err_path[] = "/tmp/dopflow-cli-err-XXXXXX";
     int out_fd = mkstemp(out_path), err_fd = mkstemp(err_path);
     if (out_fd < 0 || err_fd < 0) return -1;
     close(out_fd);
     close(err_fd);
-    size_t len = strlen(args) + strlen(DOPFLOW_CLI) + 3 * 64 + (stdin_path ? strlen(stdin_path) : 16);
+    size_t len = strlen(prefix) + strlen(args) + strlen(DOPFLOW_CLI) + 3 * 64 + (stdin_path ? strlen(stdin_path) : 16);
     char *command = malloc(len);
-    snprintf(command, len, "'%s' %s <%s >%s 2>%s", DOPFLOW_CLI, args, stdin_path ? stdin_path : "/dev/null",
+    snprintf(command, len, "%s'%s' %s <%s >%s 2>%s", prefix, DOPFLOW_CLI, args, stdin_path ? stdin_path : "/dev/null",
              out_path, err_path);
     int status = system(command);
     free(command);
@@ -42,6 +42,20 @@ int cli_run(const char *args, const char *stdin_path, char **out, char **err)
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
+}
+
+int cli_run(const char *args, const char *stdin_path, char **out, char **err)
+{
+    return run_prefixed("", args, stdin_path, out, err);
+}
+
+int cli_run_bounded(const char *args, int seconds, long mem_kib, const char *stdin_path, char **out, char **err)
+{
+    char prefix[160];
+    int n = 0;
+    if (mem_kib > 0) n = snprintf(prefix, sizeof prefix, "ulimit -v %ld && ", mem_kib);
+    snprintf(prefix + n, sizeof prefix - (size_t)n, "exec timeout -k 5 %d ", seconds);
+    return run_prefixed(prefix, args, stdin_path, out, err);
 }
 
 int cli_count_lines(const char *text)

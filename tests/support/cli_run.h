@@ -8,6 +8,12 @@
  * code, or 128 + signal when killed by a signal, -1 if it could not run. */
 int cli_run(const char *args, const char *stdin_path, char **out, char **err);
 
+/* cli_run bounded in time and memory: the command is killed after `seconds`
+ * (exit code 124 from timeout(1), or 137 if it ignores SIGTERM for 5 s more)
+ * and, when mem_kib > 0, its virtual memory is limited to mem_kib KiB
+ * (ulimit -v; leave 0 under AddressSanitizer, which reserves terabytes). */
+int cli_run_bounded(const char *args, int seconds, long mem_kib, const char *stdin_path, char **out, char **err);
+
 /* Number of lines in text (a last line without newline counts). */
 int cli_count_lines(const char *text);
 
