@@ -187,6 +187,28 @@ typedef struct truncated {
     float largest_in, smallest_out; /* with no lower bound: max of the bins summed, min of the rest */
 } truncated;
 
+/* The scalar remainder [i, n) of a vectorised truncated_sum, and the
+ * result: the same sums in the same order as the plain loop. */
+static void truncated_finish(const float *v, size_t i, size_t n, float alive, double limit, double sum, size_t count,
+                             float largest_in, float smallest_out, truncated *t)
+{
+    const double alive_d = alive;
+    for (; i < n; i++) {
+        double x = v[i];
+        if (x < limit && x >= alive_d) {
+            sum += x;
+            count++;
+            largest_in = v[i] > largest_in ? v[i] : largest_in;
+        } else {
+            smallest_out = v[i] < smallest_out ? v[i] : smallest_out;
+        }
+    }
+    t->sum = sum;
+    t->count = count;
+    t->largest_in = largest_in;
+    t->smallest_out = smallest_out;
+}
+
 static void truncated_sum(const float *v, size_t n, float alive, double limit, truncated *t)
 {
     double sum = 0.0;
@@ -236,21 +258,7 @@ static void truncated_sum(const float *v, size_t n, float alive, double limit, t
     _mm_storeu_ps(m, min_out);
     for (int j = 0; j < 4; j++) smallest_out = m[j] < smallest_out ? m[j] : smallest_out;
 #endif
-    const double alive_d = alive;
-    for (; i < n; i++) {
-        double x = v[i];
-        if (x < limit && x >= alive_d) {
-            sum += x;
-            count++;
-            largest_in = v[i] > largest_in ? v[i] : largest_in;
-        } else {
-            smallest_out = v[i] < smallest_out ? v[i] : smallest_out;
-        }
-    }
-    t->sum = sum;
-    t->count = count;
-    t->largest_in = largest_in;
-    t->smallest_out = smallest_out;
+    truncated_finish(v, i, n, alive, limit, sum, count, largest_in, smallest_out, t);
 }
 
 /* Selections run on the bit patterns of the bins ("keys"): for floats >= 0
@@ -293,21 +301,7 @@ __attribute__((target("avx512f"))) static void truncated_sum_avx512(const float 
     _mm512_storeu_pd(lanes, _mm512_add_pd(acc0, acc1));
     double sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
     float largest_in = _mm512_reduce_max_ps(max_in), smallest_out = _mm512_reduce_min_ps(min_out);
-    const double alive_d = alive;
-    for (; i < n; i++) {
-        double x = v[i];
-        if (x < limit && x >= alive_d) {
-            sum += x;
-            count++;
-            largest_in = v[i] > largest_in ? v[i] : largest_in;
-        } else {
-            smallest_out = v[i] < smallest_out ? v[i] : smallest_out;
-        }
-    }
-    t->sum = sum;
-    t->count = count;
-    t->largest_in = largest_in;
-    t->smallest_out = smallest_out;
+    truncated_finish(v, i, n, alive, limit, sum, count, largest_in, smallest_out, t);
 }
 
 /* keep_bucket with 16 keys a step (compress-store keeps their order). */
