@@ -134,6 +134,24 @@ static void csv_num(FILE *f, double x)
     if (isfinite(x)) fprintf(f, "%.6g", x);
 }
 
+/* n numbers separated by commas (no leading or trailing comma). */
+static void csv_nums(FILE *f, const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i) fputc(',', f);
+        csv_num(f, x[i]);
+    }
+}
+
+/* Commit an output and forget it: the handle is gone either way (a failed
+ * commit removes its temporary file). */
+static dop_status commit_clear(dop_atomic_file **file, dop_error *err)
+{
+    dop_status st = dop_atomic_commit(*file, err);
+    *file = NULL;
+    return st;
+}
+
 /* Markdown table cell text: '|' escaped, line breaks as spaces. */
 static void md_put(FILE *f, const char *s)
 {
@@ -1396,35 +1414,21 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
             fputc(',', fc);
             csv_put(fc, g->condition);
             fprintf(fc, ",%s,%zu,", es.labels[c], ge->n);
-            csv_num(fc, ge->v_mean);
-            fputc(',', fc);
-            csv_num(fc, ge->v_sd);
-            fputc(',', fc);
-            csv_num(fc, ge->v_sem);
-            fputc(',', fc);
-            csv_num(fc, ge->q_mean);
-            fputc(',', fc);
-            csv_num(fc, ge->q_sd);
-            fputc(',', fc);
-            csv_num(fc, ge->q_sem);
+            const double stats[] = {ge->v_mean, ge->v_sd, ge->v_sem, ge->q_mean, ge->q_sd, ge->q_sem};
+            csv_nums(fc, stats, sizeof stats / sizeof stats[0]);
             fprintf(fc, ",%zu,", ge->n_flow);
             if (c != es.ref) {
                 csv_num(fc, ge->change_pct);
                 fprintf(fc, ",%zu,", ge->n_paired);
-                csv_num(fc, ge->p);
-                fputc(',', fc);
-                csv_num(fc, ge->p_adj);
+                const double tests[] = {ge->p, ge->p_adj};
+                csv_nums(fc, tests, 2);
             } else {
                 fputs(",,,", fc);
             }
             fputc('\n', fc);
         }
     }
-    if ((st = dop_atomic_commit(cond, err)) != DOP_OK) {
-        cond = NULL;
-        goto done;
-    }
-    cond = NULL;
+    if ((st = commit_clear(&cond, err)) != DOP_OK) goto done;
 
     /* anova.csv */
     if ((st = dop_atomic_open(anova_path, &anova, err)) != DOP_OK) goto done;
@@ -1439,21 +1443,14 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
         if (g->anova_ok) {
             csv_num(fa, g->anova.f);
             fprintf(fa, ",%.6g,%.6g,", g->anova.df_effect, g->anova.df_error);
-            csv_num(fa, g->anova.p);
-            fputc(',', fa);
-            csv_num(fa, g->anova.gg_epsilon);
-            fputc(',', fa);
-            csv_num(fa, g->anova.p_gg);
+            const double rest[] = {g->anova.p, g->anova.gg_epsilon, g->anova.p_gg};
+            csv_nums(fa, rest, 3);
         } else {
             fputs(",,,,,", fa);
         }
         fputc('\n', fa);
     }
-    if ((st = dop_atomic_commit(anova, err)) != DOP_OK) {
-        anova = NULL;
-        goto done;
-    }
-    anova = NULL;
+    if ((st = commit_clear(&anova, err)) != DOP_OK) goto done;
 
     /* report.md */
     text_list_close(&excl);
@@ -1619,19 +1616,11 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
         if (averaged.items > REPORT_LIST_MAX) fprintf(fm, "- ... and %zu more\n", averaged.items - REPORT_LIST_MAX);
         fputc('\n', fm);
     }
-    if ((st = dop_atomic_commit(report, err)) != DOP_OK) {
-        report = NULL;
-        goto done;
-    }
-    report = NULL;
+    if ((st = commit_clear(&report, err)) != DOP_OK) goto done;
 
     /* commit the row files last: all five outputs describe the same run */
-    st = dop_atomic_commit(rec, err);
-    rec = NULL;
-    if (st != DOP_OK) goto done;
-    st = dop_atomic_commit(fails, err);
-    fails = NULL;
-    if (st != DOP_OK) goto done;
+    if ((st = commit_clear(&rec, err)) != DOP_OK) goto done;
+    if ((st = commit_clear(&fails, err)) != DOP_OK) goto done;
     if (summary) summary->failed = failed;
 
 done:
