@@ -1,7 +1,14 @@
 /* The streaming analysis pipeline (see analysis.h): owns one object per
  * stage and carries each spectral frame through noise floor, artifact
- * flags, envelopes, velocity and flow into the beat segmenter. */
+ * flags, aliasing, envelopes, velocity and flow into the beat segmenter.
+ *
+ * Several gates: every gate is pushed through its own wall filter and STFT
+ * in steps of at most one hop, so that each step completes the same frame
+ * (or none) in every gate; the gates' spectra are summed as they arrive and
+ * the last gate's frame carries the mean on. */
 #include "dopflow/analysis.h"
+#include "dopflow/alias.h"
+#include "dopflow/kasai.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,8 +23,17 @@
 struct dop_analysis {
     dop_analysis_config cfg;
     dop_analysis_output output;
-    dop_wall_filter *wall;
+    dop_wall_filter *wall;      /* gate 0 (the only one for audio) */
     dop_spectrum *spectrum;
+    dop_wall_filter **gate_wall;  /* gates 1..G-1 (index 0 unused), or NULL */
+    dop_spectrum **gate_spectrum;
+    float complex *gate_in;     /* one gate's samples of one step */
+    float *psd_sum;             /* sum of the gates' spectra of the frame being completed */
+    float peak_max;
+    long gate_now;              /* gate being pushed */
+    dop_alias *alias;           /* NULL: no baseline shift, no unwrap */
+    dop_kasai *kasai;           /* for DOP_VMEAN_KASAI */
+    long long unwrapped_frames;
     dop_noise_floor *noise;
     dop_envelope *envelope;
     dop_beats *beats;
@@ -63,6 +79,9 @@ dop_analysis_config dop_analysis_config_default(void)
     cfg.burst_factor = 4.0;
     cfg.dropout_factor = 4.0;
     cfg.min_nyquist_cm_s = 20.0;
+    cfg.gates = 1;
+    cfg.baseline_shift_cm_s = 0.0;
+    cfg.unwrap = DOP_UNWRAP_AUTO;
     return cfg;
 }
 
@@ -76,6 +95,37 @@ static int forward_beat(const dop_beat *beat, void *user)
 {
     dop_analysis *a = user;
     return a->output.on_beat ? a->output.on_beat(beat, a->output.user) : 0;
+}
+
+/* Wall filter and STFT of gates 1..G-1 (gate 0's are a->wall, a->spectrum),
+ * and the buffers of the gate steps. */
+static dop_status create_gates(dop_analysis *a, dop_error *err)
+{
+    const long gates = a->cfg.gates;
+    if (gates == 1) return DOP_OK;
+    a->gate_wall = calloc((size_t)gates, sizeof *a->gate_wall);
+    a->gate_spectrum = calloc((size_t)gates, sizeof *a->gate_spectrum);
+    a->gate_in = malloc(dop_spectrum_hop_samples(a->spectrum) * sizeof *a->gate_in);
+    a->psd_sum = malloc(dop_spectrum_bins(a->spectrum) * sizeof *a->psd_sum);
+    if (!a->gate_wall || !a->gate_spectrum || !a->gate_in || !a->psd_sum)
+        return dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory (%ld gates)", gates);
+    if (dop_spectrum_hop_samples(a->spectrum) > BLOCK)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "hop of %zu samples: at most %d with several gates",
+                             dop_spectrum_hop_samples(a->spectrum), BLOCK);
+    for (long g = 1; g < gates; g++) {
+        dop_status status = dop_wall_filter_create(&a->cfg.wall, &a->gate_wall[g], err);
+        if (status == DOP_OK) status = dop_spectrum_create(&a->cfg.spectrum, &a->gate_spectrum[g], err);
+        if (status != DOP_OK) return status;
+    }
+    return DOP_OK;
+}
+
+/* Half-width of the wall filter's stop band (gain below 1/2), Hz. */
+static double wall_gap_hz(const double *gain, size_t bins, double bin_hz)
+{
+    size_t j = 0;
+    while (j < bins / 2 - 1 && gain[bins / 2 + j] < 0.5) j++;
+    return (double)j * bin_hz;
 }
 
 dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_analysis_output *output,
@@ -96,6 +146,20 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
                              cfg_in->fs_hz, nyquist_cm_s, cfg_in->acq.f0_hz, cfg_in->acq.angle_deg,
                              cfg_in->min_nyquist_cm_s);
 
+    if (cfg_in->gates < 1 || cfg_in->gates > DOP_ANALYSIS_MAX_GATES)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%ld gates in the sample volume: at most %d (choose a range "
+                             "with --gate A:B)", cfg_in->gates, DOP_ANALYSIS_MAX_GATES);
+    if (cfg_in->vmean_method == DOP_VMEAN_KASAI && cfg_in->acq.channels == DOP_CHANNELS_MONO)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "--vmean kasai needs quadrature (I/Q) input: a mono signal has no direction");
+    if (!isfinite(cfg_in->baseline_shift_cm_s) || fabs(cfg_in->baseline_shift_cm_s) > 0.9 * nyquist_cm_s)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "--baseline-shift %g cm/s: must be within 90%% of the Nyquist velocity %.4g cm/s",
+                             cfg_in->baseline_shift_cm_s, nyquist_cm_s);
+    if (cfg_in->acq.channels == DOP_CHANNELS_MONO && (cfg_in->baseline_shift_cm_s != 0.0 || cfg_in->unwrap == DOP_UNWRAP_ON))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "baseline shift and unwrapping need quadrature (I/Q) input, not mono");
+
     dop_analysis *a = calloc(1, sizeof *a);
     if (!a) return dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
     a->cfg = *cfg_in;
@@ -115,6 +179,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     }
     if ((status = dop_wall_filter_create(&cfg->wall, &a->wall, err)) != DOP_OK) goto fail;
     if ((status = dop_spectrum_create(&cfg->spectrum, &a->spectrum, err)) != DOP_OK) goto fail;
+    if ((status = create_gates(a, err)) != DOP_OK) goto fail;
 
     const size_t bins = dop_spectrum_bins(a->spectrum);
     const double bin_hz = dop_spectrum_bin_hz(a->spectrum);
@@ -136,9 +201,27 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     }
     cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
     if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK) goto fail;
+    if (cfg->vmean_method == DOP_VMEAN_KASAI && (status = dop_kasai_create(bins, cfg->fs_hz, &a->kasai, err)) != DOP_OK)
+        goto fail;
     cfg->envelope.bins = bins;
     cfg->envelope.bin_hz = bin_hz;
     cfg->envelope.gain = gain;
+    if (cfg->baseline_shift_cm_s != 0.0 || cfg->unwrap == DOP_UNWRAP_ON) {
+        /* The envelopes work on the extended axis [-fs, fs). */
+        dop_alias_config ac = {bins, bin_hz, cfg->baseline_shift_cm_s / cm_s_per_hz, cfg->unwrap == DOP_UNWRAP_ON,
+                               wall_gap_hz(gain, bins, bin_hz)};
+        if ((status = dop_alias_create(&ac, &a->alias, err)) != DOP_OK) goto fail;
+        double *ext_gain = malloc(dop_alias_bins(a->alias) * sizeof *ext_gain);
+        if (!ext_gain) {
+            status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
+            goto fail;
+        }
+        dop_alias_extend_gain(a->alias, gain, ext_gain);
+        free(gain);
+        gain = ext_gain;
+        cfg->envelope.bins = dop_alias_bins(a->alias);
+        cfg->envelope.gain = gain;
+    }
     cfg->envelope.one_sided = cfg->acq.channels == DOP_CHANNELS_MONO;
     if ((status = dop_envelope_create(&cfg->envelope, &a->envelope, err)) != DOP_OK) goto fail;
     cfg->envelope.gain = NULL; /* copied by the envelope */
@@ -156,6 +239,7 @@ fail:
     return status;
 }
 
+long long dop_analysis_unwrapped_frames(const dop_analysis *a) { return a->unwrapped_frames; }
 const float *dop_analysis_velocity_axis(const dop_analysis *a) { return a->velocity_axis; }
 size_t dop_analysis_bins(const dop_analysis *a) { return dop_spectrum_bins(a->spectrum); }
 double dop_analysis_frame_period_s(const dop_analysis *a) { return a->frame_period_s; }
@@ -197,9 +281,26 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     double noise = tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
 
     dop_envelope_result env;
-    dop_envelope_compute(a->envelope, sf->psd, noise, &env);
+    double top_hz = a->nyquist_hz, bottom_hz = -a->nyquist_hz; /* the frame's frequency range */
+    if (a->alias) {
+        dop_alias_frame placed;
+        dop_alias_place(a->alias, sf->psd, noise, &placed);
+        /* The range [lo, lo + fs): reverse bins 1..-lo, forward 1..lo + fs - 1 bin. */
+        const double bin_hz = a->cfg.envelope.bin_hz;
+        const size_t rev_bins = (size_t)lround(-placed.lo_hz / bin_hz);
+        const size_t fwd_bins = (size_t)lround((placed.lo_hz + 2.0 * a->nyquist_hz) / bin_hz) - 1;
+        dop_envelope_compute_span(a->envelope, placed.psd, noise, fwd_bins, rev_bins, &env);
+        bottom_hz = placed.lo_hz;
+        top_hz = placed.lo_hz + 2.0 * a->nyquist_hz;
+        if (placed.unwrapped) {
+            flags |= DOP_FRAME_UNWRAPPED;
+            a->unwrapped_frames++;
+        }
+    } else {
+        dop_envelope_compute(a->envelope, sf->psd, noise, &env);
+    }
     if (!env.has_signal) flags |= DOP_FRAME_NO_SIGNAL;
-    if (env.fmax_forward_hz >= NYQUIST_MARGIN * a->nyquist_hz || -env.fmax_reverse_hz >= NYQUIST_MARGIN * a->nyquist_hz)
+    if (env.fmax_forward_hz >= NYQUIST_MARGIN * top_hz || env.fmax_reverse_hz <= NYQUIST_MARGIN * bottom_hz)
         flags |= DOP_FRAME_NEAR_NYQUIST;
 
     dop_frame f;
@@ -209,7 +310,16 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     f.vmax_forward_cm_s = env.fmax_forward_hz * a->cm_s_per_hz;
     f.vmax_reverse_cm_s = env.fmax_reverse_hz * a->cm_s_per_hz;
     f.vmax_cm_s = env.power_reverse > env.power_forward ? f.vmax_reverse_cm_s : f.vmax_forward_cm_s;
-    f.vmean_cm_s = cfg->vmean_method == DOP_VMEAN_HALF_MAX ? 0.5 * f.vmax_cm_s : env.fmean_hz * a->cm_s_per_hz;
+    switch (cfg->vmean_method) {
+    case DOP_VMEAN_HALF_MAX: f.vmean_cm_s = 0.5 * f.vmax_cm_s; break;
+    case DOP_VMEAN_KASAI: {
+        double fk = dop_kasai_mean_hz(a->kasai, sf->psd);
+        f.vmean_cm_s = (a->alias ? dop_alias_map_hz(a->alias, fk) : fk) * a->cm_s_per_hz;
+        break;
+    }
+    case DOP_VMEAN_INTENSITY:
+    default: f.vmean_cm_s = env.fmean_hz * a->cm_s_per_hz; break;
+    }
     f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
     f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
     f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
@@ -223,8 +333,50 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     return a->frame_status != DOP_OK;
 }
 
+/* A gate's frame: add it to the sum; the last gate's carries the mean on. */
+static int on_gate_frame(const dop_spectrum_frame *sf, void *user)
+{
+    dop_analysis *a = user;
+    const size_t bins = sf->bins;
+    if (a->gate_now == 0) {
+        memcpy(a->psd_sum, sf->psd, bins * sizeof *a->psd_sum);
+        a->peak_max = sf->peak;
+    } else {
+        for (size_t k = 0; k < bins; k++) a->psd_sum[k] += sf->psd[k];
+        if (sf->peak > a->peak_max) a->peak_max = sf->peak;
+    }
+    if (a->gate_now < a->cfg.gates - 1) return 0;
+    const float inv = 1.0f / (float)a->cfg.gates;
+    for (size_t k = 0; k < bins; k++) a->psd_sum[k] *= inv;
+    dop_spectrum_frame mean = *sf;
+    mean.psd = a->psd_sum;
+    mean.peak = a->peak_max;
+    return on_spectrum_frame(&mean, a);
+}
+
+/* Several gates: steps of at most one hop, every gate in turn. */
+static dop_status push_gates(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
+{
+    const size_t gates = (size_t)a->cfg.gates, step = dop_spectrum_hop_samples(a->spectrum);
+    for (size_t done = 0; done < n;) {
+        size_t take = n - done < step ? n - done : step;
+        for (size_t g = 0; g < gates; g++) {
+            for (size_t p = 0; p < take; p++) a->gate_in[p] = x[(done + p) * gates + g];
+            a->gate_now = (long)g;
+            dop_wall_filter *wall = g == 0 ? a->wall : a->gate_wall[g];
+            dop_spectrum *spectrum = g == 0 ? a->spectrum : a->gate_spectrum[g];
+            dop_wall_filter_push(wall, a->gate_in, a->work, take);
+            if (dop_spectrum_push(spectrum, a->work, take, on_gate_frame, a) != DOP_OK)
+                return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+        }
+        done += take;
+    }
+    return DOP_OK;
+}
+
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
+    if (a->cfg.gates > 1) return push_gates(a, x, n, err);
     size_t done = 0;
     while (done < n) {
         size_t take = n - done < BLOCK ? n - done : BLOCK;
@@ -248,6 +400,16 @@ void dop_analysis_destroy(dop_analysis *a)
     if (!a) return;
     dop_wall_filter_destroy(a->wall);
     dop_spectrum_destroy(a->spectrum);
+    for (long g = 1; g < a->cfg.gates; g++) {
+        if (a->gate_wall) dop_wall_filter_destroy(a->gate_wall[g]);
+        if (a->gate_spectrum) dop_spectrum_destroy(a->gate_spectrum[g]);
+    }
+    free(a->gate_wall);
+    free(a->gate_spectrum);
+    free(a->gate_in);
+    free(a->psd_sum);
+    dop_alias_destroy(a->alias);
+    dop_kasai_destroy(a->kasai);
     dop_noise_floor_destroy(a->noise);
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);

@@ -389,7 +389,15 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
 
 void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
+    dop_envelope_compute_span(env, psd, noise, env->centre - 1, env->centre, out);
+}
+
+void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+                               dop_envelope_result *out)
+{
     memset(out, 0, sizeof *out);
+    if (fwd_bins > env->centre - 1) fwd_bins = env->centre - 1;
+    if (rev_bins > env->centre) rev_bins = env->centre;
     const size_t centre = env->centre;
     const double df = env->cfg.bin_hz;
     correct_spectrum(env, psd);
@@ -413,16 +421,16 @@ void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop
     }
     const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
     if (env->cfg.one_sided) {
-        cumulate(env, centre - 1, 0, 0, dead, noise);
+        cumulate(env, fwd_bins, 0, 0, dead, noise);
     } else {
         /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
          * (the sums take in every other bin: forward 1..centre-1, reverse
          * 1..centre). */
         env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
-        cumulate(env, centre - 1, centre, 1, dead, noise);
+        cumulate(env, fwd_bins, rev_bins, 1, dead, noise);
     }
-    size_t fwd = side_fmax_bins(env, +1, env->cumulative, centre - 1, side_noise);
-    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, centre, noise);
+    size_t fwd = side_fmax_bins(env, +1, env->cumulative, fwd_bins, side_noise);
+    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, rev_bins, noise);
 
     /* Significance of each side's band: its bins 1..fmax. */
     double p_fwd = lane_sum(env->w + centre + 1, fwd, side_noise);

@@ -80,10 +80,10 @@ static int on_beat(const dop_beat *b, void *user)
     return o->status != DOP_OK;
 }
 
-/* Metadata layers: defaults < sidecar < job overrides. */
-static dop_status resolve_metadata(const dop_job *job, dop_acquisition *acq, dop_job_report *report, dop_error *err)
+/* The sidecar layer of the metadata (all unknown when there is none). */
+static dop_status read_sidecar(const dop_job *job, dop_acquisition *acq, dop_job_report *report, dop_error *err)
 {
-    *acq = dop_acquisition_defaults();
+    *acq = dop_acquisition_unset();
     const char *sidecar = job->meta_path;
     char *guessed = NULL;
     if (!sidecar && strcmp(job->input.path, "-") != 0) {
@@ -103,7 +103,6 @@ static dop_status resolve_metadata(const dop_job *job, dop_acquisition *acq, dop
         }
     }
     free(guessed);
-    dop_acquisition_overlay(acq, &job->overrides);
     return status;
 }
 
@@ -181,12 +180,12 @@ static dop_status commit_outputs(const dop_job *job, job_outputs *o, dop_error *
     return status;
 }
 
-static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_config *cfg, double start_s,
-                                      double end_s, dop_h5_writer *h5, dop_error *err)
+static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_config *cfg, const dop_reader_info *info,
+                                      double start_s, double end_s, dop_h5_writer *h5, dop_error *err)
 {
     static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
     static const char *const fmax_methods[] = {"mgm", "percentile", "threshold"};
-    static const char *const vmean_methods[] = {"intensity", "half-max"};
+    static const char *const vmean_methods[] = {"intensity", "half-max", "kasai"};
     const struct { const char *name; double value; } numbers[] = {
         {"fs_hz", cfg->fs_hz}, {"f0_hz", cfg->acq.f0_hz}, {"angle_deg", cfg->acq.angle_deg},
         {"c_m_s", cfg->acq.c_m_s}, {"diameter_mm", cfg->acq.diameter_mm}, {"wall_hz", cfg->wall.cutoff_hz},
@@ -197,6 +196,9 @@ static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_con
         {"min_hr_bpm", cfg->beats.min_hr_bpm}, {"max_hr_bpm", cfg->beats.max_hr_bpm},
         {"beat_reject_fraction", cfg->beats.reject_fraction}, {"burst_factor", cfg->burst_factor},
         {"dropout_factor", cfg->dropout_factor}, {"start_s", start_s}, {"end_s", end_s},
+        {"gates", (double)cfg->gates}, {"gate_first", (double)info->gate_first},
+        {"baseline_shift_cm_s", cfg->baseline_shift_cm_s}, {"unwrap", cfg->unwrap == DOP_UNWRAP_ON},
+        {"nyquist_cm_s", dop_doppler_cm_s_per_hz(cfg->acq.f0_hz, cfg->acq.angle_deg, cfg->acq.c_m_s) * cfg->fs_hz / 2.0},
     };
     dop_status status = DOP_OK;
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0] && status == DOP_OK; i++)
@@ -208,6 +210,7 @@ static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_con
         {"vmean_method", vmean_methods[cfg->vmean_method]},
         {"dopflow_version", DOPFLOW_VERSION},
         {"input_file", job->input.path},
+        {"input_format", dop_input_format_name(info->kind)},
         {"diameter_csv", job->diameter_csv ? job->diameter_csv : ""},
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0] && status == DOP_OK; i++)
@@ -240,22 +243,33 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     o.report = report;
     o.err = err;
 
-    dop_acquisition acq;
-    dop_status status = resolve_metadata(job, &acq, report, err);
+    /* Metadata layers: defaults < the file's own < sidecar < job overrides. */
+    dop_acquisition sidecar_acq;
+    dop_status status = read_sidecar(job, &sidecar_acq, report, err);
     if (status != DOP_OK) goto done;
 
     dop_reader_config input = job->input;
-    if (input.channels == DOP_CHANNELS_UNSET) input.channels = acq.channels;
+    if (input.channels == DOP_CHANNELS_UNSET)
+        input.channels = job->overrides.channels != DOP_CHANNELS_UNSET ? job->overrides.channels : sidecar_acq.channels;
     if ((status = dop_reader_open(&input, &reader, err)) != DOP_OK) goto done;
     const dop_reader_info *info = dop_reader_get_info(reader);
+    dop_acquisition acq = dop_acquisition_defaults();
+    dop_acquisition_overlay(&acq, &info->file_acq);
+    dop_acquisition_overlay(&acq, &sidecar_acq);
+    dop_acquisition_overlay(&acq, &job->overrides);
     acq.channels = info->channels;
     report->acq = acq;
+    report->input = *info;
     report->fs_hz = info->rate_hz;
     report->non_directional = acq.channels == DOP_CHANNELS_MONO;
 
     dop_analysis_config cfg = job->analysis;
     cfg.fs_hz = info->rate_hz;
     cfg.acq = acq;
+    cfg.gates = info->gates;
+    if (cfg.unwrap == DOP_UNWRAP_AUTO)
+        cfg.unwrap = info->kind != DOP_INPUT_AUDIO && acq.channels != DOP_CHANNELS_MONO ? DOP_UNWRAP_ON : DOP_UNWRAP_OFF;
+    report->unwrap = cfg.unwrap == DOP_UNWRAP_ON;
     if (job->diameter_csv) {
         if ((status = dop_diameter_track_load(job->diameter_csv, &track, err)) != DOP_OK) goto done;
         cfg.diameter_fn = dop_diameter_track_at;
@@ -312,9 +326,11 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     if ((status = dop_summary_acc_create(epochs, n_epochs, dop_analysis_frame_period_s(analysis), &o.acc, err)) != DOP_OK)
         goto done;
     if ((status = open_outputs(job, analysis, &o, err)) != DOP_OK) goto done;
-    if (o.h5 && (status = write_h5_attributes(job, &cfg, start_s, end_s, o.h5, err)) != DOP_OK) goto done;
+    if (o.h5 && (status = write_h5_attributes(job, &cfg, info, start_s, end_s, o.h5, err)) != DOP_OK) goto done;
 
-    block = malloc(READ_BLOCK * sizeof *block);
+    /* READ_BLOCK samples per read, whatever the number of gates. */
+    const size_t block_pulses = info->gates < READ_BLOCK ? READ_BLOCK / (size_t)info->gates : 1;
+    block = malloc(block_pulses * (size_t)info->gates * sizeof *block);
     if (!block) {
         status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         goto done;
@@ -326,7 +342,7 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
             status = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->input.path);
             goto done;
         }
-        size_t want = READ_BLOCK;
+        size_t want = block_pulses;
         if (remaining_limit >= 0.0) {
             double left = remaining_limit - pushed;
             if (left <= 0.0) break;
@@ -342,6 +358,7 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
         if (job->frames_stream && o.frames) fflush(dop_atomic_stream(o.frames));
     }
     status = dop_analysis_flush(analysis, err);
+    report->unwrapped_frames = dop_analysis_unwrapped_frames(analysis);
     if (o.status != DOP_OK) status = o.status;
     if (status != DOP_OK) goto done;
     if (report->frames == 0) {

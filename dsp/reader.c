@@ -1,6 +1,8 @@
 /* Sources of complex Doppler samples (see include/dopflow/reader.h).
  *
- * Two back ends behind one reader:
+ * The slow-time IQ formats (native HDF5, UFF, MATLAB) are back ends of
+ * their own (reader_backend.h); this file chooses one by the file's content
+ * and forwards to it. Audio and raw samples are read here, by two back ends:
  *  - libsndfile for self-describing files (WAV, FLAC, AIFF, ...). Integer
  *    encodings come back normalised to [-1, 1) (libsndfile's default
  *    SFC_SET_NORM_FLOAT = TRUE: int16 x / 32768), float encodings as stored,
@@ -29,6 +31,7 @@
  * mapped file, one truncated by another program while it is being read
  * ends the process (SIGBUS) instead of ending the samples early. */
 #include "dopflow/reader.h"
+#include "reader_backend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +76,8 @@ struct dop_reader {
     size_t data_offset;       /* first sample's byte */
     size_t released;          /* bytes below this were handed back (MADV_DONTNEED) */
     unsigned char *bytes;     /* raw bytes of one block (raw back end only) */
+    const dop_reader_backend *backend; /* an IQ file format, or NULL (audio / raw) */
+    void *backend_state;
 };
 
 dop_reader_config dop_reader_config_default(void)
@@ -82,8 +87,83 @@ dop_reader_config dop_reader_config_default(void)
         .channels = DOP_CHANNELS_UNSET,
         .raw_format = DOP_RAW_NONE,
         .raw_rate_hz = NAN, /* unknown: raw input must give one */
+        .format = DOP_INPUT_AUTO,
+        .gate_first = 0,
+        .gate_last = -1,
     };
     return cfg;
+}
+
+static const char *const input_format_names[] = {"auto", "audio", "iq-h5", "uff", "mat", "clarius"};
+
+int dop_input_format_parse(const char *text)
+{
+    for (int i = 0; i < (int)(sizeof input_format_names / sizeof input_format_names[0]); i++)
+        if (text && strcmp(text, input_format_names[i]) == 0) return i;
+    return -1;
+}
+
+const char *dop_input_format_name(dop_input_format format)
+{
+    return format >= DOP_INPUT_AUTO && format <= DOP_INPUT_CLARIUS ? input_format_names[format] : "unknown";
+}
+
+dop_status dop_reader_gate_range(const dop_reader_config *cfg, const char *name, long file_gates, long *first,
+                                 long *count, dop_error *err)
+{
+    long last = cfg->gate_last < 0 ? file_gates - 1 : cfg->gate_last;
+    if (cfg->gate_first < 0 || cfg->gate_first > last || last >= file_gates)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "%s: gate range %ld:%ld is outside the file's %ld gate%s (valid: 0:%ld)", name,
+                             cfg->gate_first, last, file_gates, file_gates == 1 ? "" : "s", file_gates - 1);
+    *first = cfg->gate_first;
+    *count = last - cfg->gate_first + 1;
+    return DOP_OK;
+}
+
+/* The IQ back end for a file: the one asked for, or the one whose probe
+ * recognises the content (MATLAB header first: a v7.3 file is HDF5 too). */
+static const dop_reader_backend *choose_backend(const dop_reader_config *cfg)
+{
+    switch (cfg->format) {
+    case DOP_INPUT_IQ_H5: return &dop_reader_backend_iq_h5;
+    case DOP_INPUT_UFF: return &dop_reader_backend_uff;
+    case DOP_INPUT_MAT: return &dop_reader_backend_mat;
+    case DOP_INPUT_AUDIO:
+    case DOP_INPUT_CLARIUS: return NULL; /* refused by dop_reader_open */
+    case DOP_INPUT_AUTO: break;
+    }
+    if (cfg->raw_format != DOP_RAW_NONE || strcmp(cfg->path, "-") == 0) return NULL;
+    const dop_reader_backend *const candidates[] = {&dop_reader_backend_mat, &dop_reader_backend_iq_h5,
+                                                    &dop_reader_backend_uff};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (candidates[i]->probe(cfg->path)) return candidates[i];
+    return NULL;
+}
+
+/* Whether the file starts with the HDF5 signature (a damaged or unknown
+ * HDF5 file is not audio: say so rather than what libsndfile thinks). */
+static int has_hdf5_signature(const char *path)
+{
+    static const unsigned char signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, signature, sizeof head) == 0;
+}
+
+static dop_status open_backend(dop_reader *r, const dop_reader_config *cfg, dop_error *err)
+{
+    if (cfg->raw_format != DOP_RAW_NONE || strcmp(cfg->path, "-") == 0)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: --format %s reads a file, not raw samples", r->path,
+                             r->backend->name);
+    if (cfg->channels == DOP_CHANNELS_MONO || cfg->channels == DOP_CHANNELS_QI)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: IQ files are complex; --channels %s does not apply",
+                             r->path, dop_channels_name(cfg->channels));
+    r->info.file_acq = dop_acquisition_unset();
+    return r->backend->open(cfg, r->path, &r->info, &r->backend_state, err);
 }
 
 const dop_reader_info *dop_reader_get_info(const dop_reader *reader) { return &reader->info; }
@@ -269,6 +349,9 @@ dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_e
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "no input file given");
     if (cfg->channels < DOP_CHANNELS_UNSET || cfg->channels > DOP_CHANNELS_MONO)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: unknown channel mapping %d", cfg->path, (int)cfg->channels);
+    if (cfg->format == DOP_INPUT_CLARIUS)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: colour-flow ensembles (--format clarius) are not a slow-time "
+                             "stream: analyse them with dopflow analyze --color-csv FILE", cfg->path);
     if (strcmp(cfg->path, "-") == 0 && cfg->raw_format == DOP_RAW_NONE)
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
                              "standard input can only be read as raw samples: give --raw-format s16|f32 and --rate HZ");
@@ -284,9 +367,30 @@ dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_e
     }
     r->info.duration_s = NAN;
     r->info.frames = -1;
-
+    r->info.gates = r->info.file_gates = 1;
+    r->info.file_acq = dop_acquisition_unset();
+    r->backend = choose_backend(cfg);
+    if (r->backend) {
+        r->info.kind = cfg->format != DOP_INPUT_AUTO ? cfg->format
+                       : r->backend == &dop_reader_backend_mat ? DOP_INPUT_MAT
+                       : r->backend == &dop_reader_backend_uff ? DOP_INPUT_UFF : DOP_INPUT_IQ_H5;
+        if ((status = open_backend(r, cfg, err)) != DOP_OK) goto fail;
+        *out = r;
+        return DOP_OK;
+    }
+    r->info.kind = DOP_INPUT_AUDIO;
+    if (cfg->format == DOP_INPUT_AUTO && cfg->raw_format == DOP_RAW_NONE && strcmp(cfg->path, "-") != 0 &&
+        has_hdf5_signature(cfg->path)) {
+        status = dop_error_set(err, DOP_ERR_FORMAT, "%s: an HDF5 file without a readable /iq dataset or UFF "
+                               "beamformed_data group (damaged, or another layout: see the README)", r->path);
+        goto fail;
+    }
     status = cfg->raw_format == DOP_RAW_NONE ? open_sndfile(r, cfg, err) : open_raw(r, cfg, err);
     if (status != DOP_OK) goto fail;
+    if (cfg->gate_first != 0 || cfg->gate_last > 0) { /* audio and raw input have one gate */
+        long first, count;
+        if ((status = dop_reader_gate_range(cfg, r->path, 1, &first, &count, err)) != DOP_OK) goto fail;
+    }
 
     r->block = malloc(sizeof *r->block * READ_BLOCK_FRAMES * (size_t)r->info.file_channels);
     if (r->pcm16 || (r->raw && !r->info.is_float))
@@ -398,6 +502,7 @@ static size_t first_non_finite(const float *x, size_t n)
 dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capacity, size_t *count, dop_error *err)
 {
     *count = 0;
+    if (reader->backend) return reader->backend->read(reader->backend_state, out, capacity, count, err);
     size_t done = 0;
     const size_t channels = (size_t)reader->info.file_channels;
     /* I/Q in a stereo file is already the layout of float complex: read in place. */
@@ -463,6 +568,7 @@ dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_error *err)
 {
     if (frame < 0)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: cannot skip to negative sample %lld", reader->path, (long long)frame);
+    if (reader->backend) return reader->backend->seek(reader->backend_state, frame, err);
     if (frame == reader->position) return DOP_OK;
     int64_t known = reader->info.frames;
     if (reader->map) {
@@ -510,6 +616,7 @@ dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_error *err)
 void dop_reader_close(dop_reader *reader)
 {
     if (!reader) return;
+    if (reader->backend) reader->backend->close(reader->backend_state);
     if (reader->map) munmap((void *)reader->map, reader->map_len);
     if (reader->snd) sf_close(reader->snd);
     if (reader->snd_fd >= 0) close(reader->snd_fd);

@@ -101,6 +101,7 @@ dop_sim_config dop_sim_config_default(void)
     c.duration_s = 10.0;
     c.fs_hz = 12500.0;
     c.format = DOP_SIM_FORMAT_PCM16;
+    c.gates = 1;
     c.f0_hz = 5e6;
     c.angle_deg = 60.0;
     c.c_m_s = 1540.0;
@@ -198,6 +199,7 @@ dop_status dop_sim_config_validate(const dop_sim_config *c, dop_error *err)
     if (!in_range(c->fs_hz, 1000.0, 192000.0) || c->fs_hz != floor(c->fs_hz))
         BAD("sample_rate_hz = %g must be a whole number of Hz in [1000, 192000]", c->fs_hz);
     if (c->format != DOP_SIM_FORMAT_PCM16 && c->format != DOP_SIM_FORMAT_FLOAT) BAD("sample_format is not pcm16 or float");
+    if (c->gates < 1 || c->gates > 256) BAD("gates = %ld must be a whole number in [1, 256]", c->gates);
     if (!in_range(c->f0_hz, 1e5, 100e6)) BAD("acquisition.f0_hz = %g must be in [0.1, 100] MHz", c->f0_hz);
     if (!in_range(c->angle_deg, 0.0, 85.0)) BAD("acquisition.angle_deg = %g must be in [0, 85] degrees", c->angle_deg);
     if (!in_range(c->c_m_s, 1000.0, 2500.0)) BAD("acquisition.c_m_s = %g must be in [1000, 2500] m/s", c->c_m_s);

@@ -150,7 +150,11 @@ dop_status dop_sim_create(const dop_sim_config *cfg, dop_sim **out, dop_error *e
     sim->ratio = dop_sim_profile_mean_ratio(cfg);
     sim->area_cm2 = M_PI * (cfg->diameter_mm / 20.0) * (cfg->diameter_mm / 20.0);
     for (int i = 0; i < SIM_RNG_COUNT; i++) {
-        sim->rng[i] = sim_rng_new(cfg->seed, (unsigned)i);
+        /* Gates (realisations) share the beats, artifacts and clutter and
+         * differ in speckle and noise; realisation 0 keeps the streams of a
+         * single recording. */
+        unsigned own = i == SIM_RNG_BLOOD || i == SIM_RNG_NOISE ? cfg->realisation * SIM_RNG_COUNT : 0;
+        sim->rng[i] = sim_rng_new(cfg->seed, (unsigned)i + own);
         if (!sim->rng[i]) {
             free_sim(sim);
             return dop_error_set(err, DOP_ERR_NOMEM, "out of memory (random generators)");

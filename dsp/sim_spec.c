@@ -240,7 +240,7 @@ dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cf
     dop_sim_config c = dop_sim_config_default();
     dop_status st;
     if (!json_is_object(root)) return fail(&p, "a spec must be a JSON object");
-    static const char *const top[] = {"kind", "description", "seed", "duration_s", "sample_rate_hz", "sample_format",
+    static const char *const top[] = {"kind", "description", "seed", "duration_s", "sample_rate_hz", "sample_format", "gates",
                                       "acquisition", "vessel", "flow", "heart", "event", "artifact", "clutter", "noise",
                                       "dropouts", "synthesis", "output", "epochs", NULL};
     if ((st = check_keys(&p, root, "", top)) != DOP_OK) return st;
@@ -259,6 +259,9 @@ dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cf
     int fmt = (int)c.format;
     if ((st = opt_enum(&p, root, "", "sample_format", formats, &fmt)) != DOP_OK) return st;
     c.format = (dop_sim_format)fmt;
+    double gates = 1.0;
+    if ((st = opt_whole(&p, root, "", "gates", 1.0, 256.0, &gates)) != DOP_OK) return st;
+    c.gates = (long)gates;
 
     json_t *o;
     if ((st = opt_object(&p, root, "acquisition", &o)) != DOP_OK) return st;

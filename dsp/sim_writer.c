@@ -1,16 +1,17 @@
-/* Simulator output: the recording (stereo WAV, left I, right Q, via
- * libsndfile), its acquisition sidecar, and the truth files. Two passes
+/* Simulator output: the recording (stereo WAV, left I, right Q; or slow-time
+ * IQ of one or more gates in HDF5, UFF, MATLAB or raw form: see sim_sink.h),
+ * its acquisition sidecar, and the truth files. Two passes
  * over the deterministic generator (peak, then scaled samples) keep memory
  * constant for any duration. Every file is written to a temporary name and
  * renamed into place only when all of them are complete. */
 #include "sim_internal.h"
+#include "sim_sink.h"
 
 #include "dopflow/acquisition.h"
 #include "dopflow/atomic_file.h"
 
 #include <jansson.h>
 #include <math.h>
-#include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,13 +31,16 @@ static char *with_suffix(const char *stem, size_t len, const char *suffix)
     return s;
 }
 
-/* "dir/name.wav" -> stem "dir/name" (the extension is dropped when it is .wav). */
-static size_t stem_length(const char *path)
+/* The extension of a path (".h5"), or "" when it has none. */
+static const char *extension_of(const char *path)
 {
-    size_t len = strlen(path);
-    if (len > 4 && strcasecmp(path + len - 4, ".wav") == 0) return len - 4;
-    return len;
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    return dot && (!slash || dot > slash) && dot != path ? dot : "";
 }
+
+/* "dir/name.wav" -> stem "dir/name" (the extension, known to be a sink's, is dropped). */
+static size_t stem_length(const char *path) { return strlen(path) - strlen(extension_of(path)); }
 
 static double power_dbfs(double power, double scale)
 {
@@ -56,6 +60,7 @@ static json_t *truth_json(const dop_sim *sim, const dop_sim_config *c, const dop
                                     "1992): complex Gaussian noise shaped by the cross-section area over velocity"));
     json_object_set_new(root, "seed", json_integer((json_int_t)c->seed));
     json_object_set_new(root, "sample_rate_hz", json_real(c->fs_hz));
+    json_object_set_new(root, "gates", json_integer(c->gates));
     json_object_set_new(root, "samples", json_integer(rep->samples));
     json_object_set_new(root, "duration_s", json_real((double)rep->samples / c->fs_hz));
     json_object_set_new(root, "f0_hz", json_real(c->f0_hz));
@@ -136,7 +141,7 @@ static json_t *truth_json(const dop_sim *sim, const dop_sim_config *c, const dop
     return root;
 }
 
-static void to_pcm16(const float complex *x, size_t n, double scale, short *out, int64_t *clipped)
+void sim_scale_pcm16(const float complex *x, size_t n, double scale, int16_t *out, int64_t *clipped)
 {
     for (size_t i = 0; i < n; i++) {
         double v[2] = {crealf(x[i]) * scale, cimagf(x[i]) * scale};
@@ -145,12 +150,12 @@ static void to_pcm16(const float complex *x, size_t n, double scale, short *out,
                 (*clipped)++;
                 v[c] = v[c] > 0.0 ? 1.0 : -1.0;
             }
-            out[2 * i + (size_t)c] = (short)lrint(v[c] * 32767.0);
+            out[2 * i + (size_t)c] = (int16_t)lrint(v[c] * 32767.0);
         }
     }
 }
 
-static void to_float(const float complex *x, size_t n, double scale, int clip, float *out, int64_t *clipped)
+void sim_scale_float(const float complex *x, size_t n, double scale, int clip, float *out, int64_t *clipped)
 {
     for (size_t i = 0; i < n; i++) {
         double v[2] = {crealf(x[i]) * scale, cimagf(x[i]) * scale};
@@ -164,14 +169,95 @@ static void to_float(const float complex *x, size_t n, double scale, int clip, f
     }
 }
 
+static const sim_sink_ops *const sinks[] = {&sim_sink_wav, &sim_sink_iq_h5, &sim_sink_uff, &sim_sink_mat, &sim_sink_raw};
+
+const sim_sink_ops *sim_sink_for_path(const char *path)
+{
+    const char *ext = extension_of(path);
+    size_t len = strlen(ext);
+    if (len < 2) return NULL;
+    for (size_t i = 0; i < sizeof sinks / sizeof sinks[0]; i++) {
+        for (const char *e = sinks[i]->extensions; *e;) {
+            size_t n = strcspn(e, " ");
+            if (n == len && strncasecmp(e, ext, n) == 0) return sinks[i];
+            e += n;
+            while (*e == ' ') e++;
+        }
+    }
+    return NULL;
+}
+
+/* G generators in step: gate g is realisation g of the same spec. */
+typedef struct gate_set {
+    dop_sim **sims;
+    long n;
+    float complex *one;  /* CHUNK samples of one gate */
+    float complex *all;  /* CHUNK pulses x n gates, pulse-major */
+} gate_set;
+
+static void gate_set_free(gate_set *g)
+{
+    for (long i = 0; g->sims && i < g->n; i++) dop_sim_destroy(g->sims[i]);
+    free(g->sims);
+    free(g->one);
+    free(g->all);
+}
+
+static dop_status gate_set_create(const dop_sim_config *cfg, gate_set *g, dop_error *err)
+{
+    memset(g, 0, sizeof *g);
+    g->n = cfg->gates;
+    g->sims = calloc((size_t)g->n, sizeof *g->sims);
+    g->one = malloc(CHUNK * sizeof *g->one);
+    g->all = malloc((size_t)CHUNK * (size_t)g->n * sizeof *g->all);
+    if (!g->sims || !g->one || !g->all) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory (simulator gates)");
+    for (long i = 0; i < g->n; i++) {
+        dop_sim_config c = *cfg;
+        c.realisation = (unsigned)i;
+        dop_status st = dop_sim_create(&c, &g->sims[i], err);
+        if (st != DOP_OK) return st;
+    }
+    return DOP_OK;
+}
+
+/* Next CHUNK pulses of every gate into g->all; *got pulses, 0 at the end. */
+static void gate_set_generate(gate_set *g, size_t *got)
+{
+    if (g->n == 1) {
+        dop_sim_generate(g->sims[0], g->all, CHUNK, got);
+        return;
+    }
+    for (long i = 0; i < g->n; i++) {
+        dop_sim_generate(g->sims[i], g->one, CHUNK, got);
+        for (size_t p = 0; p < *got; p++) g->all[p * (size_t)g->n + (size_t)i] = g->one[p];
+    }
+}
+
+static void gate_set_reset(gate_set *g)
+{
+    for (long i = 0; i < g->n; i++) dop_sim_reset(g->sims[i]);
+}
+
 dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
                          dop_sim_write_report *report, dop_error *err)
 {
     dop_sim_write_report rep;
     memset(&rep, 0, sizeof rep);
-    dop_sim *sim = NULL;
-    dop_status st = dop_sim_create(cfg, &sim, err);
-    if (st != DOP_OK) return st;
+    const sim_sink_ops *sink = sim_sink_for_path(wav_path);
+    if (!sink)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "%s: unknown output type '%s': give .wav (audio), .h5 (native HDF5 IQ), .uff (USTB), "
+                             ".mat (MATLAB) or .iq (raw)", wav_path, extension_of(wav_path));
+    if (cfg->gates > 1 && !sink->multi_gate)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: a %s file holds one gate; %ld gates need .h5, .uff or .mat",
+                             wav_path, sink->name, cfg->gates);
+    gate_set gates;
+    dop_status st = gate_set_create(cfg, &gates, err);
+    if (st != DOP_OK) {
+        gate_set_free(&gates);
+        return st;
+    }
+    dop_sim *sim = gates.sims[0];
     const dop_sim_config *c = cfg;
 
     char *paths[OUT_COUNT] = {0};
@@ -179,28 +265,27 @@ dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const 
     int committed[OUT_COUNT] = {0};
     char *sidecar = dop_sidecar_path_for(wav_path);
     size_t stem = stem_length(wav_path);
-    float complex *x = malloc(CHUNK * sizeof *x);
-    void *conv = malloc(CHUNK * 2 * sizeof(float));
-    SNDFILE *snd = NULL;
+    void *sink_state = NULL;
     json_t *truth = NULL;
     paths[OUT_WAV] = strdup(wav_path);
     paths[OUT_TRUTH_CSV] = with_suffix(wav_path, stem, ".truth.csv");
     paths[OUT_BEATS_CSV] = with_suffix(wav_path, stem, ".beats.csv");
     paths[OUT_TRUTH_JSON] = with_suffix(wav_path, stem, ".truth.json");
-    int missing = !sidecar || !x || !conv;
+    int missing = !sidecar;
     for (int i = 0; i < OUT_COUNT; i++) missing |= !paths[i];
     if (missing) {
         st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory writing %s", wav_path);
         goto fail;
     }
 
-    /* Pass 1: the peak of I and Q sets the scale. */
+    /* Pass 1: the peak of I and Q over every gate sets the scale. */
     double peak = 0.0;
     size_t got;
+    const size_t per_pulse = (size_t)gates.n;
     do {
-        dop_sim_generate(sim, x, CHUNK, &got);
-        for (size_t i = 0; i < got; i++) {
-            double a = fabs(crealf(x[i])), b = fabs(cimagf(x[i]));
+        gate_set_generate(&gates, &got);
+        for (size_t i = 0; i < got * per_pulse; i++) {
+            double a = fabs(crealf(gates.all[i])), b = fabs(cimagf(gates.all[i]));
             if (a > peak) peak = a;
             if (b > peak) peak = b;
         }
@@ -217,43 +302,21 @@ dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const 
 
     /* Pass 2: the samples. */
     dop_atomic_release_stream(files[OUT_WAV]);
-    SF_INFO info;
-    memset(&info, 0, sizeof info);
-    info.samplerate = (int)c->fs_hz;
-    info.channels = 2;
-    info.format = SF_FORMAT_WAV | (c->format == DOP_SIM_FORMAT_FLOAT ? SF_FORMAT_FLOAT : SF_FORMAT_PCM_16);
-    snd = sf_open(dop_atomic_temp_path(files[OUT_WAV]), SFM_WRITE, &info);
-    if (!snd) {
-        st = dop_error_set(err, DOP_ERR_IO, "%s: cannot write WAV: %s", wav_path, sf_strerror(NULL));
-        goto fail;
-    }
-    /* The PEAK chunk of float WAVs carries a time stamp: leave it out so
-     * that the same spec gives the same bytes. */
-    sf_command(snd, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
-    dop_sim_reset(sim);
-    int clip = c->saturation_db > 0.0;
+    sim_sink_params params = {
+        .prf_hz = c->fs_hz, .pulses = rep.samples, .gates = gates.n, .f0_hz = c->f0_hz, .angle_deg = c->angle_deg,
+        .c_m_s = c->c_m_s, .diameter_mm = c->diameter_mm, .float_samples = c->format == DOP_SIM_FORMAT_FLOAT,
+        .scale = rep.scale, .clip = c->saturation_db > 0.0,
+    };
+    if ((st = sink->open(dop_atomic_temp_path(files[OUT_WAV]), wav_path, &params, &sink_state, err)) != DOP_OK) goto fail;
+    gate_set_reset(&gates);
     for (;;) {
-        dop_sim_generate(sim, x, CHUNK, &got);
+        gate_set_generate(&gates, &got);
         if (got == 0) break;
-        sf_count_t wrote;
-        if (c->format == DOP_SIM_FORMAT_FLOAT) {
-            to_float(x, got, rep.scale, clip, conv, &rep.clipped);
-            wrote = sf_writef_float(snd, conv, (sf_count_t)got);
-        } else {
-            to_pcm16(x, got, rep.scale, conv, &rep.clipped);
-            wrote = sf_writef_short(snd, conv, (sf_count_t)got);
-        }
-        if (wrote != (sf_count_t)got) {
-            st = dop_error_set(err, DOP_ERR_IO, "%s: write failed: %s", wav_path, sf_strerror(snd));
-            goto fail;
-        }
+        if ((st = sink->write(sink_state, gates.all, got, &rep.clipped, err)) != DOP_OK) goto fail;
     }
-    if (sf_close(snd) != 0) {
-        snd = NULL;
-        st = dop_error_set(err, DOP_ERR_IO, "%s: cannot finish WAV", wav_path);
-        goto fail;
-    }
-    snd = NULL;
+    st = sink->finish(sink_state, err);
+    sink_state = NULL;
+    if (st != DOP_OK) goto fail;
 
     /* Truth per 10 ms step and the beats. */
     FILE *f = dop_atomic_stream(files[OUT_TRUTH_CSV]);
@@ -295,7 +358,7 @@ dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const 
     goto done;
 
 fail:
-    if (snd) sf_close(snd);
+    if (sink_state) sink->abort(sink_state);
     for (int i = 0; i < OUT_COUNT; i++) {
         dop_atomic_abort(files[i]);
         if (committed[i]) unlink(paths[i]);
@@ -304,8 +367,6 @@ done:
     json_decref(truth);
     for (int i = 0; i < OUT_COUNT; i++) free(paths[i]);
     free(sidecar);
-    free(x);
-    free(conv);
-    dop_sim_destroy(sim);
+    gate_set_free(&gates);
     return st;
 }

@@ -113,6 +113,7 @@ dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **ou
 size_t dop_spectrum_bins(const dop_spectrum *s) { return s->fft_size; }
 double dop_spectrum_bin_hz(const dop_spectrum *s) { return s->cfg.fs_hz / (double)s->fft_size; }
 double dop_spectrum_frame_rate(const dop_spectrum *s) { return s->cfg.fs_hz / (double)s->hop_len; }
+size_t dop_spectrum_hop_samples(const dop_spectrum *s) { return s->hop_len; }
 
 /* Largest |x[i]| (0 for none; NaNs are passed over). The maximum does
  * not depend on the order of comparisons, so lanes give the same value. */

@@ -227,7 +227,7 @@ static void test_scaling_snr_and_saturation(void **state)
     const char *variants[] = {"\"blood\": true, \"noise\": false", "\"blood\": false, \"noise\": true"};
     double power[2], peak;
     for (int i = 0; i < 2; i++) {
-        snprintf(spec, sizeof spec, "%s/snr%d.json", tmpdir, i);
+        snprintf(spec, sizeof spec, "%s/snr%d.spec.json", tmpdir, i);
         char text[800];
         snprintf(text, sizeof text,
                  "{\"seed\": 3, \"duration_s\": 8, \"sample_format\": \"float\", \"noise\": {\"snr_db\": 13},"
@@ -244,7 +244,7 @@ static void test_scaling_snr_and_saturation(void **state)
     assert_true(fabs(power[0] - 1.0) < 0.05);
     assert_true(fabs(10.0 * log10(power[0] / power[1]) - 13.0) < 0.5);
 
-    snprintf(spec, sizeof spec, "%s/sat.json", tmpdir);
+    snprintf(spec, sizeof spec, "%s/sat.spec.json", tmpdir);
     write_file(spec, "{\"duration_s\": 3, \"clutter\": {\"level_db\": 25}, \"output\": {\"saturation_db\": 6}}");
     snprintf(out, sizeof out, "%s/sat.wav", tmpdir);
     snprintf(args, sizeof args, "'%s' -o '%s' -q", spec, out);

@@ -77,7 +77,8 @@ int cli_analysis_option(const char *cmd, int option, const char *value, dop_job 
 {
     static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
     static const char *const vmax_methods[] = {"mgm", "percentile", "threshold"};
-    static const char *const vmean_methods[] = {"intensity", "half-max"};
+    static const char *const vmean_methods[] = {"intensity", "half-max", "kasai"};
+    static const char *const unwrap_modes[] = {"auto", "off", "on"};
     static const char *const raw_formats[] = {"none", "s16", "f32"};
     dop_analysis_config *cfg = &job->analysis;
     double number = 0.0;
@@ -126,18 +127,58 @@ int cli_analysis_option(const char *cmd, int option, const char *value, dop_job 
         return 0;
     case CLI_OPT_THRESHOLD_DB: return cli_parse_double(cmd, "--threshold-db", value, &cfg->envelope.threshold_db);
     case CLI_OPT_VMEAN:
-        if (parse_choice(cmd, "--vmean", value, vmean_methods, 2, &choice) != 0) return -1;
+        if (parse_choice(cmd, "--vmean", value, vmean_methods, 3, &choice) != 0) return -1;
         cfg->vmean_method = (dop_vmean_method)choice;
         return 0;
     case CLI_OPT_RAW_FORMAT:
         if (parse_choice(cmd, "--raw-format", value, raw_formats, 3, &choice) != 0) return -1;
         job->input.raw_format = (dop_raw_format)choice;
         return 0;
-    case CLI_OPT_RATE: return cli_parse_double(cmd, "--rate", value, &job->input.raw_rate_hz);
+    case CLI_OPT_RATE: return cli_parse_double(cmd, "--rate/--prf", value, &job->input.raw_rate_hz);
+    case CLI_OPT_FORMAT:
+        choice = dop_input_format_parse(value);
+        if (choice < 0) {
+            fprintf(stderr, "dopflow %s: --format: unknown value '%s' (expected: auto audio iq-h5 uff mat clarius)\n",
+                    cmd, value);
+            return -1;
+        }
+        job->input.format = (dop_input_format)choice;
+        return 0;
+    case CLI_OPT_GATE: return cli_parse_gate_range(cmd, value, &job->input.gate_first, &job->input.gate_last);
+    case CLI_OPT_VARIABLE: job->input.variable = value; return 0;
+    case CLI_OPT_PRF_VAR: job->input.rate_variable = value; return 0;
+    case CLI_OPT_BASELINE_SHIFT: return cli_parse_double(cmd, "--baseline-shift", value, &cfg->baseline_shift_cm_s);
+    case CLI_OPT_UNWRAP:
+        if (parse_choice(cmd, "--unwrap", value, unwrap_modes, 3, &choice) != 0) return -1;
+        cfg->unwrap = (dop_unwrap_mode)choice;
+        return 0;
     default:
         fprintf(stderr, "dopflow %s: internal error: unknown analysis option %d\n", cmd, option);
         return -1;
     }
+}
+
+int cli_parse_gate_range(const char *cmd, const char *text, long *first, long *last)
+{
+    char *end = NULL;
+    errno = 0;
+    long a = strtol(text, &end, 10), b;
+    int ok = errno == 0 && end != text && a >= 0;
+    if (ok && *end == ':') {
+        const char *second = end + 1;
+        b = strtol(second, &end, 10);
+        ok = errno == 0 && end != second && *end == '\0' && b >= a;
+    } else {
+        b = a;
+        ok = ok && *end == '\0';
+    }
+    if (!ok) {
+        fprintf(stderr, "dopflow %s: --gate expects A:B or A, gate numbers from 0 with A <= B, got '%s'\n", cmd, text);
+        return -1;
+    }
+    *first = a;
+    *last = b;
+    return 0;
 }
 
 void cli_analysis_options_help(FILE *out)
@@ -151,6 +192,19 @@ void cli_analysis_options_help(FILE *out)
           "  --channels iq|qi|mono  stereo I/Q (left=I), swapped, or non-directional mono\n"
           "  --meta FILE          JSON sidecar with f0_hz, angle_deg, c_m_s, diameter_mm, channels\n"
           "  --raw-format s16|f32 --rate HZ  raw interleaved samples (required for INPUT '-')\n"
+          "Slow-time IQ (pulsed-wave Doppler from research scanners; layouts in the README):\n"
+          "  --format auto|audio|iq-h5|uff|mat|clarius  input format (default auto: by\n"
+          "                       content; clarius: colour-flow ensembles, see --color-csv)\n"
+          "  --gate A:B           gates (depth samples) averaged as the sample volume, from 0,\n"
+          "                       inclusive (default: all)\n"
+          "  --prf HZ             pulse repetition frequency (overrides the file's; = --rate)\n"
+          "  --variable NAME      MAT: the IQ variable; UFF: the beamformed_data group\n"
+          "  --prf-var NAME       MAT: scalar variable holding the PRF, Hz\n"
+          "Aliasing:\n"
+          "  --baseline-shift CM_S  move the zero line: the velocity range becomes\n"
+          "                       [-Vn + S, Vn + S) (Vn = Nyquist velocity; default 0)\n"
+          "  --unwrap auto|on|off  unwrap bands that alias past the Nyquist velocity (flagged\n"
+          "                       'unwrapped' in the frames); auto = on for IQ files\n"
           "Signal chain:\n"
           "  --wall-hz HZ         wall-filter cutoff, Hz (default 50; 0 disables)\n"
           "  --wall-order N       Butterworth order (default 4)\n"
@@ -161,8 +215,9 @@ void cli_analysis_options_help(FILE *out)
           "  --vmax mgm|percentile|threshold  maximum-velocity method (default mgm)\n"
           "  --percentile P       for --vmax percentile (default 0.95)\n"
           "  --threshold-db DB    for --vmax threshold (default 6)\n"
-          "  --vmean intensity|half-max  mean velocity: intensity-weighted spectral mean\n"
-          "                       (default; spatial mean under uniform insonation) or vmax/2\n"
-          "                       (parabolic profile)\n",
+          "  --vmean intensity|half-max|kasai  mean velocity: intensity-weighted spectral mean\n"
+          "                       (default; spatial mean under uniform insonation), vmax/2\n"
+          "                       (parabolic profile) or the lag-one autocorrelation phase\n"
+          "                       (Kasai 1985)\n",
           out);
 }

@@ -48,6 +48,7 @@ enum {
     CLI_OPT_DIAMETER_CSV, CLI_OPT_CHANNELS, CLI_OPT_META, CLI_OPT_WALL_HZ, CLI_OPT_WALL_ORDER,
     CLI_OPT_WINDOW, CLI_OPT_WINDOW_MS, CLI_OPT_HOP_MS, CLI_OPT_FFT, CLI_OPT_VMAX, CLI_OPT_PERCENTILE,
     CLI_OPT_THRESHOLD_DB, CLI_OPT_VMEAN, CLI_OPT_RAW_FORMAT, CLI_OPT_RATE,
+    CLI_OPT_FORMAT, CLI_OPT_GATE, CLI_OPT_VARIABLE, CLI_OPT_PRF_VAR, CLI_OPT_BASELINE_SHIFT, CLI_OPT_UNWRAP,
     CLI_ANALYSIS_OPT_END
 };
 #define CLI_ANALYSIS_LONGOPTS \
@@ -60,10 +61,18 @@ enum {
     {"hop-ms", required_argument, 0, CLI_OPT_HOP_MS}, {"fft", required_argument, 0, CLI_OPT_FFT}, \
     {"vmax", required_argument, 0, CLI_OPT_VMAX}, {"percentile", required_argument, 0, CLI_OPT_PERCENTILE}, \
     {"threshold-db", required_argument, 0, CLI_OPT_THRESHOLD_DB}, {"vmean", required_argument, 0, CLI_OPT_VMEAN}, \
-    {"raw-format", required_argument, 0, CLI_OPT_RAW_FORMAT}, {"rate", required_argument, 0, CLI_OPT_RATE}
+    {"raw-format", required_argument, 0, CLI_OPT_RAW_FORMAT}, {"rate", required_argument, 0, CLI_OPT_RATE}, \
+    {"prf", required_argument, 0, CLI_OPT_RATE}, {"format", required_argument, 0, CLI_OPT_FORMAT}, \
+    {"gate", required_argument, 0, CLI_OPT_GATE}, {"variable", required_argument, 0, CLI_OPT_VARIABLE}, \
+    {"prf-var", required_argument, 0, CLI_OPT_PRF_VAR}, \
+    {"baseline-shift", required_argument, 0, CLI_OPT_BASELINE_SHIFT}, {"unwrap", required_argument, 0, CLI_OPT_UNWRAP}
 
 /* Apply one analysis option to job; 0 on success, -1 after printing an error. */
 int cli_analysis_option(const char *cmd, int option, const char *value, dop_job *job);
+
+/* "A:B" (or "A") -> gate range, 0-based inclusive; 0 on success, -1 after
+ * printing an error. */
+int cli_parse_gate_range(const char *cmd, const char *text, long *first, long *last);
 
 /* The --help text of the analysis options. */
 void cli_analysis_options_help(FILE *out);

@@ -4,13 +4,15 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dopflow/color_job.h"
 #include "plot.h"
 
 static void usage(FILE *out)
 {
     fputs("Usage: dopflow analyze INPUT [OPTIONS]\n"
           "Analyse one Doppler recording (any format libsndfile reads; stereo = I/Q,\n"
-          "mono = non-directional; '-' = raw samples on standard input) into velocity\n"
+          "mono = non-directional; '-' = raw samples on standard input; slow-time IQ\n"
+          "from research scanners as native HDF5, USTB UFF or MATLAB .mat) into velocity\n"
           "envelopes, heart beats and volumetric flow.\n\n"
           "Outputs (each optional; '-' = standard output; without any, the summary is\n"
           "printed):\n"
@@ -21,6 +23,12 @@ static void usage(FILE *out)
           "  --plots              also draw figures beside the outputs: FILE.sonogram.png and\n"
           "                       FILE.flow.png next to --h5 FILE.h5, or FILE.flow.png next\n"
           "                       to --frames FILE.csv\n"
+          "Colour flow (ensembles of a colour-Doppler frame: --format clarius):\n"
+          "  --color-csv FILE     one row per pixel: frame, line, depth_sample, phase_rad,\n"
+          "                       velocity_cm_s (along the beam unless --angle), power_db,\n"
+          "                       clutter_db, correlation; needs --prf and --f0 for velocity\n"
+          "  --ensemble N         shots per beam line (default 12)\n"
+          "  --regression-order P polynomial-regression wall filter order (default 1)\n"
           "Span:\n"
           "  --start S --end S    analyse only [S, E) seconds of the recording\n"
           "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n",
@@ -59,17 +67,55 @@ static int draw_figures(const char *source, int have_h5)
     return CLI_EXIT_OK;
 }
 
+/* --format clarius: a colour-flow frame (color_job.h). */
+static int run_color(const dop_job *job, dop_color_job *color)
+{
+    if (job->input.format != DOP_INPUT_CLARIUS) {
+        fprintf(stderr, "dopflow analyze: --color-csv reads colour-flow ensembles: give --format clarius\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (job->summary_path || job->frames_path || job->beats_path || job->h5_path) {
+        fprintf(stderr, "dopflow analyze: colour-flow ensembles give --color-csv only (no spectra, frames or beats)\n");
+        return CLI_EXIT_USAGE;
+    }
+    color->path = job->input.path;
+    color->prf_hz = job->input.raw_rate_hz;
+    dop_acquisition_overlay(&color->acq, &job->overrides);
+    cli_install_stop_handlers();
+    color->stop = &cli_stop_requested;
+    dop_error err;
+    dop_error_clear(&err);
+    dop_color_report rep;
+    dop_status status = dop_color_job_run(color, &rep, &err);
+    if (status != DOP_OK) return cli_fail("analyze", status, &err);
+    fprintf(stderr, "dopflow analyze: %s: %zu frame(s) of %zu beam lines x %zu depth samples x %zu shots; strongest "
+                    "filtered power %.1f dB\n", color->path, rep.input.frames, rep.input.beam_lines, rep.input.samples,
+            rep.input.ensemble, rep.max_power_db);
+    fprintf(stderr, "dopflow analyze: flow pixels (within %g dB of it, correlation >= %g): %zu, median phase %.3f rad",
+            color->flow_db, color->min_correlation, rep.flow_pixels, rep.flow_median_phase_rad);
+    if (isfinite(rep.flow_median_velocity_cm_s))
+        fprintf(stderr, " = %.2f cm/s at %g degrees (Nyquist %.2f cm/s)\n", rep.flow_median_velocity_cm_s,
+                color->acq.angle_deg, rep.nyquist_cm_s);
+    else
+        fputs(" (velocity needs --prf and --f0)\n", stderr);
+    return CLI_EXIT_OK;
+}
+
 int cmd_analyze(int argc, char **argv)
 {
-    enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_PLOTS, OPT_HELP };
+    enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_PLOTS, OPT_HELP,
+           OPT_COLOR_CSV, OPT_ENSEMBLE, OPT_REGRESSION };
     static const struct option options[] = {
         {"summary", required_argument, 0, OPT_SUMMARY}, {"frames", required_argument, 0, OPT_FRAMES},
         {"beats", required_argument, 0, OPT_BEATS}, {"h5", required_argument, 0, OPT_H5},
         {"start", required_argument, 0, OPT_START}, {"end", required_argument, 0, OPT_END},
         {"epochs", required_argument, 0, OPT_EPOCHS}, {"plots", no_argument, 0, OPT_PLOTS},
-        {"help", no_argument, 0, OPT_HELP},
+        {"help", no_argument, 0, OPT_HELP}, {"color-csv", required_argument, 0, OPT_COLOR_CSV},
+        {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"regression-order", required_argument, 0, OPT_REGRESSION},
         CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
     dop_job job = dop_job_default();
+    dop_color_job color = dop_color_job_default();
+    double number = 0.0;
     const char *epoch_spec = NULL;
     int plots = 0;
     int opt;
@@ -89,6 +135,19 @@ int cmd_analyze(int argc, char **argv)
             break;
         case OPT_EPOCHS: epoch_spec = optarg; break;
         case OPT_PLOTS: plots = 1; break;
+        case OPT_COLOR_CSV: color.csv_path = optarg; break;
+        case OPT_ENSEMBLE:
+        case OPT_REGRESSION:
+            if (cli_parse_double("analyze", opt == OPT_ENSEMBLE ? "--ensemble" : "--regression-order", optarg, &number) != 0)
+                return CLI_EXIT_USAGE;
+            if (number != floor(number) || number < (opt == OPT_ENSEMBLE ? 2 : -1) || number > 1024) {
+                fprintf(stderr, "dopflow analyze: %s expects a whole number, got '%s'\n",
+                        opt == OPT_ENSEMBLE ? "--ensemble (>= 2)" : "--regression-order (>= -1)", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            if (opt == OPT_ENSEMBLE) color.ensemble = (size_t)number;
+            else color.wall_order = (int)number;
+            break;
         case 'h':
         case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
         case '?':
@@ -107,6 +166,7 @@ int cmd_analyze(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     job.input.path = argv[optind];
+    if (job.input.format == DOP_INPUT_CLARIUS || color.csv_path) return run_color(&job, &color);
     const char *figure_source = job.h5_path ? job.h5_path
                                 : (job.frames_path && strcmp(job.frames_path, "-") != 0) ? job.frames_path : NULL;
     if (plots && !figure_source) {
@@ -139,6 +199,15 @@ int cmd_analyze(int argc, char **argv)
     if (status != DOP_OK) {
         code = cli_fail("analyze", status, &err);
     } else {
+        if (report.input.kind != DOP_INPUT_AUDIO)
+            fprintf(stderr, "dopflow analyze: %s: %s, PRF %g Hz, gates %ld to %ld of %ld averaged; Nyquist velocity "
+                            "%.4g cm/s%s\n", job.input.path, report.input.layout, report.fs_hz, report.input.gate_first,
+                    report.input.gate_first + report.input.gates - 1, report.input.file_gates, report.nyquist_cm_s,
+                    job.analysis.baseline_shift_cm_s != 0.0 ? " (before the baseline shift)" : "");
+        if (report.unwrapped_frames > 0)
+            fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
+                            "unwrapped (quality 'unwrapped' in the frames)\n", report.unwrapped_frames,
+                    report.nyquist_cm_s);
         if (report.non_directional)
             fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
                             "counted as forward (directional = 0 in the summary)\n", job.input.path);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dopflow/clarius_raw.h"
 
 static const char *const CMD = "info";
 
@@ -27,6 +28,13 @@ static void usage(FILE *out)
             "  --raw-format s16|f32   FILE (or - for standard input) is raw interleaved\n"
             "                         little-endian samples; needs --rate\n"
             "  --rate HZ              sample rate of raw input, Hz\n"
+            "  --format auto|audio|iq-h5|uff|mat|clarius  input format (default: by content;\n"
+            "                         clarius: raw colour-flow ensembles, see --ensemble)\n"
+            "  --ensemble N           clarius: shots per beam line (default 12)\n"
+            "  --gate A:B             gates to describe (IQ files; default all)\n"
+            "  --prf HZ               pulse repetition frequency (IQ files without one)\n"
+            "  --variable NAME        MAT: the IQ variable; UFF: the beamformed_data group\n"
+            "  --prf-var NAME         MAT: the scalar variable holding the PRF, Hz\n"
             "  --meta FILE            read acquisition metadata from this JSON sidecar\n"
             "  --json                 machine-readable output\n"
             "  -h, --help             this help\n\n" CLI_EXIT_CODES_HELP);
@@ -34,6 +42,7 @@ static void usage(FILE *out)
 
 typedef struct info_options {
     dop_reader_config input;
+    size_t ensemble;      /* clarius: shots per beam line */
     const char *meta_path;
     int json;
 } info_options;
@@ -41,8 +50,12 @@ typedef struct info_options {
 /* 0: go on; otherwise the exit code to return (help or usage error). */
 static int parse_options(int argc, char **argv, info_options *opt, int *done)
 {
-    enum { OPT_CHANNELS = 1, OPT_RAW_FORMAT, OPT_RATE, OPT_META, OPT_JSON };
+    enum { OPT_CHANNELS = 1, OPT_RAW_FORMAT, OPT_RATE, OPT_META, OPT_JSON, OPT_FORMAT, OPT_GATE, OPT_VARIABLE,
+           OPT_PRF_VAR, OPT_ENSEMBLE };
     static const struct option longopts[] = {
+        {"format", required_argument, 0, OPT_FORMAT},     {"gate", required_argument, 0, OPT_GATE},
+        {"prf", required_argument, 0, OPT_RATE},          {"variable", required_argument, 0, OPT_VARIABLE},
+        {"prf-var", required_argument, 0, OPT_PRF_VAR},   {"ensemble", required_argument, 0, OPT_ENSEMBLE},
         {"channels", required_argument, 0, OPT_CHANNELS}, {"raw-format", required_argument, 0, OPT_RAW_FORMAT},
         {"rate", required_argument, 0, OPT_RATE},         {"meta", required_argument, 0, OPT_META},
         {"json", no_argument, 0, OPT_JSON},               {"help", no_argument, 0, 'h'},
@@ -76,6 +89,31 @@ static int parse_options(int argc, char **argv, info_options *opt, int *done)
             if (cli_parse_double(CMD, "--rate", optarg, &opt->input.raw_rate_hz) != 0) return CLI_EXIT_USAGE;
             break;
         case OPT_META: opt->meta_path = optarg; break;
+        case OPT_FORMAT: {
+            int format = dop_input_format_parse(optarg);
+            if (format < 0) {
+                fprintf(stderr, "dopflow %s: --format must be auto, audio, iq-h5, uff or mat, not '%s'\n", CMD, optarg);
+                return CLI_EXIT_USAGE;
+            }
+            opt->input.format = (dop_input_format)format;
+            break;
+        }
+        case OPT_GATE:
+            if (cli_parse_gate_range(CMD, optarg, &opt->input.gate_first, &opt->input.gate_last) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_VARIABLE: opt->input.variable = optarg; break;
+        case OPT_PRF_VAR: opt->input.rate_variable = optarg; break;
+        case OPT_ENSEMBLE: {
+            double shots = 0.0;
+            if (cli_parse_double(CMD, "--ensemble", optarg, &shots) != 0) return CLI_EXIT_USAGE;
+            if (shots != floor(shots) || shots < 1 || shots > 65536) {
+                fprintf(stderr, "dopflow %s: --ensemble expects a whole number of shots, got '%s'\n", CMD, optarg);
+                return CLI_EXIT_USAGE;
+            }
+            opt->ensemble = (size_t)shots;
+            break;
+        }
         case OPT_JSON: opt->json = 1; break;
         default:
             fprintf(stderr, "dopflow %s: unknown or incomplete option '%s' (see dopflow info --help)\n", CMD,
@@ -157,10 +195,12 @@ static void print_value(const char *key, const char *fmt, ...)
     putchar('\n');
 }
 
-static void print_meta_number(const char *key, double value, double sidecar_value, const char *unit)
+/* A metadata value and where it came from (sidecar over file over default). */
+static void print_meta_number(const char *key, double value, double sidecar_value, double file_value, const char *unit)
 {
     if (isnan(value)) print_value(key, "unknown");
-    else print_value(key, "%.10g %s%s", value, unit, isnan(sidecar_value) ? " (default)" : "");
+    else print_value(key, "%.10g %s%s", value, unit,
+                     !isnan(sidecar_value) ? "" : !isnan(file_value) ? " (from the file)" : " (default)");
 }
 
 static void print_text(const info_options *opt, const dop_reader_info *info, const dop_acquisition *acq,
@@ -168,7 +208,13 @@ static void print_text(const info_options *opt, const dop_reader_info *info, con
 {
     print_value("file", "%s", strcmp(opt->input.path, "-") == 0 ? "standard input" : opt->input.path);
     print_value("format", "%s", info->format);
-    print_value("sample rate", "%g Hz", info->rate_hz);
+    const int iq_file = info->kind != DOP_INPUT_AUDIO;
+    if (iq_file) {
+        print_value("layout", "%s", info->layout);
+        print_value("gates", "%ld in the file; %ld to %ld selected (averaged as the sample volume)", info->file_gates,
+                    info->gate_first, info->gate_first + info->gates - 1);
+    }
+    print_value(iq_file ? "PRF" : "sample rate", "%g Hz", info->rate_hz);
     print_value("channels in file", "%d", info->file_channels);
     print_value("mapping", "%s", mapping_text(info->channels, info->file_channels));
     if (info->frames >= 0) {
@@ -180,10 +226,11 @@ static void print_text(const info_options *opt, const dop_reader_info *info, con
     }
     print_value("float samples", "%s", info->is_float ? "yes" : "no (integer, scaled to full scale 1.0)");
     print_value("sidecar", "%s", sidecar_used[0] ? sidecar_used : "none");
-    print_meta_number("f0", acq->f0_hz, sidecar->f0_hz, "Hz");
-    print_meta_number("angle", acq->angle_deg, sidecar->angle_deg, "deg");
-    print_meta_number("speed of sound", acq->c_m_s, sidecar->c_m_s, "m/s");
-    print_meta_number("diameter", acq->diameter_mm, sidecar->diameter_mm, "mm");
+    const dop_acquisition *in_file = &info->file_acq;
+    print_meta_number("f0", acq->f0_hz, sidecar->f0_hz, in_file->f0_hz, "Hz");
+    print_meta_number("angle", acq->angle_deg, sidecar->angle_deg, in_file->angle_deg, "deg");
+    print_meta_number("speed of sound", acq->c_m_s, sidecar->c_m_s, in_file->c_m_s, "m/s");
+    print_meta_number("diameter", acq->diameter_mm, sidecar->diameter_mm, in_file->diameter_mm, "mm");
     print_value("sidecar channels", "%s", sidecar->channels == DOP_CHANNELS_UNSET ? "unset" : dop_channels_name(sidecar->channels));
     if (isnan(d->cm_s_per_hz)) {
         print_value("velocity scale", "unknown (needs f0 and angle)");
@@ -222,6 +269,11 @@ static int print_json(const info_options *opt, const dop_reader_info *info, cons
                              "cm_s_per_hz", json_number_or_null(d->cm_s_per_hz),
                              "nyquist_cm_s", json_number_or_null(d->nyquist_cm_s));
     if (!root) return -1;
+    json_object_set_new(root, "input_format", json_string(dop_input_format_name(info->kind)));
+    json_object_set_new(root, "layout", json_string(info->layout));
+    json_object_set_new(root, "gates", json_integer(info->gates));
+    json_object_set_new(root, "file_gates", json_integer(info->file_gates));
+    json_object_set_new(root, "gate_first", json_integer(info->gate_first));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (rc != 0) return -1;
@@ -229,12 +281,44 @@ static int print_json(const info_options *opt, const dop_reader_info *info, cons
     return 0;
 }
 
+/* --format clarius: the header of a colour-flow ensemble file. */
+static int describe_clarius(const info_options *opt)
+{
+    dop_clarius_raw_config cfg = dop_clarius_raw_config_default();
+    cfg.path = opt->input.path;
+    cfg.ensemble = opt->ensemble;
+    dop_clarius_raw *raw = NULL;
+    dop_error err;
+    dop_error_clear(&err);
+    dop_status status = dop_clarius_raw_open(&cfg, &raw, &err);
+    if (status != DOP_OK) return cli_fail(CMD, status, &err);
+    const dop_clarius_raw_info *info = dop_clarius_raw_get_info(raw);
+    if (opt->json) {
+        json_t *root = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "file", opt->input.path, "input_format",
+                                 "clarius", "frames", (json_int_t)info->frames, "beam_lines", (json_int_t)info->beam_lines,
+                                 "depth_samples", (json_int_t)info->samples, "ensemble", (json_int_t)info->ensemble,
+                                 "header_lines", (json_int_t)info->lines, "file_bytes", (json_int_t)info->file_bytes);
+        if (root) json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER), putchar('\n');
+        json_decref(root);
+    } else {
+        print_value("file", "%s", opt->input.path);
+        print_value("format", "Clarius raw IQ (colour-flow ensembles), id %u", (unsigned)info->id);
+        print_value("frames", "%zu", info->frames);
+        print_value("layout", "%zu beam lines x %zu depth samples x %zu shots, int16 I/Q", info->beam_lines,
+                    info->samples, info->ensemble);
+        print_value("analysis", "dopflow analyze FILE --format clarius --prf HZ --f0 HZ --color-csv OUT.csv");
+    }
+    dop_clarius_raw_close(raw);
+    return CLI_EXIT_OK;
+}
+
 int cmd_info(int argc, char **argv)
 {
-    info_options opt = {.input = dop_reader_config_default()};
+    info_options opt = {.input = dop_reader_config_default(), .ensemble = 12};
     int done = 0;
     int code = parse_options(argc, argv, &opt, &done);
     if (code != CLI_EXIT_OK || done) return code;
+    if (opt.input.format == DOP_INPUT_CLARIUS) return describe_clarius(&opt);
 
     dop_error err;
     dop_error_clear(&err);
@@ -242,15 +326,16 @@ int cmd_info(int argc, char **argv)
     char sidecar_used[1024];
     dop_status status = read_metadata(&opt, &sidecar, sidecar_used, sizeof sidecar_used, &err);
     if (status != DOP_OK) return cli_fail(CMD, status, &err);
-    /* Precedence: defaults < sidecar < command line (only --channels here). */
-    dop_acquisition acq = dop_acquisition_defaults();
-    dop_acquisition_overlay(&acq, &sidecar);
     if (opt.input.channels == DOP_CHANNELS_UNSET) opt.input.channels = sidecar.channels;
 
     dop_reader *reader = NULL;
     status = dop_reader_open(&opt.input, &reader, &err);
     if (status != DOP_OK) return cli_fail(CMD, status, &err);
     const dop_reader_info *info = dop_reader_get_info(reader);
+    /* Precedence: defaults < the file's own (IQ formats) < sidecar < command line (only --channels here). */
+    dop_acquisition acq = dop_acquisition_defaults();
+    dop_acquisition_overlay(&acq, &info->file_acq);
+    dop_acquisition_overlay(&acq, &sidecar);
     derived d = derive(&acq, info->rate_hz);
 
     code = CLI_EXIT_OK;

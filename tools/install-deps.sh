@@ -15,6 +15,7 @@ packages=(
   libgsl-dev        # GSL: statistics (t and F distributions) and random numbers
   libcsv-dev        # libcsv: CSV parsing (manifests, diameter tracks)
   nettle-dev        # nettle: SHA-256 provenance and resume keys
+  libmatio-dev      # libmatio: MATLAB .mat IQ recordings (v5, v7.3), read and simulated
   libcmocka-dev     # cmocka: unit tests
   libplplot-dev     # PLplot: the figures of dopflow plot (axes, colour bars, legends)
   plplot-driver-cairo  # PLplot's cairo driver: PNG, SVG and PDF output

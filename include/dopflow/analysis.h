@@ -1,8 +1,14 @@
 /* dopflow: the streaming analysis pipeline.
  *
  *   samples -> wall filter -> STFT -> noise floor -> artifact flags
- *           -> envelopes (fmax, fmean) -> velocity (Doppler equation)
- *           -> flow -> beat segmentation -> annotated frames + beats
+ *           -> [aliasing: baseline shift, unwrap] -> envelopes (fmax, fmean)
+ *           -> velocity (Doppler equation) -> flow -> beat segmentation
+ *           -> annotated frames + beats
+ *
+ * Several gates (depth samples of pulsed-wave IQ): each gate has its own
+ * wall filter and STFT, and the frame's power spectrum is the mean of the
+ * gates' spectra (a sample volume; averaging G independent speckle patterns
+ * divides the variance of each bin by up to G).
  *
  * Push complex samples in blocks of any size; results come out through
  * callbacks. Memory is fixed at create; push never allocates, so a file of
@@ -34,14 +40,29 @@ extern "C" {
 
 typedef enum dop_vmean_method {
     DOP_VMEAN_INTENSITY = 0,  /* intensity-weighted spectral mean (default) */
-    DOP_VMEAN_HALF_MAX        /* vmax / 2: parabolic profile assumption */
+    DOP_VMEAN_HALF_MAX,       /* vmax / 2: parabolic profile assumption */
+    DOP_VMEAN_KASAI           /* lag-one autocorrelation phase (Kasai et al., IEEE Trans
+                                 Sonics Ultrason 1985;32:458-464); see kasai.h */
 } dop_vmean_method;
+
+/* Unwrapping of aliased bands (alias.h). The analysis treats AUTO as OFF;
+ * dop_job turns it ON for slow-time IQ input (pulsed-wave, where the PRF
+ * is often close to the velocities measured). */
+typedef enum dop_unwrap_mode {
+    DOP_UNWRAP_AUTO = 0,
+    DOP_UNWRAP_OFF,
+    DOP_UNWRAP_ON
+} dop_unwrap_mode;
+
+/* Gates averaged at most (each has its own filter and FFT state, ~40 kB). */
+#define DOP_ANALYSIS_MAX_GATES 4096
 
 /* Diameter as a function of time, mm (NULL = constant acq.diameter_mm). */
 typedef double (*dop_diameter_fn)(double time_s, void *user);
 
 typedef struct dop_analysis_config {
-    double fs_hz;                      /* sample rate of the pushed samples */
+    double fs_hz;                      /* sample rate (PRF) of the pushed samples */
+    long gates;                        /* complex samples per pulse, averaged as spectra; default 1 */
     dop_acquisition acq;               /* f0, angle, c required; diameter optional */
     double time_offset_s;              /* time of the first pushed sample (for --start) */
     dop_wall_filter_config wall;       /* fs filled in from fs_hz */
@@ -53,6 +74,8 @@ typedef struct dop_analysis_config {
     double burst_factor;               /* frame floor above tracked floor => burst; default 4 (6 dB) */
     double dropout_factor;             /* frame power below floor / factor => dropout; default 4 */
     double min_nyquist_cm_s;           /* refuse when Nyquist velocity is lower; default 20 */
+    double baseline_shift_cm_s;        /* zero line moved: range [-Vn + s, Vn + s); default 0 */
+    dop_unwrap_mode unwrap;            /* default AUTO (= OFF here) */
     dop_diameter_fn diameter_fn;
     void *diameter_user;
 } dop_analysis_config;
@@ -77,14 +100,18 @@ dop_analysis_config dop_analysis_config_default(void);
 dop_status dop_analysis_create(const dop_analysis_config *cfg, const dop_analysis_output *output,
                                dop_analysis **out, dop_error *err);
 
-/* Velocity of each spectrum bin, cm/s (bins values); valid after create. */
+/* Velocity of each spectrum bin, cm/s (bins values); valid after create.
+ * The spectra delivered to on_spectrum are the physical (wrapped) ones. */
 const float *dop_analysis_velocity_axis(const dop_analysis *a);
 size_t dop_analysis_bins(const dop_analysis *a);
 double dop_analysis_frame_period_s(const dop_analysis *a);
 double dop_analysis_nyquist_cm_s(const dop_analysis *a);
 double dop_analysis_cm_s_per_hz(const dop_analysis *a);
 
+/* Push n pulses: n x gates samples, pulse-major (x[p * gates + g]). */
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
+/* Frames whose band was unwrapped past the Nyquist limit so far. */
+long long dop_analysis_unwrapped_frames(const dop_analysis *a);
 dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
 void dop_analysis_destroy(dop_analysis *a);
 

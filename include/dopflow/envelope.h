@@ -73,6 +73,13 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
  * Never allocates. */
 void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
 
+/* The same over a part of the axis: the forward side spans bins 1..fwd_bins
+ * above 0 Hz and the reverse side 1..rev_bins below (each at most the full
+ * side). For a spectrum laid out on an extended axis (alias.h) whose range
+ * is [lo, lo + fs): the envelopes then see exactly that range. */
+void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+                               dop_envelope_result *out);
+
 void dop_envelope_destroy(dop_envelope *env);
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /* dopflow: analyse one recording from file to results (what `dopflow
  * analyze` does and what `dopflow study` does per recording).
  *
- * Resolves the acquisition metadata (defaults < sidecar < job overrides),
+ * Resolves the acquisition metadata (defaults < what the file itself says
+ * (IQ formats) < sidecar < job overrides),
  * opens the reader, runs the analysis over [start_s, end_s), accumulates the
  * epoch summaries and writes the requested output files atomically (all or
  * nothing: on any error no output file is left behind). */
@@ -37,6 +38,9 @@ typedef struct dop_job {
 
 typedef struct dop_job_report {
     dop_acquisition acq;               /* metadata as used */
+    dop_reader_info input;             /* the recording as the reader saw it */
+    long long unwrapped_frames;        /* frames unwrapped past Nyquist (alias.h) */
+    int unwrap;                        /* unwrapping was on */
     double fs_hz;
     double nyquist_cm_s;
     int non_directional;               /* mono input analysed one-sided */

@@ -19,8 +19,9 @@ enum {
     DOP_FRAME_NO_SIGNAL = 1u << 3,     /* no blood signal detected above the noise */
     DOP_FRAME_NEAR_NYQUIST = 1u << 4,  /* envelope within 5% of Nyquist: possible aliasing */
     DOP_FRAME_REJECTED_BEAT = 1u << 5, /* frame belongs to a rejected beat */
-    DOP_FRAME_BRIDGED = 1u << 6        /* artifact frame inside an accepted beat; its
+    DOP_FRAME_BRIDGED = 1u << 6,       /* artifact frame inside an accepted beat; its
                                           values in averages are interpolated from neighbours */
+    DOP_FRAME_UNWRAPPED = 1u << 7      /* aliased band unwrapped: velocities beyond Nyquist */
 };
 #define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
 

@@ -119,8 +119,11 @@ typedef struct dop_sim_dropout {
 typedef struct dop_sim_config {
     uint64_t seed;                 /* same config and seed: the same samples, byte for byte */
     double duration_s;             /* (0, 3600] */
-    double fs_hz;                  /* sample rate, integer Hz in [1000, 192000] */
+    double fs_hz;                  /* sample rate (IQ output: PRF), integer Hz in [1000, 192000] */
     dop_sim_format format;
+    long gates;                    /* gates (depth samples) per pulse, [1, 256]; IQ outputs only.
+                                      Each gate sees the same flow with its own speckle and noise */
+    unsigned realisation;          /* speckle/noise realisation (gate) 0..; 0 = the recording's own */
 
     double f0_hz, angle_deg, c_m_s;          /* acquisition (written to the sidecar) */
     double diameter_mm;                      /* vessel inner diameter, constant */

@@ -60,6 +60,7 @@ dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **ou
 size_t dop_spectrum_bins(const dop_spectrum *s);
 double dop_spectrum_bin_hz(const dop_spectrum *s);     /* fs / fft_size */
 double dop_spectrum_frame_rate(const dop_spectrum *s); /* frames per second */
+size_t dop_spectrum_hop_samples(const dop_spectrum *s); /* samples between frames */
 
 /* Push samples; on_frame is called for every frame completed. A non-zero
  * return from on_frame stops the push and is returned as DOP_ERR_INTERRUPTED. */
