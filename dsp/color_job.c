@@ -87,6 +87,13 @@ static dop_status estimate_line(color_state *s, size_t f, size_t b, dop_error *e
     return st;
 }
 
+/* Stop if asked, else estimate the next line. */
+static dop_status next_line(const dop_color_job *job, color_state *s, size_t f, size_t b, dop_error *err)
+{
+    if (job->stop && *job->stop) return dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->path);
+    return estimate_line(s, f, b, err);
+}
+
 static void write_row(FILE *out, size_t f, size_t b, size_t d, const dop_ensemble_pixel *p)
 {
     char row[160], *q = row;
@@ -136,11 +143,7 @@ dop_status dop_color_job_run(const dop_color_job *job, dop_color_report *report,
     double max_db = -INFINITY;
     for (size_t f = 0; f < frames; f++)
         for (size_t b = 0; b < lines; b++) {
-            if (job->stop && *job->stop) {
-                st = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->path);
-                goto done;
-            }
-            if ((st = estimate_line(&s, f, b, err)) != DOP_OK) goto done;
+            if ((st = next_line(job, &s, f, b, err)) != DOP_OK) goto done;
             for (size_t d = 0; d < depth; d++)
                 if (s.pixels[d].power_db > max_db) max_db = s.pixels[d].power_db;
         }
@@ -153,11 +156,7 @@ dop_status dop_color_job_run(const dop_color_job *job, dop_color_report *report,
     }
     for (size_t f = 0; f < frames; f++)
         for (size_t b = 0; b < lines; b++) {
-            if (job->stop && *job->stop) {
-                st = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->path);
-                goto done;
-            }
-            if ((st = estimate_line(&s, f, b, err)) != DOP_OK) goto done;
+            if ((st = next_line(job, &s, f, b, err)) != DOP_OK) goto done;
             for (size_t d = 0; d < depth; d++) {
                 const dop_ensemble_pixel *p = &s.pixels[d];
                 if (csv) write_row(dop_atomic_stream(csv), f, b, d, p);

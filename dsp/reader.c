@@ -108,6 +108,14 @@ const char *dop_input_format_name(dop_input_format format)
     return format >= DOP_INPUT_AUTO && format <= DOP_INPUT_CLARIUS ? input_format_names[format] : "unknown";
 }
 
+dop_status dop_reader_backend_seek(const char *name, int64_t pulse, int64_t pulses, int64_t *position, dop_error *err)
+{
+    if (pulse < 0)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: cannot skip to negative pulse %lld", name, (long long)pulse);
+    *position = pulse > pulses ? pulses : pulse;
+    return DOP_OK;
+}
+
 dop_status dop_reader_gate_range(const dop_reader_config *cfg, const char *name, long file_gates, long *first,
                                  long *count, dop_error *err)
 {
@@ -489,7 +497,7 @@ static dop_status read_block(dop_reader *r, float *dst, size_t frames, size_t *g
 
 /* Index of the first non-finite value of x[0..n), or n. Integer sources
  * cannot have one and are not scanned. */
-static size_t first_non_finite(const float *x, size_t n)
+size_t dop_first_non_finite(const float *x, size_t n)
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) bad |= !isfinite(x[i]); /* vectorises: no early exit */
@@ -522,7 +530,7 @@ dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capaci
             reader->at_end = 1;
             break;
         }
-        size_t bad = integer ? got * channels : first_non_finite(b, got * channels);
+        size_t bad = integer ? got * channels : dop_first_non_finite(b, got * channels);
         if (bad < got * channels) {
             size_t i = bad / channels;
             int channel = (int)(bad % channels);

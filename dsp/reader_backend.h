@@ -42,6 +42,13 @@ extern const dop_reader_backend dop_reader_backend_iq_h5; /* reader_iq_h5.c */
 extern const dop_reader_backend dop_reader_backend_uff;   /* reader_uff.c */
 extern const dop_reader_backend dop_reader_backend_mat;   /* reader_mat.c */
 
+/* Index of the first NaN or infinite value of x[0..n), or n (reader.c). */
+size_t dop_first_non_finite(const float *x, size_t n);
+
+/* What every back end's seek does: *position = pulse, clamped to the
+ * `pulses` of the file; a negative pulse is DOP_ERR_INVALID_ARG. */
+dop_status dop_reader_backend_seek(const char *name, int64_t pulse, int64_t pulses, int64_t *position, dop_error *err);
+
 /* Gate range of a file with `file_gates` gates from cfg (-1 = last):
  * DOP_ERR_INVALID_ARG when it does not fit. */
 dop_status dop_reader_gate_range(const dop_reader_config *cfg, const char *name, long file_gates, long *first,

@@ -224,15 +224,12 @@ static dop_status read_iq_h5(void *state, float complex *out, size_t max_pulses,
             return dop_error_set(err, DOP_ERR_IO, "%s: cannot read /iq pulses %lld to %lld (damaged file?)", h->name,
                                  (long long)h->position, (long long)h->position + (long long)n - 1);
         }
-        int bad = 0;
-        for (hsize_t i = 0; i < values; i++) bad |= !isfinite(dst[i]); /* vectorises: no early exit */
-        if (bad) {
-            hsize_t i = 0;
-            while (isfinite(dst[i])) i++;
-            long long pulse = h->position + (long long)(i / (2 * (hsize_t)h->gates));
-            long gate = h->gate_first + (long)(i / 2 % (hsize_t)h->gates);
+        const size_t bad = dop_first_non_finite(dst, (size_t)values);
+        if (bad < (size_t)values) {
+            long long pulse = h->position + (long long)(bad / (2 * (hsize_t)h->gates));
+            long gate = h->gate_first + (long)(bad / 2 % (hsize_t)h->gates);
             return dop_error_set(err, DOP_ERR_FORMAT, "%s: /iq pulse %lld gate %ld (%s) is %s", h->name, pulse, gate,
-                                 i % 2 ? "Q" : "I", isnan(dst[i]) ? "NaN" : "infinite");
+                                 bad % 2 ? "Q" : "I", isnan(dst[bad]) ? "NaN" : "infinite");
         }
         if (h->scale != 1.0f)
             for (hsize_t i = 0; i < values; i++) dst[i] *= h->scale;
@@ -245,10 +242,7 @@ static dop_status read_iq_h5(void *state, float complex *out, size_t max_pulses,
 static dop_status seek_iq_h5(void *state, int64_t pulse, dop_error *err)
 {
     iq_h5 *h = state;
-    if (pulse < 0)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: cannot skip to negative pulse %lld", h->name, (long long)pulse);
-    h->position = pulse > (int64_t)h->pulses ? (int64_t)h->pulses : pulse;
-    return DOP_OK;
+    return dop_reader_backend_seek(h->name, pulse, (int64_t)h->pulses, &h->position, err);
 }
 
 const dop_reader_backend dop_reader_backend_iq_h5 = {

@@ -565,11 +565,8 @@ static dop_status read_mat(void *state, float complex *out, size_t max_pulses, s
         if (m->cls != MAT_C_INT16) {
             const float *x = (const float *)o;
             const size_t values = 2 * n * G;
-            int bad = 0;
-            for (size_t i = 0; i < values; i++) bad |= !isfinite(x[i]); /* vectorises: no early exit */
-            if (bad) {
-                size_t i = 0;
-                while (isfinite(x[i])) i++;
+            const size_t i = dop_first_non_finite(x, values);
+            if (i < values) {
                 const size_t k = i / (2 * G);
                 m->position += (int64_t)k; /* the whole pulses before it are delivered */
                 *count += k;
@@ -587,10 +584,7 @@ static dop_status read_mat(void *state, float complex *out, size_t max_pulses, s
 static dop_status seek_mat(void *state, int64_t pulse, dop_error *err)
 {
     mat_reader *m = state;
-    if (pulse < 0)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: cannot skip to negative pulse %lld", m->name, (long long)pulse);
-    m->position = pulse > (int64_t)m->pulses ? (int64_t)m->pulses : pulse;
-    return DOP_OK;
+    return dop_reader_backend_seek(m->name, pulse, (int64_t)m->pulses, &m->position, err);
 }
 
 const dop_reader_backend dop_reader_backend_mat = {

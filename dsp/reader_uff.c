@@ -570,11 +570,8 @@ static dop_status read_uff(void *state, float complex *out, size_t max_pulses, s
             return dop_error_set(err, DOP_ERR_IO, "%s: cannot read %s/data pulses %lld to %lld (damaged file?)", u->name,
                                  u->group, (long long)u->position, (long long)u->position + (long long)n - 1);
         const size_t values = 2 * n * gates;
-        int bad = 0;
-        for (size_t i = 0; i < values; i++) bad |= !isfinite(dst[i]); /* vectorises: no early exit */
-        if (bad) {
-            size_t i = 0;
-            while (isfinite(dst[i])) i++;
+        const size_t i = dop_first_non_finite(dst, values);
+        if (i < values) {
             const size_t k = i / (2 * gates);
             long long pulse = u->position + (long long)k;
             *count += k; /* the whole pulses before it are delivered */
@@ -586,7 +583,7 @@ static dop_status read_uff(void *state, float complex *out, size_t max_pulses, s
                                  isnan(dst[i]) ? "NaN" : "infinite");
         }
         if (u->scale != 1.0f)
-            for (size_t i = 0; i < values; i++) dst[i] *= u->scale;
+            for (size_t j = 0; j < values; j++) dst[j] *= u->scale;
         *count += n;
         u->position += (int64_t)n;
     }
@@ -596,10 +593,7 @@ static dop_status read_uff(void *state, float complex *out, size_t max_pulses, s
 static dop_status seek_uff(void *state, int64_t pulse, dop_error *err)
 {
     uff_reader *u = state;
-    if (pulse < 0)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: cannot skip to negative pulse %lld", u->name, (long long)pulse);
-    u->position = pulse > (int64_t)u->pulses ? (int64_t)u->pulses : pulse;
-    return DOP_OK;
+    return dop_reader_backend_seek(u->name, pulse, (int64_t)u->pulses, &u->position, err);
 }
 
 const dop_reader_backend dop_reader_backend_uff = {

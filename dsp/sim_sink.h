@@ -55,5 +55,8 @@ const sim_sink_ops *sim_sink_for_path(const char *path);
  * `clip`); *clipped counts the clipped values. */
 void sim_scale_pcm16(const float complex *x, size_t n, double scale, int16_t *out, int64_t *clipped);
 void sim_scale_float(const float complex *x, size_t n, double scale, int clip, float *out, int64_t *clipped);
+/* The one of the two the parameters ask for (p->float_samples, p->scale,
+ * p->clip); returns the bytes of one I or Q value written (2 or 4). */
+size_t sim_scale(const sim_sink_params *p, const float complex *x, size_t n, void *out, int64_t *clipped);
 
 #endif

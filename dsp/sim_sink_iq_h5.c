@@ -89,8 +89,7 @@ static dop_status write_iq_h5(void *state, const float complex *x, size_t n, int
     const size_t gates = (size_t)s->p.gates;
     for (size_t done = 0; done < n;) {
         size_t k = n - done < CHUNK_PULSES ? n - done : CHUNK_PULSES;
-        if (s->p.float_samples) sim_scale_float(x + done * gates, k * gates, s->p.scale, s->p.clip, s->conv, clipped);
-        else sim_scale_pcm16(x + done * gates, k * gates, s->p.scale, s->conv, clipped);
+        sim_scale(&s->p, x + done * gates, k * gates, s->conv, clipped);
         hsize_t start[3] = {s->written, 0, 0}, count[3] = {k, gates, 2};
         if (s->rank == 2) count[1] = 2;
         hid_t mem = H5Screate_simple(s->rank, count, NULL);

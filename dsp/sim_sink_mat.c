@@ -147,13 +147,9 @@ static dop_status write_mat(void *state, const float complex *x, size_t n, int64
     const size_t G = (size_t)s->p.gates;
     for (size_t done = 0; done < n;) {
         size_t k = n - done < s->block ? n - done : s->block;
-        if (s->p.float_samples) {
-            sim_scale_float(x + done * G, k * G, s->p.scale, s->p.clip, s->conv, clipped);
-            SPLIT(float);
-        } else {
-            sim_scale_pcm16(x + done * G, k * G, s->p.scale, s->conv, clipped);
-            SPLIT(int16_t);
-        }
+        sim_scale(&s->p, x + done * G, k * G, s->conv, clipped);
+        if (s->p.float_samples) SPLIT(float);
+        else SPLIT(int16_t);
         dop_h5_quiet q = dop_h5_quiet_begin();
         dop_matio_quiet();
         int rc = append_iq(s, k);

@@ -57,14 +57,7 @@ static dop_status write_raw(void *state, const float complex *x, size_t n, int64
     size_t values = n * (size_t)r->p.gates;
     for (size_t done = 0; done < values;) {
         size_t k = values - done < RAW_CHUNK ? values - done : RAW_CHUNK;
-        size_t bytes;
-        if (r->p.float_samples) {
-            sim_scale_float(x + done, k, r->p.scale, r->p.clip, r->conv, clipped);
-            bytes = 4;
-        } else {
-            sim_scale_pcm16(x + done, k, r->p.scale, r->conv, clipped);
-            bytes = 2;
-        }
+        size_t bytes = sim_scale(&r->p, x + done, k, r->conv, clipped);
         if (fwrite(r->conv, 2 * bytes, k, r->f) != k)
             return dop_error_set(err, DOP_ERR_IO, "%s: write failed: %s", r->name, strerror(errno));
         done += k;

@@ -257,8 +257,7 @@ static dop_status write_uff(void *state, const float complex *x, size_t n, int64
     herr_t rc = 0;
     for (size_t done = 0; done < n && rc >= 0;) {
         size_t k = n - done < s->block ? n - done : s->block;
-        if (s->p.float_samples) sim_scale_float(x + done * G, k * G, s->p.scale, s->p.clip, s->conv, clipped);
-        else sim_scale_pcm16(x + done * G, k * G, s->p.scale, s->conv, clipped);
+        sim_scale(&s->p, x + done * G, k * G, s->conv, clipped);
         /* I from the even values, Q from the odd ones, each gathered into a
          * contiguous part (an HDF5 memory selection with stride 2 is
          * several times slower), into pulses written..written+k. */

@@ -60,14 +60,9 @@ static dop_status write_wav(void *state, const float complex *x, size_t n, int64
     wav_sink *w = state;
     for (size_t done = 0; done < n;) {
         size_t k = n - done < WAV_CHUNK ? n - done : WAV_CHUNK;
-        sf_count_t wrote;
-        if (w->p.float_samples) {
-            sim_scale_float(x + done, k, w->p.scale, w->p.clip, w->conv, clipped);
-            wrote = sf_writef_float(w->snd, w->conv, (sf_count_t)k);
-        } else {
-            sim_scale_pcm16(x + done, k, w->p.scale, w->conv, clipped);
-            wrote = sf_writef_short(w->snd, w->conv, (sf_count_t)k);
-        }
+        sim_scale(&w->p, x + done, k, w->conv, clipped);
+        sf_count_t wrote = w->p.float_samples ? sf_writef_float(w->snd, w->conv, (sf_count_t)k)
+                                              : sf_writef_short(w->snd, w->conv, (sf_count_t)k);
         if (wrote != (sf_count_t)k)
             return dop_error_set(err, DOP_ERR_IO, "%s: write failed: %s", w->name, sf_strerror(w->snd));
         done += k;

@@ -169,6 +169,16 @@ void sim_scale_float(const float complex *x, size_t n, double scale, int clip, f
     }
 }
 
+size_t sim_scale(const sim_sink_params *p, const float complex *x, size_t n, void *out, int64_t *clipped)
+{
+    if (p->float_samples) {
+        sim_scale_float(x, n, p->scale, p->clip, out, clipped);
+        return sizeof(float);
+    }
+    sim_scale_pcm16(x, n, p->scale, out, clipped);
+    return sizeof(int16_t);
+}
+
 static const sim_sink_ops *const sinks[] = {&sim_sink_wav, &sim_sink_iq_h5, &sim_sink_uff, &sim_sink_mat, &sim_sink_raw};
 
 const sim_sink_ops *sim_sink_for_path(const char *path)

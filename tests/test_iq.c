@@ -260,6 +260,18 @@ static int cli_count_lines_file(const char *path)
     return n;
 }
 
+/* The simulator's truth over the whole recording. */
+static dop_sim_epoch_result whole_truth(const dop_sim_config *cfg)
+{
+    dop_sim *sim = NULL;
+    dop_sim_epoch_result truth;
+    dop_error err;
+    assert_int_equal(dop_sim_create(cfg, &sim, &err), DOP_OK);
+    assert_int_equal(dop_sim_epoch_truth(sim, "all", 0.0, cfg->duration_s, &truth, &err), DOP_OK);
+    dop_sim_destroy(sim);
+    return truth;
+}
+
 static double rel_diff(double a, double b) { return fabs(a - b) / fabs(b); }
 
 static void test_same_flow_every_format(void **state)
@@ -293,11 +305,7 @@ static void test_same_flow_every_format(void **state)
     for (int i = 1; i < 5; i++) assert_true(rel_diff(flow[i], flow[0]) < 0.01);
     /* And the truth, from the simulator: within the accuracy of the
      * resting cases in docs/ACCURACY.md (10 %). */
-    dop_sim *sim = NULL;
-    dop_sim_epoch_result truth;
-    assert_int_equal(dop_sim_create(&cfg, &sim, &err), DOP_OK);
-    assert_int_equal(dop_sim_epoch_truth(sim, "all", 0.0, cfg.duration_s, &truth, &err), DOP_OK);
-    dop_sim_destroy(sim);
+    dop_sim_epoch_result truth = whole_truth(&cfg);
     print_message("truth    flow %.3f ml/min, mean velocity %.4f cm/s; WAV error %+.1f %%\n", truth.flow_ml_min,
                   truth.mean_velocity_cm_s, 100.0 * (flow[0] / truth.flow_ml_min - 1.0));
     assert_true(rel_diff(flow[0], truth.flow_ml_min) < 0.10);
@@ -389,11 +397,7 @@ static void test_aliasing_unwrapped(void **state)
     io_path_join(beats, sizeof beats, dir, "beats.csv");
     dop_sim_write_report sim;
     assert_int_equal(dop_sim_write(&cfg, path, alias_spec, &sim, &err), DOP_OK);
-    dop_sim *truth_sim = NULL;
-    assert_int_equal(dop_sim_create(&cfg, &truth_sim, &err), DOP_OK);
-    dop_sim_epoch_result truth;
-    assert_int_equal(dop_sim_epoch_truth(truth_sim, "all", 0.0, 10.0, &truth, &err), DOP_OK);
-    dop_sim_destroy(truth_sim);
+    dop_sim_epoch_result truth = whole_truth(&cfg);
     assert_true(sim.peak_velocity_cm_s > 1.25 * sim.nyquist_cm_s); /* the case does alias */
 
     /* unwrap (the default for IQ files), baseline shift, neither */

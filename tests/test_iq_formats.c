@@ -125,6 +125,25 @@ static mat_t *mat_create(const char *path, enum mat_ft version)
     return mat;
 }
 
+/* A v5 file at `path` holding prf_hz, ready for more variables. */
+static mat_t *mat_with_prf(const char *path)
+{
+    mat_t *mat = mat_create(path, MAT_FT_MAT5);
+    mat_write_scalar(mat, "prf_hz", PRF_HZ);
+    return mat;
+}
+
+/* One uncompressed rows x cols variable. */
+static void mat_put(mat_t *mat, const char *name, enum matio_classes cls, enum matio_types type, size_t rows,
+                    size_t cols, void *data)
+{
+    size_t dims[2] = {rows, cols};
+    matvar_t *v = Mat_VarCreate(name, cls, type, 2, dims, data, 0);
+    assert_non_null(v);
+    assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
+    Mat_VarFree(v);
+}
+
 /* A v5 (or v7.3) file with prf_hz and one IQ variable "iq". */
 static void mat_file(const char *path, enum mat_ft version, enum matio_classes cls, mat_layout layout, size_t N, size_t G,
                      enum matio_compression comp)
@@ -447,8 +466,7 @@ static void test_mat_prf_sources(void **state)
 {
     char path[512];
     path_in(path, sizeof path, state, "prf.mat");
-    mat_t *mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
+    mat_t *mat = mat_with_prf(path);
     mat_write_scalar(mat, "fs", 2500.0);
     mat_write_scalar(mat, "bad_rate", -3.0);
     mat_write_iq(mat, "iq", MAT_C_SINGLE, MAT_COMPLEX_COLUMNS, 50, 2, MAT_COMPRESSION_NONE, -1, -1);
@@ -501,8 +519,7 @@ static void test_mat_variable_choice(void **state)
 {
     char path[512];
     path_in(path, sizeof path, state, "two.mat");
-    mat_t *mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
+    mat_t *mat = mat_with_prf(path);
     mat_write_iq(mat, "iq_a", MAT_C_SINGLE, MAT_COMPLEX_COLUMNS, 40, 2, MAT_COMPRESSION_NONE, -1, -1);
     mat_write_iq(mat, "iq_b", MAT_C_INT16, MAT_REAL_PAIRS, 30, 1, MAT_COMPRESSION_ZLIB, -1, -1);
     Mat_Close(mat);
@@ -528,12 +545,8 @@ static void test_mat_malformed(void **state)
 
     /* Wrong class: char; no numeric array at all. */
     path_in(path, sizeof path, state, "char.mat");
-    mat_t *mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
-    size_t cdims[2] = {1, 11};
-    matvar_t *v = Mat_VarCreate("iq", MAT_C_CHAR, MAT_T_UINT8, 2, cdims, "hello world", 0);
-    assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(v);
+    mat_t *mat = mat_with_prf(path);
+    mat_put(mat, "iq", MAT_C_CHAR, MAT_T_UINT8, 1, 11, "hello world");
     Mat_Close(mat);
     cfg = config(path, DOP_INPUT_AUTO);
     open_fails(&cfg, DOP_ERR_FORMAT, "no numeric array");
@@ -542,18 +555,11 @@ static void test_mat_malformed(void **state)
 
     /* Wrong dims: real N x 3; a class that is not read (int32). */
     path_in(path, sizeof path, state, "dims.mat");
-    mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
+    mat = mat_with_prf(path);
     double d3[30] = {0};
-    size_t dims3[2] = {10, 3};
-    v = Mat_VarCreate("iq", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims3, d3, 0);
-    assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(v);
+    mat_put(mat, "iq", MAT_C_DOUBLE, MAT_T_DOUBLE, 10, 3, d3);
     int32_t i32[20] = {0};
-    size_t dims2[2] = {10, 2};
-    v = Mat_VarCreate("iq32", MAT_C_INT32, MAT_T_INT32, 2, dims2, i32, 0);
-    assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(v);
+    mat_put(mat, "iq32", MAT_C_INT32, MAT_T_INT32, 10, 2, i32);
     Mat_Close(mat);
     cfg = config(path, DOP_INPUT_MAT);
     cfg.variable = "iq";
@@ -563,12 +569,8 @@ static void test_mat_malformed(void **state)
 
     /* Empty variable. */
     path_in(path, sizeof path, state, "empty.mat");
-    mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
-    size_t dims0[2] = {0, 0};
-    v = Mat_VarCreate("iq", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims0, NULL, 0);
-    assert_int_equal(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0);
-    Mat_VarFree(v);
+    mat = mat_with_prf(path);
+    mat_put(mat, "iq", MAT_C_DOUBLE, MAT_T_DOUBLE, 0, 0, NULL);
     Mat_Close(mat);
     cfg = config(path, DOP_INPUT_MAT);
     open_fails(&cfg, DOP_ERR_FORMAT, "no numeric array");
@@ -577,8 +579,7 @@ static void test_mat_malformed(void **state)
 
     /* NaN sample: the pulses before it come back, then the error. */
     path_in(path, sizeof path, state, "nan.mat");
-    mat = mat_create(path, MAT_FT_MAT5);
-    mat_write_scalar(mat, "prf_hz", PRF_HZ);
+    mat = mat_with_prf(path);
     mat_write_iq(mat, "iq", MAT_C_DOUBLE, MAT_COMPLEX_COLUMNS, 20, 3, MAT_COMPRESSION_NONE, 5, 1);
     Mat_Close(mat);
     cfg = config(path, DOP_INPUT_AUTO);

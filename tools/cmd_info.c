@@ -215,10 +215,14 @@ static void print_text(const info_options *opt, const dop_reader_info *info, con
                     info->gate_first, info->gate_first + info->gates - 1);
     }
     print_value(iq_file ? "PRF" : "sample rate", "%g Hz", info->rate_hz);
-    print_value("channels in file", "%d", info->file_channels);
-    print_value("mapping", "%s", mapping_text(info->channels, info->file_channels));
+    if (iq_file) {
+        print_value("samples", "complex (I, Q) per pulse and gate");
+    } else {
+        print_value("channels in file", "%d", info->file_channels);
+        print_value("mapping", "%s", mapping_text(info->channels, info->file_channels));
+    }
     if (info->frames >= 0) {
-        print_value("frames", "%lld", (long long)info->frames);
+        print_value(iq_file ? "pulses" : "frames", "%lld", (long long)info->frames);
         print_value("duration", "%.3f s", info->duration_s);
     } else {
         print_value("frames", "unknown (stream)");
