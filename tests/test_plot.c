@@ -450,12 +450,65 @@ static void failure_keeps_previous_figure(void **state)
     unlink(out);
 }
 
+/* Pixels left of the colour bar (x < 80 % of the width) whose colour is
+ * warm (red to yellow: flow toward the probe) and blue (away). */
+static void count_flow_colours(const char *path, int *warm, int *blue)
+{
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    assert_int_equal(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+    int w = cairo_image_surface_get_width(img), h = cairo_image_surface_get_height(img);
+    int stride = cairo_image_surface_get_stride(img);
+    const unsigned char *data = cairo_image_surface_get_data(img);
+    *warm = *blue = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < 4 * w / 5; x++) {
+            uint32_t p = *(const uint32_t *)(data + (size_t)y * stride + 4 * (size_t)x);
+            int r = (p >> 16) & 255, b = p & 255;
+            *warm += r > 180 && b < 120;
+            *blue += b > 150 && r < 60;
+        }
+    cairo_surface_destroy(img);
+}
+
+/* A colour-flow frame: a band of depth samples with flow toward the probe
+ * is drawn red, the rest grey; nothing blue. */
+static void color_frame_png(void **state)
+{
+    const fixture *fx = *state;
+    char csv[512], png[512], args[2048];
+    io_path_join(csv, sizeof csv, fx->dir, "color.csv");
+    io_path_join(png, sizeof png, fx->dir, "color.png");
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fprintf(f, "frame,line,depth_sample,phase_rad,velocity_cm_s,power_db,clutter_db,correlation\n");
+    for (int line = 0; line < 20; line++)
+        for (int d = 0; d < 60; d++) {
+            int flow = d >= 20 && d < 35;
+            fprintf(f, "0,%d,%d,%.3f,%.2f,%.1f,%.1f,%.2f\n", line, d, flow ? 1.0 : 0.02, flow ? 12.0 : 0.2,
+                    flow ? -60.0 : -95.0, -30.0 - (d % 7), flow ? 0.9 : 0.2);
+        }
+    fclose(f);
+    snprintf(args, sizeof args, "plot color '%s' -o '%s' --width 600 --height 500", csv, png);
+    free(run_expect(args, 0));
+    assert_png(png, 600, 500, 8);
+    int warm = 0, blue = 0;
+    count_flow_colours(png, &warm, &blue);
+    print_message("color.png: %d warm (flow toward the probe) and %d blue pixels\n", warm, blue);
+    assert_true(warm > 600 * 500 / 10); /* the band: 15 of 60 depth samples of the plot area */
+    assert_int_equal(blue, 0);
+    /* A CSV without the colour-flow columns: exit 3, nothing written. */
+    char none[512];
+    snprintf(none, sizeof none, "%s/none.png", fx->dir);
+    snprintf(args, sizeof args, "plot color '%s' -o '%s'", fx->frames, none);
+    expect_failure(fx, args, 3, "no column", none);
+}
+
 static void help_texts(void **state)
 {
     (void)state;
-    static const char *const kinds[] = {"", "sonogram ", "flow ", "study "};
-    static const char *const needles[] = {"Kinds:", "--colormap", "--epochs", "p_adjusted"};
-    for (int i = 0; i < 4; i++) {
+    static const char *const kinds[] = {"", "sonogram ", "flow ", "study ", "color "};
+    static const char *const needles[] = {"Kinds:", "--colormap", "--epochs", "p_adjusted", "clutter_db"};
+    for (int i = 0; i < 5; i++) {
         char args[256], *out = NULL, *err = NULL;
         snprintf(args, sizeof args, "plot %s--help", kinds[i]);
         assert_int_equal(cli_run(args, NULL, &out, &err), 0);
@@ -486,6 +539,7 @@ int main(void)
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(unwritable_output_exit_6),
         cmocka_unit_test(failure_keeps_previous_figure),
+        cmocka_unit_test(color_frame_png),
         cmocka_unit_test(help_texts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

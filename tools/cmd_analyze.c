@@ -29,6 +29,7 @@ static void usage(FILE *out)
           "                       clutter_db, correlation; needs --prf and --f0 for velocity\n"
           "  --ensemble N         shots per beam line (default 12)\n"
           "  --regression-order P polynomial-regression wall filter order (default 1)\n"
+          "  --plots              also draw FILE.color.png beside --color-csv FILE.csv\n"
           "Span:\n"
           "  --start S --end S    analyse only [S, E) seconds of the recording\n"
           "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n",
@@ -68,10 +69,14 @@ static int draw_figures(const char *source, int have_h5)
 }
 
 /* --format clarius: a colour-flow frame (color_job.h). */
-static int run_color(const dop_job *job, dop_color_job *color)
+static int run_color(const dop_job *job, dop_color_job *color, int plots)
 {
     if (job->input.format != DOP_INPUT_CLARIUS) {
         fprintf(stderr, "dopflow analyze: --color-csv reads colour-flow ensembles: give --format clarius\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (plots && (!color->csv_path || strcmp(color->csv_path, "-") == 0)) {
+        fprintf(stderr, "dopflow analyze: --plots needs --color-csv FILE to draw from\n");
         return CLI_EXIT_USAGE;
     }
     if (job->summary_path || job->frames_path || job->beats_path || job->h5_path) {
@@ -98,6 +103,15 @@ static int run_color(const dop_job *job, dop_color_job *color)
                 color->acq.angle_deg, rep.nyquist_cm_s);
     else
         fputs(" (velocity needs --prf and --f0)\n", stderr);
+    if (!plots) return CLI_EXIT_OK;
+    char *figure = figure_path(color->csv_path, ".color.png");
+    if (!figure) return cli_fail("analyze", DOP_ERR_NOMEM, NULL);
+    status = plot_color(color->csv_path, figure, NULL, &err);
+    free(figure);
+    if (status != DOP_OK) {
+        cli_fail("analyze", status, &err);
+        return CLI_EXIT_OUTPUT;
+    }
     return CLI_EXIT_OK;
 }
 
@@ -166,7 +180,7 @@ int cmd_analyze(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     job.input.path = argv[optind];
-    if (job.input.format == DOP_INPUT_CLARIUS || color.csv_path) return run_color(&job, &color);
+    if (job.input.format == DOP_INPUT_CLARIUS || color.csv_path) return run_color(&job, &color, plots);
     const char *figure_source = job.h5_path ? job.h5_path
                                 : (job.frames_path && strcmp(job.frames_path, "-") != 0) ? job.frames_path : NULL;
     if (plots && !figure_source) {

@@ -24,7 +24,9 @@ static void usage(FILE *out)
           "  flow FRAMES.csv|INPUT.h5   flow and mean velocity over time, per frame and\n"
           "                             averaged over each beat; epochs shaded\n"
           "  study OUTDIR               flow by epoch per condition and artery, mean +/- SE,\n"
-          "                             '*' where p_adjusted < 0.05 (OUTDIR/conditions.csv)\n\n"
+          "                             '*' where p_adjusted < 0.05 (OUTDIR/conditions.csv)\n"
+          "  color COLOR.csv            a colour-flow frame: echo power in grey, flow velocity\n"
+          "                             in red/blue (analyze --format clarius --color-csv)\n\n"
           "Common options:\n"
           "  -o, --output FIGURE  the figure to write (required); written atomically\n"
           "      --width N        figure width, px (PNG) or pt (SVG/PDF)\n"
@@ -81,6 +83,22 @@ static void usage_kind(FILE *out, const char *kind)
               "      --from S --to S  time span shown, s (default: all)\n"
               "      --width PX       default 1200\n"
               "      --height PX      default 700\n"
+              "      --title TEXT     title (default: the input's file name)\n"
+              "  -h, --help           this help\n\n" CLI_EXIT_CODES_HELP,
+              out);
+    } else if (strcmp(kind, "color") == 0) {
+        fputs("Usage: dopflow plot color COLOR.csv -o FIGURE [--width PX] [--height PX]\n\n"
+              "A colour-flow frame as a scanner shows it (dopflow analyze --format clarius\n"
+              "--color-csv): beam line across, depth sample down; the echo power before\n"
+              "the wall filter (clutter_db) in grey over 60 dB, and over it the velocity\n"
+              "along the beam (cm/s; the lag-one phase in rad when the CSV has no velocity),\n"
+              "red toward the probe and blue away, of the pixels whose filtered power is\n"
+              "within 20 dB of the strongest and whose lag-one correlation is >= 0.5.\n"
+              "Frame 0 of the CSV is drawn.\n\n"
+              "Options:\n"
+              "  -o, --output FIGURE  .png, .svg or .pdf (required)\n"
+              "      --width PX       default 900\n"
+              "      --height PX      default 720\n"
               "      --title TEXT     title (default: the input's file name)\n"
               "  -h, --help           this help\n\n" CLI_EXIT_CODES_HELP,
               out);
@@ -162,9 +180,10 @@ int cmd_plot(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp(kind, "sonogram") != 0 && strcmp(kind, "flow") != 0 && strcmp(kind, "study") != 0) {
-        fprintf(stderr, "dopflow %s: unknown figure '%s' (expected sonogram, flow or study; see dopflow plot --help)\n",
-                CMD, kind);
+    if (strcmp(kind, "sonogram") != 0 && strcmp(kind, "flow") != 0 && strcmp(kind, "study") != 0 &&
+        strcmp(kind, "color") != 0) {
+        fprintf(stderr, "dopflow %s: unknown figure '%s' (expected sonogram, flow, study or color; see dopflow plot "
+                        "--help)\n", CMD, kind);
         return CLI_EXIT_USAGE;
     }
     enum { OPT_WIDTH = 1, OPT_HEIGHT, OPT_FROM, OPT_TO, OPT_EPOCHS, OPT_COLORMAP, OPT_RANGE_DB, OPT_TITLE, OPT_VELOCITY };
@@ -250,6 +269,7 @@ int cmd_plot(int argc, char **argv)
     dop_status status;
     if (strcmp(kind, "sonogram") == 0) status = plot_sonogram(input, out, &opt, &err);
     else if (strcmp(kind, "flow") == 0) status = plot_flow(input, out, &opt, &err);
+    else if (strcmp(kind, "color") == 0) status = plot_color(input, out, &opt, &err);
     else status = plot_study(input, out, &opt, &err);
     if (status != DOP_OK) return fail(status, out, &err);
     return CLI_EXIT_OK;

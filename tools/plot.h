@@ -80,6 +80,12 @@ dop_status plot_flow(const char *input, const char *out, const plot_options *opt
  * also be the CSV itself): one panel per artery, flow by epoch for each
  * condition (mean +/- SE), '*' where p_adjusted < 0.05 ('**' < 0.01,
  * '***' < 0.001). Errors: as plot_flow. */
+/* One frame of a colour-flow CSV (dopflow analyze --format clarius
+ * --color-csv): echo power in grey, the velocity (or phase) of the flow
+ * pixels in red/blue over it, beam line across and depth down.
+ * Errors: as plot_sonogram; DOP_ERR_FORMAT for a CSV without the columns. */
+dop_status plot_color(const char *csv_path, const char *out, const plot_options *opt, dop_error *err);
+
 dop_status plot_study(const char *outdir, const char *out, const plot_options *opt, dop_error *err);
 
 /* True when a failure concerned the figure file rather than the input (for
