@@ -1115,6 +1115,17 @@ static FILE *text_list_item(text_list *l)
     return l->items++ < REPORT_LIST_MAX ? l->f : NULL;
 }
 
+/* "- artery / condition, subject S" (the start of a report list item). */
+static void subject_item(FILE *f, const group *g, const char *subject)
+{
+    fputs("- ", f);
+    md_put(f, g->artery[0] ? g->artery : "(no artery)");
+    fputs(" / ", f);
+    md_put(f, g->condition);
+    fputs(", subject ", f);
+    md_put(f, subject);
+}
+
 static void text_list_close(text_list *l)
 {
     if (l->f) fclose(l->f);
@@ -1307,12 +1318,7 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
             if (analysed > 1) {
                 FILE *f = text_list_item(&averaged);
                 if (f) {
-                    fputs("- ", f);
-                    md_put(f, g->artery[0] ? g->artery : "(no artery)");
-                    fputs(" / ", f);
-                    md_put(f, g->condition);
-                    fputs(", subject ", f);
-                    md_put(f, order[i]->subject);
+                    subject_item(f, g, order[i]->subject);
                     fprintf(f, ": %zu recordings averaged\n", analysed);
                 }
             }
@@ -1324,12 +1330,7 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
                 if (missing && k > 1) {
                     FILE *f = text_list_item(&excl);
                     if (f) {
-                        fputs("- ", f);
-                        md_put(f, g->artery[0] ? g->artery : "(no artery)");
-                        fputs(" / ", f);
-                        md_put(f, g->condition);
-                        fputs(", subject ", f);
-                        md_put(f, order[i]->subject);
+                        subject_item(f, g, order[i]->subject);
                         fputs(": no flow for ", f);
                         int first = 1;
                         for (size_t c = 0; c < k; c++)

@@ -323,35 +323,42 @@ static void sink_round_trip(void **state, const sim_sink_ops *ops, const char *f
     sink_data_free(&d);
 }
 
-static void test_mat_sink_round_trip(void **state)
+/* Three round trips through a sink (float 1000 x 4, int16 777 x 1, int16
+ * 500 x 5); then the float file, found by content, must describe itself
+ * with `format` and a layout starting with `layout`. Its path is left in
+ * path. */
+static void sink_round_trips(void **state, const sim_sink_ops *sink, const char *ext, dop_input_format format,
+                             const char *format_name, const char *layout, char *path, size_t size)
 {
-    sink_round_trip(state, &sim_sink_mat, "sim_float.mat", DOP_INPUT_MAT, 1000, 4, 1);
-    sink_round_trip(state, &sim_sink_mat, "sim_int16.mat", DOP_INPUT_MAT, 777, 1, 0);
-    sink_round_trip(state, &sim_sink_mat, "sim_int16_gates.mat", DOP_INPUT_MAT, 500, 5, 0);
-    char path[512];
-    path_in(path, sizeof path, state, "sim_float.mat");
+    const struct { const char *stem; size_t pulses, gates; int is_float; } runs[] = {
+        {"sim_float", 1000, 4, 1}, {"sim_int16", 777, 1, 0}, {"sim_int16_gates", 500, 5, 0}};
+    char name[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s%s", runs[i].stem, ext);
+        sink_round_trip(state, sink, name, format, runs[i].pulses, runs[i].gates, runs[i].is_float);
+    }
+    snprintf(name, sizeof name, "sim_float%s", ext);
+    path_in(path, size, state, name);
     dop_reader_config cfg = config(path, DOP_INPUT_AUTO);
     dop_reader *r = open_ok(&cfg);
-    assert_string_equal(dop_reader_get_info(r)->format, "MATLAB 7.3 (matio)");
-    assert_string_equal(dop_reader_get_info(r)->layout, "iq complex single (1000 x 4)");
+    assert_string_equal(dop_reader_get_info(r)->format, format_name);
+    assert_memory_equal(dop_reader_get_info(r)->layout, layout, strlen(layout));
     dop_reader_close(r);
+}
+
+static void test_mat_sink_round_trip(void **state)
+{
+    char path[512];
+    sink_round_trips(state, &sim_sink_mat, ".mat", DOP_INPUT_MAT, "MATLAB 7.3 (matio)", "iq complex single (1000 x 4)",
+                     path, sizeof path);
 }
 
 static void test_uff_sink_round_trip(void **state)
 {
-    sink_round_trip(state, &sim_sink_uff, "sim_float.uff", DOP_INPUT_UFF, 1000, 4, 1);
-    sink_round_trip(state, &sim_sink_uff, "sim_int16.uff", DOP_INPUT_UFF, 777, 1, 0);
-    sink_round_trip(state, &sim_sink_uff, "sim_int16_gates.uff", DOP_INPUT_UFF, 500, 5, 0);
-
     /* USTB's structure: root version, class attributes, the data's shape. */
     char path[512];
-    path_in(path, sizeof path, state, "sim_float.uff");
-    dop_reader_config cfg = config(path, DOP_INPUT_AUTO);
-    dop_reader *r = open_ok(&cfg);
-    assert_string_equal(dop_reader_get_info(r)->format, "USTB UFF v1.2.0");
-    assert_non_null(strstr(dop_reader_get_info(r)->layout, "/b_data/data complex single [4 pixels x 1 channel x 1 "
-                                                           "waves x 1000 frames]"));
-    dop_reader_close(r);
+    sink_round_trips(state, &sim_sink_uff, ".uff", DOP_INPUT_UFF, "USTB UFF v1.2.0",
+                     "/b_data/data complex single [4 pixels x 1 channel x 1 waves x 1000 frames]", path, sizeof path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(file >= 0);
     hid_t dset = H5Dopen2(file, "/b_data/data/real", H5P_DEFAULT);
