@@ -60,12 +60,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Value of column `name` in row `row` (0 = first data row) of CSV text. */
 static double csv_value(const char *text, const char *name, int row)
 {
@@ -128,7 +122,7 @@ static void outputs_have_named_columns_and_physics(void **state)
     const char *beat_columns = "beat,start_s,end_s,heart_rate_bpm,psv_cm_s,edv_cm_s,tamax_cm_s,tamean_cm_s,pi";
     assert_int_equal(strncmp(text, beat_columns, strlen(beat_columns)), 0);
     free(text);
-    assert_true(exists(h5));
+    assert_true(io_exists(h5));
     struct stat st;
     assert_int_equal(stat(summary, &st), 0);
     assert_true(st.st_mode & S_IRGRP); /* not left 0600 by the temporary file */

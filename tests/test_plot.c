@@ -99,12 +99,6 @@ static int teardown(void **state)
 
 /* ---- figure checks ---------------------------------------------------------- */
 
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Width and height from the PNG signature and IHDR chunk; 0 if not a PNG. */
 static int png_size(const char *path, unsigned *w, unsigned *h)
 {
@@ -216,7 +210,7 @@ static void expect_failure(const fixture *fx, const char *args, int code, const 
     print_message("  %s", err);
     assert_int_equal(cli_count_lines(err), 1);
     assert_non_null(strstr(err, needle));
-    if (out) assert_false(exists(out));
+    if (out) assert_false(io_exists(out));
     assert_int_equal(io_dir_count(fx->dir), before);
     free(err);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int io_tmpdir_make(char *out, size_t size)
@@ -99,4 +100,10 @@ int io_tmpdir_teardown(void **state)
     io_tmpdir_remove(*state);
     free(*state);
     return 0;
+}
+
+int io_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }

@@ -30,4 +30,7 @@ int io_file_truncate(const char *path, size_t len);
 /* Number of entries in a folder (not counting . and ..), -1 on error. */
 int io_dir_count(const char *path);
 
+/* 1 if something exists at path (file, folder, ...), 0 if not. */
+int io_exists(const char *path);
+
 #endif
