@@ -15,7 +15,6 @@
 #include <string.h>
 
 #define BLOCK 4096          /* samples filtered per step (stack-free work buffer) */
-#define SATURATION 0.999f   /* |I| or |Q| at or above this fraction of full scale */
 #define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
 #define NOISE_FLOOR_MIN 1e-30
 #define LEVEL_CHANGE_S 0.5  /* a "burst" or "dropout" lasting longer is a new noise level */
@@ -36,6 +35,7 @@ struct dop_analysis {
     long long unwrapped_frames;
     dop_noise_floor *noise;
     dop_envelope *envelope;
+    dop_beat_evidence *evidence; /* spectral beat features */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
     float *velocity_axis;   /* cm/s per bin */
@@ -78,6 +78,7 @@ dop_analysis_config dop_analysis_config_default(void)
     cfg.vmean_method = DOP_VMEAN_INTENSITY;
     cfg.burst_factor = 4.0;
     cfg.dropout_factor = 4.0;
+    cfg.clip_level = 0.999; /* |I| or |Q| at or above this fraction of full scale */
     cfg.min_nyquist_cm_s = 20.0;
     cfg.gates = 1;
     cfg.baseline_shift_cm_s = 0.0;
@@ -228,6 +229,8 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     cfg->beats.frame_rate_hz = cfg->noise.frame_rate_hz;
     dop_beats_output beats_out = {forward_frame, forward_beat, a};
     if ((status = dop_beats_create(&cfg->beats, &beats_out, &a->beats, err)) != DOP_OK) goto fail;
+    dop_beat_evidence_config ecfg = {.bins = bins, .frame_rate_hz = cfg->beats.frame_rate_hz};
+    if ((status = dop_beat_evidence_create(&ecfg, &a->evidence, err)) != DOP_OK) goto fail;
     free(gain);
     free(noise_mask);
     *out = a;
@@ -240,6 +243,8 @@ fail:
 }
 
 long long dop_analysis_unwrapped_frames(const dop_analysis *a) { return a->unwrapped_frames; }
+long long dop_analysis_not_pulsatile_frames(const dop_analysis *a) { return dop_beats_not_pulsatile_frames(a->beats); }
+double dop_analysis_best_periodicity(const dop_analysis *a) { return dop_beats_best_periodicity(a->beats); }
 const float *dop_analysis_velocity_axis(const dop_analysis *a) { return a->velocity_axis; }
 size_t dop_analysis_bins(const dop_analysis *a) { return dop_spectrum_bins(a->spectrum); }
 double dop_analysis_frame_period_s(const dop_analysis *a) { return a->frame_period_s; }
@@ -251,7 +256,7 @@ static uint32_t artifact_flags(const dop_analysis *a, const dop_spectrum_frame *
                                double tracked_floor)
 {
     uint32_t flags = 0;
-    if (sf->peak >= SATURATION) flags |= DOP_FRAME_SATURATED;
+    if (sf->peak >= a->cfg.clip_level) flags |= DOP_FRAME_SATURATED;
     if (tracked_floor > NOISE_FLOOR_MIN && frame_floor > a->cfg.burst_factor * tracked_floor)
         flags |= DOP_FRAME_BURST;
     if (tracked_floor > NOISE_FLOOR_MIN && frame_floor < tracked_floor / a->cfg.dropout_factor)
@@ -329,7 +334,8 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     f.beat_index = -1;
 
     if (a->output.on_spectrum && a->output.on_spectrum(sf, noise, a->output.user)) return 1;
-    a->frame_status = dop_beats_push(a->beats, &f);
+    dop_beat_evidence_frame evidence = dop_beat_evidence_push(a->evidence, sf->psd);
+    a->frame_status = dop_beats_push(a->beats, &f, &evidence);
     return a->frame_status != DOP_OK;
 }
 
@@ -413,6 +419,7 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_noise_floor_destroy(a->noise);
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);
+    dop_beat_evidence_destroy(a->evidence);
     free(a->work);
     free(a->velocity_axis);
     free(a);

@@ -1,109 +1,168 @@
-/* Stage 5: cardiac cycles from the maximum-velocity envelope (see beats.h).
+/* Stage 5: cardiac cycles from the evidence they leave in the spectrogram
+ * (see beats.h for the method and its references).
  *
- * Each pushed frame gets a "held" envelope value (artifact frames repeat the
- * last clean value, so a burst cannot fake an upstroke), a running median
- * over 5 frames (isolated spikes and one-frame detection gaps at low SNR
- * vanish), a moving average over 80 ms, and the slope of that average. An
- * upstroke must also rise at least 40% of the median of recent upstrokes
- * (foot to slope peak), so noise wiggles in diastole do not count. A systolic upstroke is a run
- * of slope above an adaptive threshold: 0.35 x the median of the last eight
- * upstroke slope peaks (initially 0.35 x the largest slope in the first
- * learning period of 3 s); with no upstroke for 1.6 median beat lengths the
- * threshold halves, so a falling amplitude is followed. The onset is the
- * minimum of the smoothed envelope in the 250 ms before the slope peak.
- * Frames wait in a ring buffer until the beat containing them ends. */
+ * One ring of slots holds, per frame, the frame itself (until the beat that
+ * contains it ends) and its features, onset strengths and dynamic
+ * programming state (for the periodicity window and the trace back). */
 #include "dopflow/beats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RECENT_PEAKS 8
-#define LEARN_S 3.0
-#define SMOOTH_S 0.08
-#define FOOT_WINDOW_S 0.25
-#define THRESHOLD_FRACTION 0.35
-#define MEDIAN_LEN 5          /* frames: removes isolated spikes and one-frame gaps */
-#define AMPLITUDE_FRACTION 0.4 /* an upstroke must rise this much of the typical one */
-#define PREMATURE_FRACTION 0.6
-#define PREMATURE_RISE_FRACTION 0.8
-#define THRESHOLD_FLOOR 0.25   /* lowering stops at this fraction of the median upslope */
-#define LEARN_MAX_FRAMES 4096  /* slopes kept while learning (3 s at up to ~1.3 kHz frame rate) */
-#define LEARN_TO_PEAK 0.7      /* the 95th percentile slope is about 0.7 of a peak upslope */
+#include "dopflow/beat_tempo.h"
 
-typedef struct held_frame {
+enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, N_FEATURES };
+
+#define MEDIAN_LEN 5            /* frames: removes isolated spikes and one-frame gaps */
+#define SMOOTH_S 0.08           /* moving average of the traces, s */
+#define FOOT_WINDOW_S 0.25      /* the foot is searched this far before the steepest rise, s */
+#define FOOT_PERIOD_FRACTION 0.3 /* ... and at most this fraction of the period */
+#define UPDATE_S 1.0            /* periodicity re-estimated and path fixed every UPDATE_S */
+#define COMMIT_DELAY_S 4.0      /* path nodes are fixed this long after they were scored */
+#define FIRST_ESTIMATE_S 4.0    /* first estimate after this much data (or at the end) */
+#define TEMPO_RATE_HZ 50.0      /* onset strengths decimated to about this rate for the tempo */
+#define DIRECTION_S 5.0         /* the flow's main direction: mean over this long */
+#define POWER_FLOOR 1e-6        /* excess power ratio added before the logarithm */
+#define MIN_SPACING 0.5         /* two beats at least this fraction of the period apart */
+#define SHORT_BEAT 0.6          /* beats shorter than this fraction of the period are irregular */
+#define LONG_BEAT 1.6           /* ... and longer than this */
+#define SIGNAL_MIN_DB 10.0      /* a pulsatile span has frames this far above the noise */
+#define SIGNAL_QUANTILE 0.9     /* ... at this quantile of its frames' SNR */
+/* Artifacts that hide the cardiac cycle (a beat with too many is rejected);
+ * a clipped frame still shows it and is only left out of the averages. */
+#define HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
+#define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
+
+typedef struct slot {
     dop_frame frame;
-    double held;      /* envelope with artifact frames held at the last clean value */
-    double median;    /* running median of `held` over MEDIAN_LEN frames */
-    double smooth;    /* moving average of `median` */
-} held_frame;
+    double held[N_FEATURES];    /* feature, artifact frames at the last clean value */
+    double median[N_FEATURES];  /* running median of `held` over MEDIAN_LEN frames */
+    double trace[N_FEATURES];   /* moving average of `median` */
+    double onset[N_FEATURES];   /* onset strength: rise of the trace (flux: itself) */
+    double score;               /* dynamic programming: best path score ending here */
+    int64_t back;               /* previous beat on that path, -1 if none */
+} slot;
 
 struct dop_beats {
     dop_beats_config cfg;
     dop_beats_output output;
-    held_frame *ring;
-    size_t capacity;               /* frames held at most */
-    size_t ring_mask;              /* ring slots - 1: a power of two >= capacity */
-    int64_t first_seq, next_seq;   /* held frames are [first_seq, next_seq) */
-    int64_t scanned_seq;           /* frames up to here have been scanned for onsets */
-    size_t smooth_len, refractory, learn_len, max_beat_len, foot_len;
-    double last_clean;
-    int have_clean;
-    int direction;                 /* +1: follow the forward envelope; -1: the reverse one */
-    /* detection */
-    double threshold;              /* slope threshold, cm/s per frame; <= 0 while learning */
-    int in_peak;
-    double peak_slope;
-    int64_t peak_seq, last_peak_seq;
-    double recent_peaks[RECENT_PEAKS];
-    double recent_rises[RECENT_PEAKS];
-    int64_t recent_rr[RECENT_PEAKS];
-    int n_recent, n_rr;
-    double rr_median;              /* typical_rr_frames() of the arrays above (kept current) */
-    double peaks_median;           /* median of the recent peak slopes, 0 if none */
-    int64_t last_lowered_seq;      /* when the threshold was last lowered */
-    int64_t learned_seq;           /* when learning ended */
-    double learned_threshold;
-    int64_t last_onset;            /* -1 if none held */
+    dop_tempo *tempo;
+    slot *ring;
+    size_t ring_mask;                /* slots - 1 (a power of two) */
+    size_t slots;
+    size_t smooth_len, window_len, delay_len, update_len, first_len, foot_len, max_beat_len, decimation;
+    double *tempo_in[N_FEATURES];    /* decimated window for the tempo estimate */
+    int64_t *path;                   /* trace back scratch, `slots` entries */
+    double *snr;                     /* the window's frame SNRs, window_len + 1 entries */
+    double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
+    /* stream state */
+    int64_t hist_first;              /* oldest frame with features */
+    int64_t first_seq, next_seq;     /* frames held: [first_seq, next_seq) */
+    int64_t dp_seq;                  /* frames before it have a path score */
+    int64_t dp_first;                /* oldest frame with a valid path score */
+    int64_t last_estimate_seq;
+    int64_t last_node;               /* last fixed path node (steepest rise), -1 */
+    int64_t open_onset;              /* onset of the beat in progress, -1 */
+    double last_clean[N_FEATURES];
+    int have_clean[N_FEATURES];
+    double direction_mean;           /* running mean of forward - reverse maximum velocity */
+    double hiding_rate;              /* running fraction of burst/dropout frames (window_s) */
+    int64_t direction_count;
+    /* the periodicity in force */
+    int have_estimate;
+    dop_tempo_estimate estimate;
+    double period_frames;            /* estimate.period_s x frame rate */
+    double feature_mean[N_FEATURES], feature_sd[N_FEATURES], combined_sd;
+    int primary_trace;               /* the most reliable trace: foot search */
+    /* results */
     int64_t beat_count;
+    long long not_pulsatile_frames;
+    double best_z;
     int stopped;
 };
 
+const char *dop_beat_reason_name(int reason)
+{
+    switch (reason) {
+    case DOP_BEAT_ARTIFACT: return "artifact";
+    case DOP_BEAT_IRREGULAR_INTERVAL: return "irregular_interval";
+    case DOP_BEAT_LOW_QUALITY: return "low_quality";
+    default: return "";
+    }
+}
+
 dop_beats_config dop_beats_config_default(void)
 {
-    dop_beats_config cfg = {.frame_rate_hz = 0.0, .min_hr_bpm = 30.0, .max_hr_bpm = 200.0, .reject_fraction = 0.3};
+    dop_beats_config cfg = {.frame_rate_hz = 0.0, .min_hr_bpm = 30.0, .max_hr_bpm = 240.0,
+                            .reject_fraction = 0.3, .window_s = 12.0, .tightness = 20.0, .z_min = 2.5,
+                            .min_sqi = 0.1};
     return cfg;
 }
 
-static held_frame *at(dop_beats *b, int64_t seq) { return &b->ring[(size_t)seq & b->ring_mask]; }
+static slot *at(const dop_beats *b, int64_t seq) { return &b->ring[(size_t)seq & b->ring_mask]; }
+
+static dop_status check_config(const dop_beats_config *cfg, dop_error *err)
+{
+    if (!(cfg->frame_rate_hz > 0.0) || !(cfg->min_hr_bpm > 0.0) || !(cfg->max_hr_bpm > cfg->min_hr_bpm))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: need frame rate > 0 and 0 < min HR < max HR");
+    if (!(cfg->reject_fraction >= 0.0 && cfg->reject_fraction <= 1.0))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: reject fraction %g is not in [0, 1]", cfg->reject_fraction);
+    if (!(cfg->window_s >= 2.0 * 60.0 / cfg->min_hr_bpm))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: window %g s is shorter than two longest beats (%g s)",
+                             cfg->window_s, 2.0 * 60.0 / cfg->min_hr_bpm);
+    if (!(cfg->tightness >= 0.0) || !(cfg->z_min >= 0.0) || !(cfg->min_sqi >= 0.0 && cfg->min_sqi <= 1.0))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: tightness and z_min must be >= 0, min_sqi in [0, 1]");
+    return DOP_OK;
+}
+
+/* Frame counts of every time constant. */
+static void set_lengths(dop_beats *b)
+{
+    const double fr = b->cfg.frame_rate_hz;
+    b->smooth_len = (size_t)fmax(1.0, round(SMOOTH_S * fr));
+    b->window_len = (size_t)ceil(b->cfg.window_s * fr);
+    b->delay_len = (size_t)fmin((double)(b->window_len / 2), ceil(COMMIT_DELAY_S * fr));
+    b->update_len = (size_t)fmax(1.0, round(UPDATE_S * fr));
+    b->first_len = (size_t)fmin((double)b->window_len, ceil(FIRST_ESTIMATE_S * fr));
+    b->foot_len = (size_t)ceil(FOOT_WINDOW_S * fr);
+    b->max_beat_len = (size_t)ceil(60.0 / b->cfg.min_hr_bpm * fr);
+    b->decimation = (size_t)fmax(1.0, round(fr / TEMPO_RATE_HZ));
+    size_t need = b->window_len + b->delay_len + b->max_beat_len + b->foot_len + b->update_len + 64;
+    b->slots = 1;
+    while (b->slots < need) b->slots <<= 1;
+    b->ring_mask = b->slots - 1;
+}
 
 dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output, dop_beats **out,
                             dop_error *err)
 {
     *out = NULL;
-    if (!(cfg->frame_rate_hz > 0.0) || !(cfg->min_hr_bpm > 0.0) || !(cfg->max_hr_bpm > cfg->min_hr_bpm))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: need frame rate > 0 and 0 < min HR < max HR");
-    if (!(cfg->reject_fraction >= 0.0 && cfg->reject_fraction <= 1.0))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "beats: reject fraction %g is not in [0, 1]", cfg->reject_fraction);
+    dop_status status = check_config(cfg, err);
+    if (status != DOP_OK) return status;
     dop_beats *b = calloc(1, sizeof *b);
     if (!b) return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
     b->cfg = *cfg;
     b->output = *output;
-    const double fr = cfg->frame_rate_hz;
-    b->smooth_len = (size_t)fmax(1.0, round(SMOOTH_S * fr));
-    b->refractory = (size_t)ceil(60.0 / cfg->max_hr_bpm * fr);
-    b->learn_len = (size_t)ceil(LEARN_S * fr);
-    b->max_beat_len = (size_t)ceil(60.0 / cfg->min_hr_bpm * fr);
-    b->foot_len = (size_t)ceil(FOOT_WINDOW_S * fr);
-    b->capacity = b->max_beat_len + b->learn_len + b->foot_len + b->smooth_len + 64;
-    /* The ring has a power-of-two number of slots (a mask, not a division,
-     * per access); at most `capacity` of them are in use. */
-    size_t slots = 1;
-    while (slots < b->capacity) slots <<= 1;
-    b->ring_mask = slots - 1;
-    b->ring = malloc(slots * sizeof *b->ring);
-    if (!b->ring) {
-        free(b);
+    set_lengths(b);
+    dop_tempo_config tcfg = dop_tempo_config_default();
+    tcfg.rate_hz = cfg->frame_rate_hz / (double)b->decimation;
+    tcfg.min_hr_bpm = cfg->min_hr_bpm;
+    tcfg.max_hr_bpm = cfg->max_hr_bpm;
+    tcfg.z_min = cfg->z_min;
+    tcfg.max_samples = b->window_len / b->decimation + 1;
+    if ((status = dop_tempo_create(&tcfg, &b->tempo, err)) != DOP_OK) {
+        dop_beats_destroy(b);
+        return status;
+    }
+    b->ring = malloc(b->slots * sizeof *b->ring);
+    b->path = malloc(b->slots * sizeof *b->path);
+    b->snr = malloc((b->window_len + 1) * sizeof *b->snr);
+    b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
+    int ok = b->ring && b->path && b->penalty && b->snr;
+    for (int k = 0; k < N_FEATURES; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
+    if (!ok) {
+        dop_beats_destroy(b);
         return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
     }
     dop_beats_reset(b);
@@ -113,71 +172,50 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
 
 void dop_beats_reset(dop_beats *b)
 {
-    b->first_seq = b->next_seq = b->scanned_seq = 0;
-    b->have_clean = 0;
-    b->last_clean = 0.0;
-    b->direction = 1;
-    b->threshold = 0.0;
-    b->in_peak = 0;
-    b->peak_slope = 0.0;
-    b->peak_seq = b->last_peak_seq = b->last_lowered_seq = -1;
-    b->learned_seq = 0;
-    b->learned_threshold = 0.0;
-    b->n_recent = b->n_rr = 0;
-    b->rr_median = b->peaks_median = 0.0;
-    b->last_onset = -1;
+    b->hist_first = b->first_seq = b->next_seq = b->dp_seq = b->dp_first = 0;
+    b->last_estimate_seq = 0;
+    b->last_node = b->open_onset = -1;
+    for (int k = 0; k < N_FEATURES; k++) {
+        b->have_clean[k] = 0;
+        b->last_clean[k] = 0.0;
+    }
+    b->direction_mean = 0.0;
+    b->direction_count = 0;
+    b->hiding_rate = 0.0;
+    b->have_estimate = 0;
+    memset(&b->estimate, 0, sizeof b->estimate);
+    b->period_frames = 0.0;
+    b->primary_trace = F_VMAX;
     b->beat_count = 0;
+    b->not_pulsatile_frames = 0;
+    b->best_z = 0.0;
     b->stopped = 0;
 }
 
-static int emit_frame(dop_beats *b, const dop_frame *f)
+/* ---- frames out ---------------------------------------------------------- */
+
+static int pulsatile_now(const dop_beats *b) { return b->have_estimate && b->estimate.pulsatile; }
+
+static void emit_frame(dop_beats *b, dop_frame *f)
 {
-    if (b->stopped) return 1;
+    if (b->stopped) return;
+    if (!pulsatile_now(b)) {
+        f->flags |= DOP_FRAME_NOT_PULSATILE;
+        b->not_pulsatile_frames++;
+    }
     if (b->output.on_frame && b->output.on_frame(f, b->output.user)) b->stopped = 1;
-    return b->stopped;
 }
 
 /* Release frames [first_seq, upto) as not belonging to a beat. */
 static void release_unassigned(dop_beats *b, int64_t upto)
 {
+    if (upto > b->next_seq) upto = b->next_seq;
     while (b->first_seq < upto) {
         dop_frame *f = &at(b, b->first_seq)->frame;
         f->beat_index = -1;
         emit_frame(b, f);
         b->first_seq++;
     }
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, c = *(const double *)y;
-    return (a > c) - (a < c);
-}
-
-static double median_of(const double *v, int n)
-{
-    double tmp[RECENT_PEAKS];
-    memcpy(tmp, v, (size_t)n * sizeof *tmp);
-    for (int i = 1; i < n; i++) /* at most eight values: insertion sort */
-        for (int j = i; j > 0 && tmp[j - 1] > tmp[j]; j--) {
-            double t = tmp[j];
-            tmp[j] = tmp[j - 1];
-            tmp[j - 1] = t;
-        }
-    return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
-}
-
-/* Median of the recent beat lengths in frames, 0 if none yet (cached:
- * the arrays change only when a beat is accepted). */
-static double typical_rr_frames(const dop_beats *b) { return b->rr_median; }
-
-static double compute_typical_rr(const dop_beats *b)
-{
-    int n = b->n_rr < RECENT_PEAKS ? b->n_rr : RECENT_PEAKS;
-    if (n == 0) return 0.0;
-    double rr[RECENT_PEAKS];
-    for (int i = 0; i < n; i++) rr[i] = (double)b->recent_rr[i];
-    return median_of(rr, n);
 }
 
 /* Linear interpolation of the artifact frames of an accepted beat. */
@@ -207,26 +245,36 @@ static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
     }
 }
 
-/* Close the beat [start, end): annotate, emit its frames, then the beat. */
-static void close_beat(dop_beats *b, int64_t start, int64_t end)
+/* Quality index and rejection of a beat of m frames (see beats.h).
+ * Artifacts are rare events: where the artifact detector flags a large
+ * share of all frames (a recording whose own dynamics, such as loud valve
+ * clicks, trip it), only the excess of a beat over that share counts. */
+static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
+{
+    const double period = b->period_frames;
+    const double excess = fmax(0.0, beat->artifact_fraction - b->hiding_rate);
+    double q_period = fmin(1.0, b->estimate.z / (2.0 * fmax(b->cfg.z_min, 0.5)));
+    double q_interval = period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
+    beat->sqi = q_period * q_interval * (1.0 - excess);
+    beat->reject_reason = DOP_BEAT_ACCEPTED;
+    if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction)
+        beat->reject_reason = DOP_BEAT_ARTIFACT;
+    else if ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period)
+        beat->reject_reason = DOP_BEAT_IRREGULAR_INTERVAL;
+    else if (beat->sqi < b->cfg.min_sqi)
+        beat->reject_reason = DOP_BEAT_LOW_QUALITY;
+    beat->rejected = beat->reject_reason != DOP_BEAT_ACCEPTED;
+}
+
+/* Velocity indices of the beat [start, end) from its (bridged) frames. */
+static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *beat)
 {
     const int64_t m = end - start;
-    int64_t artifacts = 0;
-    for (int64_t s = start; s < end; s++)
-        if (at(b, s)->frame.flags & DOP_FRAME_ARTIFACT_MASK) artifacts++;
-    dop_beat beat = {0};
-    beat.index = b->beat_count++;
-    beat.start_s = at(b, start)->frame.time_s;
-    beat.end_s = at(b, end)->frame.time_s;
-    beat.heart_rate_bpm = 60.0 / (beat.end_s - beat.start_s);
-    beat.artifact_fraction = (double)artifacts / (double)m;
-    beat.rejected = beat.artifact_fraction > b->cfg.reject_fraction;
-    if (!beat.rejected) bridge_artifacts(b, start, end);
     double psv = -INFINITY, sum_max = 0.0, sum_mean = 0.0, sum_flow = 0.0, sum_shear = 0.0;
     for (int64_t s = start; s < end; s++) {
         dop_frame *f = &at(b, s)->frame;
-        f->beat_index = beat.index;
-        if (beat.rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
+        f->beat_index = beat->index;
+        if (beat->rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
         if (f->vmax_cm_s > psv) psv = f->vmax_cm_s;
         sum_max += f->vmax_cm_s;
         sum_mean += f->vmean_cm_s;
@@ -234,239 +282,356 @@ static void close_beat(dop_beats *b, int64_t start, int64_t end)
         sum_shear += f->shear_rate_s;
     }
     /* End-diastolic velocity: the envelope over the last two frames of the cycle. */
-    beat.edv_cm_s = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
-                           : at(b, end - 1)->frame.vmax_cm_s;
-    beat.psv_cm_s = psv;
-    beat.tamax_cm_s = sum_max / (double)m;
-    beat.tamean_cm_s = sum_mean / (double)m;
-    beat.flow_ml_min = sum_flow / (double)m;
-    beat.shear_rate_s = sum_shear / (double)m;
-    beat.pi = beat.tamax_cm_s != 0.0 ? (psv - beat.edv_cm_s) / beat.tamax_cm_s : NAN;
-    beat.ri = psv != 0.0 ? (psv - beat.edv_cm_s) / psv : NAN;
+    beat->edv_cm_s = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
+                            : at(b, end - 1)->frame.vmax_cm_s;
+    beat->psv_cm_s = psv;
+    beat->tamax_cm_s = sum_max / (double)m;
+    beat->tamean_cm_s = sum_mean / (double)m;
+    beat->flow_ml_min = sum_flow / (double)m;
+    beat->shear_rate_s = sum_shear / (double)m;
+    beat->pi = beat->tamax_cm_s != 0.0 ? (psv - beat->edv_cm_s) / beat->tamax_cm_s : NAN;
+    beat->ri = psv != 0.0 ? (psv - beat->edv_cm_s) / psv : NAN;
+}
+
+/* Close the beat [start, end): judge, annotate, emit its frames, then the beat. */
+static void close_beat(dop_beats *b, int64_t start, int64_t end)
+{
+    const int64_t m = end - start;
+    int64_t artifacts = 0;
+    for (int64_t s = start; s < end; s++)
+        if (at(b, s)->frame.flags & HIDING_MASK) artifacts++;
+    dop_beat beat = {0};
+    beat.index = b->beat_count++;
+    beat.start_s = at(b, start)->frame.time_s;
+    beat.end_s = at(b, end)->frame.time_s;
+    beat.heart_rate_bpm = 60.0 / (beat.end_s - beat.start_s);
+    beat.artifact_fraction = (double)artifacts / (double)m;
+    judge_beat(b, m, &beat);
+    if (!beat.rejected) bridge_artifacts(b, start, end);
+    measure_beat(b, start, end, &beat);
     for (int64_t s = start; s < end; s++) emit_frame(b, &at(b, s)->frame);
     b->first_seq = end;
     if (!b->stopped && b->output.on_beat && b->output.on_beat(&beat, b->output.user)) b->stopped = 1;
 }
 
+/* A new onset: the beat in progress ends there (if it is not too long). */
 static void on_onset(dop_beats *b, int64_t onset)
 {
-    if (b->last_onset >= 0 && onset > b->last_onset) {
-        if ((size_t)(onset - b->last_onset) <= b->max_beat_len) {
-            release_unassigned(b, b->last_onset);
-            close_beat(b, b->last_onset, onset);
-        } else {
-            release_unassigned(b, onset);
-        }
-    } else if (b->last_onset < 0) {
+    if (onset < b->first_seq) onset = b->first_seq;
+    if (b->open_onset >= 0 && onset > b->open_onset && (size_t)(onset - b->open_onset) <= b->max_beat_len) {
+        release_unassigned(b, b->open_onset);
+        close_beat(b, b->open_onset, onset);
+    } else {
         release_unassigned(b, onset);
     }
-    if (onset > b->last_onset) b->last_onset = onset;
+    b->open_onset = onset;
 }
 
-/* Finish an upstroke whose slope peaked at peak_seq. */
-static void finish_peak(dop_beats *b)
+/* ---- features in --------------------------------------------------------- */
+
+/* The four feature values of a frame and whether each is clean. During a
+ * burst or a dropout the velocity envelopes are meaningless (a broadband
+ * burst drags them to the band edge) and hold the last clean value, as do
+ * frames without a detected signal. The spectral features keep bursts and
+ * clipped frames: a valve click is a burst, systole is what clips. */
+static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evidence_frame *ev,
+                           double value[N_FEATURES], int clean[N_FEATURES])
 {
-    b->in_peak = 0;
-    int64_t lo = b->peak_seq - (int64_t)b->foot_len;
-    if (lo < b->first_seq) lo = b->first_seq;
-    if (b->last_onset >= 0 && lo <= b->last_onset) lo = b->last_onset + 1;
-    int64_t onset = b->peak_seq;
-    for (int64_t s = b->peak_seq; s >= lo; s--)
-        if (at(b, s)->smooth <= at(b, onset)->smooth) onset = s;
-    double rise = at(b, b->peak_seq)->smooth - at(b, onset)->smooth;
-    int n_rises = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-    if (n_rises >= 3) {
-        double typical_rise = median_of(b->recent_rises, n_rises);
-        if (rise < AMPLITUDE_FRACTION * typical_rise) return; /* a wiggle */
-        /* A premature candidate (RR < 60% of the typical beat) must be a
-         * full-size upstroke: extrasystoles are, noise is not. */
-        double typical_rr = typical_rr_frames(b);
-        if (typical_rr > 0.0 && b->last_peak_seq >= 0 &&
-            (double)(b->peak_seq - b->last_peak_seq) < PREMATURE_FRACTION * typical_rr &&
-            rise < PREMATURE_RISE_FRACTION * typical_rise)
-            return;
+    const double forward = f->vmax_forward_cm_s, reverse = -f->vmax_reverse_cm_s;
+    const int dropout = (f->flags & DOP_FRAME_DROPOUT) != 0;
+    const int velocity_clean = !(f->flags & (HIDING_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(forward) &&
+                               isfinite(reverse) && isfinite(f->vmean_cm_s);
+    if (velocity_clean) {
+        /* The flow's main direction: the mean of forward - reverse maximum
+         * velocity over the first DIRECTION_S, then a running mean as long. */
+        double len = fmin((double)(b->direction_count + 1), DIRECTION_S * b->cfg.frame_rate_hz);
+        b->direction_mean += (forward - reverse - b->direction_mean) / len;
+        b->direction_count++;
     }
-    b->recent_rises[b->n_recent % RECENT_PEAKS] = rise;
-    if (b->last_peak_seq >= 0) {
-        b->recent_rr[b->n_rr % RECENT_PEAKS] = b->peak_seq - b->last_peak_seq;
-        b->n_rr++;
-    }
-    b->recent_peaks[b->n_recent % RECENT_PEAKS] = b->peak_slope;
-    b->n_recent++;
-    int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-    b->peaks_median = median_of(b->recent_peaks, n);
-    b->rr_median = compute_typical_rr(b);
-    b->threshold = THRESHOLD_FRACTION * b->peaks_median;
-    b->last_peak_seq = b->peak_seq;
-    on_onset(b, onset);
+    const int forward_main = b->direction_mean >= 0.0;
+    value[F_VMAX] = forward_main ? forward : reverse;
+    value[F_VMEAN] = forward_main ? f->vmean_cm_s : -f->vmean_cm_s;
+    value[F_POWER] = ev ? log(ev->excess_power + POWER_FLOOR) : 0.0;
+    value[F_FLUX] = ev && !dropout ? ev->flux : 0.0;
+    clean[F_VMAX] = clean[F_VMEAN] = velocity_clean;
+    clean[F_POWER] = !dropout && isfinite(value[F_POWER]);
+    clean[F_FLUX] = 1;
 }
 
-static double slope_at(dop_beats *b, int64_t seq)
+/* held, median, trace and onset of feature k at seq. */
+static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
-    return seq > b->first_seq ? at(b, seq)->smooth - at(b, seq - 1)->smooth : 0.0;
-}
-
-static void scan(dop_beats *b, int64_t seq)
-{
-    double d = slope_at(b, seq);
-    if (b->in_peak) {
-        if (d > b->peak_slope) {
-            b->peak_slope = d;
-            b->peak_seq = seq;
-        }
-        if (d < b->threshold || seq - b->peak_seq > (int64_t)b->refractory / 2) finish_peak(b);
+    slot *h = at(b, seq);
+    if (k == F_FLUX) {
+        h->held[k] = h->median[k] = h->trace[k] = h->onset[k] = isfinite(value) ? value : 0.0;
         return;
     }
-    int refractory_over = b->last_peak_seq < 0 || seq - b->last_peak_seq >= (int64_t)b->refractory;
-    if (d > b->threshold && refractory_over) {
-        b->in_peak = 1;
-        b->peak_slope = d;
-        b->peak_seq = seq;
-        return;
-    }
-    /* No upstroke for 1.6 typical beats: the amplitude fell; lower the
-     * threshold, but not below a quarter of the median upslope. */
-    /* Before two beats are known, "typical" is the longest allowed beat. */
-    double typical = typical_rr_frames(b);
-    if (typical <= 0.0) typical = (double)b->max_beat_len / 1.6;
-    {
-        int64_t reference = b->last_lowered_seq > b->last_peak_seq ? b->last_lowered_seq : b->last_peak_seq;
-        if (reference < 0) reference = b->learned_seq;
-        int64_t since = seq - reference;
-        int n = b->n_recent < RECENT_PEAKS ? b->n_recent : RECENT_PEAKS;
-        double floor_level = n > 0 ? THRESHOLD_FLOOR * b->peaks_median : THRESHOLD_FLOOR * b->learned_threshold;
-        if ((double)since > 1.6 * typical && b->threshold > floor_level) {
-            b->threshold = fmax(0.5 * b->threshold, floor_level);
-            b->last_lowered_seq = seq;
-        }
-    }
-}
-
-/* The envelope the detector follows: the maximum velocity of the flow's
- * main direction (forward, or reverse when the vessel runs away from the
- * probe), not the signed envelope, whose sign changes in triphasic flow
- * would count as extra upstrokes. */
-static double trace_value(const dop_beats *b, const dop_frame *f)
-{
-    return b->direction < 0 ? -f->vmax_reverse_cm_s : f->vmax_forward_cm_s;
-}
-
-/* held, median and smooth of frame seq from the frames before it. */
-static void trace_frame(dop_beats *b, int64_t seq)
-{
-    held_frame *h = at(b, seq);
-    double value = trace_value(b, &h->frame);
-    /* "No signal detected" in one frame at low SNR is a gap in knowledge,
-     * not zero velocity: hold the last value as for artifacts. */
-    int clean = !(h->frame.flags & (DOP_FRAME_ARTIFACT_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(value);
     if (clean) {
-        if (!b->have_clean) {
+        if (!b->have_clean[k]) {
             /* Frames before the first clean one take its value: a step from
              * "unknown" to the first reading is not an upstroke. */
-            for (int64_t s = b->first_seq; s < seq; s++) {
-                held_frame *earlier = at(b, s);
-                earlier->held = earlier->median = earlier->smooth = value;
+            for (int64_t s = b->hist_first; s < seq; s++) {
+                slot *earlier = at(b, s);
+                earlier->held[k] = earlier->median[k] = earlier->trace[k] = value;
+                earlier->onset[k] = 0.0;
             }
         }
-        b->last_clean = value;
-        b->have_clean = 1;
+        b->last_clean[k] = value;
+        b->have_clean[k] = 1;
     }
-    h->held = b->have_clean ? b->last_clean : 0.0;
+    h->held[k] = b->have_clean[k] ? b->last_clean[k] : 0.0;
     double window[MEDIAN_LEN] = {0};
     size_t m = 0;
-    for (int64_t s = seq; s >= b->first_seq && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held;
+    for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held[k];
     for (size_t i = 1; i < m; i++)
         for (size_t j = i; j > 0 && window[j - 1] > window[j]; j--) {
             double t = window[j];
             window[j] = window[j - 1];
             window[j - 1] = t;
         }
-    h->median = window[m / 2];
+    h->median[k] = window[m / 2];
     double sum = 0.0;
     size_t n = 0;
-    for (int64_t s = seq; s >= b->first_seq && n < b->smooth_len; s--, n++) sum += at(b, s)->median;
-    h->smooth = sum / (double)n;
+    for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += at(b, s)->median[k];
+    h->trace[k] = sum / (double)n;
+    h->onset[k] = seq > b->hist_first ? fmax(h->trace[k] - at(b, seq - 1)->trace[k], 0.0) : 0.0;
 }
 
-/* After learning: follow the direction that carries more flow, and trace
- * the held frames again if that is the reverse one. */
-static void choose_direction(dop_beats *b)
+/* ---- periodicity ----------------------------------------------------------- */
+
+/* Tempo prior of an interval of d frames: tightness x ln(d / P)^2. */
+static void set_penalty(dop_beats *b)
 {
-    double forward = 0.0, reverse = 0.0;
-    for (int64_t s = b->first_seq; s < b->next_seq; s++) {
-        forward += at(b, s)->frame.vmax_forward_cm_s;
-        reverse -= at(b, s)->frame.vmax_reverse_cm_s;
-    }
-    int direction = reverse > forward ? -1 : 1;
-    if (direction == b->direction) return;
-    b->direction = direction;
-    b->have_clean = 0;
-    b->last_clean = 0.0;
-    for (int64_t s = b->first_seq; s < b->next_seq; s++) trace_frame(b, s);
+    for (size_t d = 0; d <= 2 * b->max_beat_len + 1; d++)
+        b->penalty[d] = d > 0 ? b->cfg.tightness * pow(log((double)d / b->period_frames), 2.0) : INFINITY;
 }
 
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame)
+/* Mean and SD of each onset strength over the window at the frame rate,
+ * and the SD of their weighted standardised sum. */
+static void window_statistics(dop_beats *b, int64_t from)
+{
+    const double n = (double)(b->next_seq - from);
+    for (int k = 0; k < N_FEATURES; k++) {
+        double sum = 0.0, sq = 0.0;
+        for (int64_t s = from; s < b->next_seq; s++) sum += at(b, s)->onset[k];
+        const double mean = sum / n;
+        for (int64_t s = from; s < b->next_seq; s++) sq += (at(b, s)->onset[k] - mean) * (at(b, s)->onset[k] - mean);
+        b->feature_mean[k] = mean;
+        b->feature_sd[k] = sqrt(sq / n);
+    }
+    b->combined_sd = 1.0;
+    double sq = 0.0;
+    for (int64_t s = from; s < b->next_seq; s++) {
+        double o = 0.0;
+        for (int k = 0; k < N_FEATURES; k++)
+            if (b->feature_sd[k] > 0.0)
+                o += b->estimate.weight[k] * (at(b, s)->onset[k] - b->feature_mean[k]) / b->feature_sd[k];
+        sq += o * o;
+    }
+    if (sq > 0.0) b->combined_sd = sqrt(sq / n);
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, c = *(const double *)y;
+    return (a > c) - (a < c);
+}
+
+/* SIGNAL_QUANTILE of the SNR of the frames [from, next_seq), dB. */
+static double signal_level_db(dop_beats *b, int64_t from)
+{
+    size_t n = 0;
+    for (int64_t s = from; s < b->next_seq && n <= b->window_len; s++) {
+        double v = at(b, s)->frame.snr_db;
+        b->snr[n++] = isfinite(v) ? v : 0.0;
+    }
+    if (n == 0) return 0.0;
+    qsort(b->snr, n, sizeof *b->snr, cmp_double);
+    return b->snr[(size_t)(SIGNAL_QUANTILE * (double)(n - 1))];
+}
+
+/* Periodicity of the last window_s (or all the data there is). */
+static void estimate_tempo(dop_beats *b)
+{
+    int64_t from = b->next_seq - (int64_t)b->window_len;
+    if (from < b->hist_first) from = b->hist_first;
+    const size_t d = b->decimation, n = (size_t)(b->next_seq - from) / d;
+    from = b->next_seq - (int64_t)(n * d);
+    b->last_estimate_seq = b->next_seq;
+    if (n < 8) return;
+    for (int k = 0; k < N_FEATURES; k++)
+        for (size_t i = 0; i < n; i++) {
+            double sum = 0.0;
+            for (size_t j = 0; j < d; j++) sum += at(b, from + (int64_t)(i * d + j))->onset[k];
+            b->tempo_in[k][i] = sum / (double)d;
+        }
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, &e);
+    if (!isfinite(e.period_s)) {
+        b->estimate.pulsatile = 0;
+        return;
+    }
+    /* Periodic noise is not flow: a pulsatile span also has a signal. */
+    if (signal_level_db(b, from) < SIGNAL_MIN_DB) e.pulsatile = 0;
+    b->estimate = e;
+    b->have_estimate = 1;
+    if (e.z > b->best_z) b->best_z = e.z;
+    b->period_frames = e.period_s * b->cfg.frame_rate_hz;
+    set_penalty(b);
+    window_statistics(b, from);
+    b->primary_trace = F_VMAX;
+    for (int k = F_VMEAN; k <= F_POWER; k++)
+        if (e.weight[k] > e.weight[b->primary_trace]) b->primary_trace = k;
+}
+
+/* ---- the beat path ----------------------------------------------------------- */
+
+/* Path score of frame t: its combined onset strength plus the best
+ * predecessor's score less the tempo prior (Ellis 2007). */
+static void path_step(dop_beats *b, int64_t t)
+{
+    slot *h = at(b, t);
+    double o = 0.0;
+    for (int k = 0; k < N_FEATURES; k++)
+        if (b->feature_sd[k] > 0.0) o += b->estimate.weight[k] * (h->onset[k] - b->feature_mean[k]) / b->feature_sd[k];
+    o /= b->combined_sd;
+    const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
+    int64_t longest = (int64_t)round(2.0 * b->period_frames);
+    if (longest > (int64_t)(2 * b->max_beat_len + 1)) longest = (int64_t)(2 * b->max_beat_len + 1);
+    double best = 0.0;
+    int64_t best_tau = -1;
+    for (int64_t d = shortest > 1 ? shortest : 1; d <= longest; d++) {
+        int64_t tau = t - d;
+        if (tau < b->dp_first) break;
+        double v = at(b, tau)->score - b->penalty[d];
+        if (v > best) {
+            best = v;
+            best_tau = tau;
+        }
+    }
+    h->score = o + best;
+    h->back = best_tau;
+}
+
+/* Onset of the beat whose steepest rise is at node: the minimum of the most
+ * reliable trace in the foot window before it. */
+static int64_t foot_of(const dop_beats *b, int64_t node)
+{
+    int64_t len = (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
+    int64_t lo = node - len;
+    if (lo < b->first_seq) lo = b->first_seq;
+    if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
+    int64_t onset = node;
+    const int k = b->primary_trace;
+    for (int64_t s = node; s >= lo; s--)
+        if (at(b, s)->trace[k] <= at(b, onset)->trace[k]) onset = s;
+    return onset;
+}
+
+/* A path node is fixed: it starts a beat where the span is pulsatile. */
+static void fix_node(dop_beats *b, int64_t node)
+{
+    if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
+    b->last_node = node;
+    if (!pulsatile_now(b)) {
+        b->open_onset = -1;
+        return;
+    }
+    on_onset(b, foot_of(b, node));
+}
+
+/* Trace the best path back and fix its nodes up to `horizon`. */
+static void fix_path(dop_beats *b, int64_t horizon)
+{
+    if (!b->have_estimate || b->dp_seq <= b->dp_first) return;
+    int64_t oldest = b->next_seq - (int64_t)b->slots + 1;
+    if (oldest < b->dp_first) oldest = b->dp_first;
+    int64_t end = b->dp_seq - 1;
+    for (int64_t s = b->dp_seq - 1; s >= oldest && (double)(b->dp_seq - s) <= b->period_frames; s--)
+        if (at(b, s)->score > at(b, end)->score) end = s;
+    size_t n = 0;
+    for (int64_t node = end; node >= oldest && node > b->last_node && n < b->slots; node = at(b, node)->back)
+        b->path[n++] = node;
+    while (n > 0) {
+        int64_t node = b->path[--n];
+        if (node > horizon) break;
+        fix_node(b, node);
+    }
+}
+
+/* Frames that can no longer join a beat leave; a beat in progress for
+ * longer than the longest beat is abandoned. */
+static void release_old(dop_beats *b, int64_t horizon)
+{
+    if (b->open_onset >= 0 && (size_t)(horizon - b->open_onset) > b->max_beat_len) b->open_onset = -1;
+    if (b->open_onset < 0) release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
+}
+
+/* With the periodicity in force: score every frame after the last fixed
+ * node again (the prior and the weights may have changed), fix the path up
+ * to the commit horizon and let go of frames that cannot join a beat. */
+static void advance(dop_beats *b, int final)
+{
+    if (!b->have_estimate) return;
+    if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
+    int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
+    for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
+    b->dp_seq = b->next_seq;
+    int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)b->delay_len;
+    fix_path(b, horizon);
+    if (!final) release_old(b, horizon);
+}
+
+dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence)
 {
     if (b->stopped) return DOP_ERR_INTERRUPTED;
-    /* Make room: a beat longer than the longest allowed cannot be completed. */
-    if ((size_t)(b->next_seq - b->first_seq) == b->capacity) {
-        int64_t keep_from = b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2);
-        if (b->last_onset >= 0 && b->last_onset < keep_from) b->last_onset = -1;
-        release_unassigned(b, b->first_seq + 1 > keep_from ? b->first_seq + 1 : keep_from);
+    /* Make room: frames older than the ring can hold leave unassigned. */
+    if ((size_t)(b->next_seq - b->first_seq) >= b->slots - 1) {
+        if (b->open_onset >= 0 && b->open_onset <= b->first_seq + 1) b->open_onset = -1;
+        release_unassigned(b, b->first_seq + 1);
     }
+    if ((size_t)(b->next_seq - b->hist_first) >= b->slots - 1) b->hist_first++;
+    if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t seq = b->next_seq++;
-    held_frame *h = at(b, seq);
+    slot *h = at(b, seq);
     h->frame = *frame;
-    trace_frame(b, seq);
+    h->score = 0.0;
+    h->back = -1;
+    double value[N_FEATURES];
+    int clean[N_FEATURES];
+    feature_values(b, frame, evidence, value, clean);
+    double len = fmin((double)(seq - b->hist_first + 1), (double)b->window_len);
+    b->hiding_rate += (((frame->flags & HIDING_MASK) ? 1.0 : 0.0) - b->hiding_rate) / len;
+    for (int k = 0; k < N_FEATURES; k++) trace_feature(b, seq, k, value[k], clean[k]);
 
-    if (b->threshold <= 0.0) {
-        /* Learning: wait for LEARN_S of data, then set the threshold and scan it. */
-        if ((size_t)(b->next_seq - b->first_seq) < b->learn_len) return DOP_OK;
-        choose_direction(b);
-        /* The 95th percentile of the positive slopes after the smoothing
-         * start-up: robust to one spurious step, still inside the upstrokes
-         * (which fill ~10% of a cycle). */
-        double slopes[LEARN_MAX_FRAMES];
-        size_t n_slopes = 0;
-        for (int64_t s = b->first_seq + (int64_t)b->smooth_len + 1; s < b->next_seq && n_slopes < LEARN_MAX_FRAMES; s++) {
-            double d = slope_at(b, s);
-            if (d > 0.0) slopes[n_slopes++] = d;
-        }
-        double max_slope = 0.0;
-        if (n_slopes > 0) {
-            qsort(slopes, n_slopes, sizeof *slopes, cmp_double);
-            max_slope = slopes[(size_t)(0.95 * (double)(n_slopes - 1))] / LEARN_TO_PEAK;
-        }
-        if (max_slope <= 0.0) {
-            /* A flat envelope (no flow, or no signal): no beats in this stretch. */
-            release_unassigned(b, b->next_seq - (int64_t)b->smooth_len);
-            b->scanned_seq = b->first_seq;
-            return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
-        }
-        b->threshold = b->learned_threshold = THRESHOLD_FRACTION * max_slope;
-        b->learned_seq = b->next_seq;
-        /* The smoothing start-up cannot hold an upstroke we could place. */
-        if (b->scanned_seq < b->first_seq + (int64_t)b->smooth_len + 1)
-            b->scanned_seq = b->first_seq + (int64_t)b->smooth_len + 1;
+    const int64_t have = b->next_seq - b->hist_first;
+    if (have >= (int64_t)b->first_len && b->next_seq - b->last_estimate_seq >= (int64_t)b->update_len) {
+        estimate_tempo(b);
+        advance(b, 0);
     }
-    if (b->scanned_seq < b->first_seq) b->scanned_seq = b->first_seq;
-    while (b->scanned_seq < b->next_seq) scan(b, b->scanned_seq++);
-    /* Frames older than the longest beat without an onset cannot join a beat. */
-    if (b->last_onset < 0) release_unassigned(b, b->next_seq - (int64_t)(b->foot_len + b->smooth_len + 2));
     return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
 }
 
 dop_status dop_beats_flush(dop_beats *b)
 {
-    if (b->in_peak) finish_peak(b);
+    if (b->next_seq > b->last_estimate_seq) estimate_tempo(b);
+    advance(b, 1);
     release_unassigned(b, b->next_seq);
-    b->last_onset = -1;
+    b->open_onset = -1;
     return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
 }
+
+long long dop_beats_not_pulsatile_frames(const dop_beats *b) { return b->not_pulsatile_frames; }
+double dop_beats_best_periodicity(const dop_beats *b) { return b->best_z; }
 
 void dop_beats_destroy(dop_beats *b)
 {
     if (!b) return;
+    dop_tempo_destroy(b->tempo);
+    for (int k = 0; k < N_FEATURES; k++) free(b->tempo_in[k]);
     free(b->ring);
+    free(b->path);
+    free(b->snr);
+    free(b->penalty);
     free(b);
 }

@@ -64,6 +64,7 @@ static const field_spec beat_fields[] = {
     BEAT_FIELD(pi, FIELD_DOUBLE),            BEAT_FIELD(ri, FIELD_DOUBLE),
     BEAT_FIELD(flow_ml_min, FIELD_DOUBLE),   BEAT_FIELD(shear_rate_s, FIELD_DOUBLE),
     BEAT_FIELD(artifact_fraction, FIELD_DOUBLE), BEAT_FIELD(rejected, FIELD_INT),
+    BEAT_FIELD(sqi, FIELD_DOUBLE),           BEAT_FIELD(reject_reason, FIELD_INT),
 };
 #define N_BEAT_FIELDS (sizeof beat_fields / sizeof beat_fields[0])
 

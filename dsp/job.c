@@ -296,6 +296,9 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     const int64_t first_sample = (int64_t)llround(start_s * info->rate_hz);
     const double remaining_limit = end_s >= DBL_MAX / 2 ? -1.0 : (end_s - start_s) * info->rate_hz;
     cfg.time_offset_s = (double)first_sample / info->rate_hz;
+    /* Floating-point samples are not limited to full scale (a float file
+     * may hold values far beyond 1): loud is not clipped there. */
+    if (info->is_float) cfg.clip_level = INFINITY;
     o.time_offset_s = cfg.time_offset_s;
 
     dop_analysis_output callbacks = {on_spectrum, on_frame, on_beat, &o};
@@ -359,6 +362,8 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     }
     status = dop_analysis_flush(analysis, err);
     report->unwrapped_frames = dop_analysis_unwrapped_frames(analysis);
+    report->not_pulsatile_frames = dop_analysis_not_pulsatile_frames(analysis);
+    report->best_periodicity = dop_analysis_best_periodicity(analysis);
     if (o.status != DOP_OK) status = o.status;
     if (status != DOP_OK) goto done;
     if (report->frames == 0) {

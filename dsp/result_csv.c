@@ -26,7 +26,7 @@ const char *dop_frame_csv_header(void)
 void dop_frame_quality_text(unsigned flags, char *buf, size_t size)
 {
     static const char *const names[] = {"burst", "saturated", "dropout", "no_signal",
-                                        "near_nyquist", "rejected_beat", "bridged", "unwrapped"};
+                                        "near_nyquist", "rejected_beat", "bridged", "unwrapped", "not_pulsatile"};
     buf[0] = '\0';
     size_t used = 0;
     for (unsigned bit = 0; bit < sizeof names / sizeof names[0]; bit++) {
@@ -82,7 +82,7 @@ void dop_frame_csv_row(FILE *out, const dop_frame *f)
 const char *dop_beat_csv_header(void)
 {
     return "beat,start_s,end_s,heart_rate_bpm,psv_cm_s,edv_cm_s,tamax_cm_s,tamean_cm_s,pi,pi_tamean,ri,"
-           "flow_ml_min,shear_rate_s,artifact_fraction,rejected";
+           "flow_ml_min,shear_rate_s,artifact_fraction,rejected,sqi,reject_reason";
 }
 
 void dop_beat_csv_row(FILE *out, const dop_beat *b)
@@ -105,5 +105,11 @@ void dop_beat_csv_row(FILE *out, const dop_beat *b)
     p = put(p, b->artifact_fraction, 3);
     *p++ = ',';
     p += dop_fmt_int(p, b->rejected);
+    p = put(p, b->sqi, 3);
+    *p++ = ',';
+    const char *reason = dop_beat_reason_name(b->reject_reason);
+    size_t reason_len = strlen(reason);
+    memcpy(p, reason, reason_len);
+    p += reason_len;
     fwrite(row, 1, (size_t)(p - row), out);
 }

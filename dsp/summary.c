@@ -89,7 +89,7 @@ dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, 
 const char *dop_summary_csv_header(void)
 {
     return "epoch,start_s,end_s,mean_velocity_cm_s,tamax_cm_s,flow_ml_min,heart_rate_bpm,n_beats,pi,ri,"
-           "rejected_fraction,shear_rate_s,bridged_fraction,analysed_s,directional";
+           "rejected_fraction,shear_rate_s,bridged_fraction,analysed_s,directional,pulsatile,mean_sqi,n_beats_rejected";
 }
 
 /* %.6g keeps CSVs compact and exact enough; NAN is an empty field. */
@@ -116,13 +116,16 @@ void dop_summary_csv_row(FILE *out, const dop_summary *s)
     put_number(out, s->bridged_fraction);
     put_number(out, s->analysed_s);
     fprintf(out, ",%d", s->directional);
+    fprintf(out, ",%d", s->pulsatile);
+    put_number(out, s->mean_sqi);
+    fprintf(out, ",%lld", (long long)s->n_beats_rejected);
 }
 
 typedef struct epoch_acc {
     int64_t frames, excluded, bridged, included;
     double sum_vmean, sum_vmax, sum_flow, sum_shear;
-    int64_t beats;
-    double sum_duration, sum_pi, sum_ri;
+    int64_t beats, rejected_beats, not_pulsatile;
+    double sum_duration, sum_pi, sum_ri, sum_sqi;
 } epoch_acc;
 
 struct dop_summary_acc {
@@ -160,6 +163,7 @@ void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
         if (f->time_s < a->epochs[i].start_s || f->time_s >= a->epochs[i].end_s) continue;
         epoch_acc *e = &a->acc[i];
         e->frames++;
+        if (f->flags & DOP_FRAME_NOT_PULSATILE) e->not_pulsatile++;
         if (excluded) {
             e->excluded++;
             continue;
@@ -175,11 +179,15 @@ void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 
 void dop_summary_acc_add_beat(dop_summary_acc *a, const dop_beat *b)
 {
-    if (b->rejected) return;
     for (size_t i = 0; i < a->count; i++) {
         if (b->start_s < a->epochs[i].start_s || b->start_s >= a->epochs[i].end_s) continue;
         epoch_acc *e = &a->acc[i];
+        if (b->rejected) {
+            e->rejected_beats++;
+            continue;
+        }
         e->beats++;
+        e->sum_sqi += b->sqi;
         e->sum_duration += b->end_s - b->start_s;
         e->sum_pi += b->pi;
         e->sum_ri += b->ri;
@@ -207,6 +215,9 @@ void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
         s->rejected_fraction = e->frames ? (double)e->excluded / (double)e->frames : NAN;
         s->bridged_fraction = e->frames ? (double)e->bridged / (double)e->frames : NAN;
         s->analysed_s = (double)e->frames * a->frame_period_s;
+        s->pulsatile = e->frames > 0 && 2 * e->not_pulsatile <= e->frames;
+        s->mean_sqi = e->beats ? e->sum_sqi / (double)e->beats : NAN;
+        s->n_beats_rejected = e->rejected_beats;
     }
 }
 

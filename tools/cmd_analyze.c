@@ -222,6 +222,11 @@ int cmd_analyze(int argc, char **argv)
             fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
                             "unwrapped (quality 'unwrapped' in the frames)\n", report.unwrapped_frames,
                     report.nyquist_cm_s);
+        if (report.frames > 0 && report.not_pulsatile_frames * 2 > report.frames)
+            fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
+                            "evidence: periodicity z %.2f < %g, or no signal above the noise): no beats there, heart "
+                            "rate empty (pulsatile = 0)\n", job.input.path, report.not_pulsatile_frames,
+                    (long long)report.frames, report.best_periodicity, job.analysis.beats.z_min);
         if (report.non_directional)
             fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
                             "counted as forward (directional = 0 in the summary)\n", job.input.path);

@@ -73,6 +73,9 @@ typedef struct dop_analysis_config {
     dop_vmean_method vmean_method;
     double burst_factor;               /* frame floor above tracked floor => burst; default 4 (6 dB) */
     double dropout_factor;             /* frame power below floor / factor => dropout; default 4 */
+    double clip_level;                 /* |I| or |Q| at or above this (full scale 1) => saturated;
+                                          default 0.999; INFINITY: no check (floating-point input,
+                                          which is not limited to full scale) */
     double min_nyquist_cm_s;           /* refuse when Nyquist velocity is lower; default 20 */
     double baseline_shift_cm_s;        /* zero line moved: range [-Vn + s, Vn + s); default 0 */
     dop_unwrap_mode unwrap;            /* default AUTO (= OFF here) */
@@ -112,6 +115,10 @@ double dop_analysis_cm_s_per_hz(const dop_analysis *a);
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
 /* Frames whose band was unwrapped past the Nyquist limit so far. */
 long long dop_analysis_unwrapped_frames(const dop_analysis *a);
+/* Frames without periodic cardiac evidence so far (no beats there; see
+ * beats.h), and the periodicity z of the most periodic window. */
+long long dop_analysis_not_pulsatile_frames(const dop_analysis *a);
+double dop_analysis_best_periodicity(const dop_analysis *a);
 dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
 void dop_analysis_destroy(dop_analysis *a);
 

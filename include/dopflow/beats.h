@@ -1,25 +1,48 @@
-/* dopflow stage 5: cardiac cycles from the velocity envelope.
+/* dopflow stage 5: cardiac cycles from the evidence they leave in the
+ * spectrogram, on any Doppler recording.
  *
- * Onsets are found on the maximum-velocity envelope (the trace least
- * affected by noise). Artifact and no-signal frames hold the last clean
- * value; the trace is median-filtered over 5 frames and smoothed by an 80 ms
- * moving average. Its positive slope is compared with an adaptive threshold
- * (0.35 x the median upslope of the last eight beats, after Pan & Tompkins'
- * adaptive QRS thresholds, IEEE TBME 1985), and a candidate must rise at
- * least 40% of the typical upstroke (80% when it comes before 60% of the
- * typical beat length). Each onset is placed at the foot of the upstroke:
- * the minimum of the smoothed envelope in the 250 ms before the slope peak.
- * A refractory period of 60/max_hr seconds rejects double detections.
+ * Four features per frame: the maximum-velocity envelope of the flow's main
+ * direction, the mean velocity, the power rising above each bin's typical
+ * level and the spectral flux (beat_evidence.h). Each trace is median
+ * filtered over 5 frames and smoothed by an 80 ms moving average; its rise
+ * (half-wave rectified first difference) is its onset strength. Artifact
+ * and no-signal frames hold the last clean value.
+ *
+ * Every second, the last window_s seconds of onset strengths give the heart
+ * period, each feature's reliability and whether the span is pulsatile
+ * (beat_tempo.h). The combined onset strength O(t) (the features weighted
+ * by reliability) is tracked by dynamic programming with that period as a
+ * tempo prior (Ellis, J New Music Res 2007;36:51-60): the score of a beat at
+ * t is O(t) plus the best score of a previous beat at t - d, d in
+ * [P/2, 2P], less tightness x ln(d / P)^2. A valve click or a second
+ * systolic component is not a second beat because a beat there would cost
+ * more in the prior than it gains. The best path is traced back every
+ * second and beats older than the commit delay (window_s / 2) are fixed.
+ * Each beat's onset is then moved to the foot of its systolic upstroke: the
+ * minimum of the most reliable trace in the min(0.25 s, 0.3 P) before the
+ * steepest rise.
+ *
+ * No beats where the span is not pulsatile: its frames carry
+ * DOP_FRAME_NOT_PULSATILE. Every beat gets a quality index
+ * sqi = q_period x q_interval x (1 - artifact fraction), with
+ * q_period = min(1, z / (2 z_min)) from the periodicity of its span and
+ * q_interval = max(0, 1 - |length - P| / P). A beat is rejected (left out
+ * of every average) for, in this order: more artifact frames than
+ * reject_fraction (artifact); a length outside [0.6 P, 1.6 P]
+ * (irregular_interval: a missed or a false beat); sqi below min_sqi
+ * (low_quality).
  *
  * The stage is a delay line: frames go in, and come out annotated with
- * their beat index and DOP_FRAME_REJECTED_BEAT / DOP_FRAME_BRIDGED once the
- * beat that contains them has ended. Memory is bounded by the longest beat
- * (60/min_hr seconds) plus the detection look-ahead. */
+ * their beat index, DOP_FRAME_REJECTED_BEAT / DOP_FRAME_BRIDGED /
+ * DOP_FRAME_NOT_PULSATILE once the beat that contains them has ended.
+ * Memory is fixed at create (about window_s + 60/min_hr seconds of frames);
+ * latency is the commit delay plus one beat. */
 #ifndef DOPFLOW_BEATS_H
 #define DOPFLOW_BEATS_H
 
 #include <stddef.h>
 
+#include "dopflow/beat_evidence.h"
 #include "dopflow/records.h"
 #include "dopflow/status.h"
 
@@ -30,8 +53,12 @@ extern "C" {
 typedef struct dop_beats_config {
     double frame_rate_hz;       /* frames per second */
     double min_hr_bpm;          /* longest accepted beat = 60/min_hr; default 30 */
-    double max_hr_bpm;          /* refractory period = 60/max_hr; default 200 */
+    double max_hr_bpm;          /* shortest period considered = 60/max_hr; default 240 */
     double reject_fraction;     /* reject a beat with more artifact frames; default 0.3 */
+    double window_s;            /* periodicity window; default 12 s */
+    double tightness;           /* tempo prior weight of ln(interval/P)^2; default 20 */
+    double z_min;               /* pulsatile when the periodicity z >= z_min; default 2.5 */
+    double min_sqi;             /* reject beats below this quality; default 0.1 */
 } dop_beats_config;
 
 typedef struct dop_beats_output {
@@ -44,19 +71,28 @@ typedef struct dop_beats dop_beats;
 
 dop_beats_config dop_beats_config_default(void);
 
+/* Errors: DOP_ERR_INVALID_ARG (frame rate not > 0, HR range empty, reject
+ * fraction outside [0, 1], window shorter than two longest beats,
+ * tightness < 0), DOP_ERR_NOMEM. */
 dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
                             dop_beats **out, dop_error *err);
 
-/* Push one frame (vmax, vmean, flow, flags filled). A non-zero return of a
- * callback gives DOP_ERR_INTERRUPTED. Never allocates. */
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame);
+/* Push one frame (vmax, vmean, flow, flags filled) and its spectral
+ * evidence (NULL: none; the velocity features alone are used). A non-zero
+ * return of a callback gives DOP_ERR_INTERRUPTED. Never allocates. */
+dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence);
 
-/* End of data: emit the frames still held (the last, unfinished cycle is
- * not a beat). */
+/* End of data: fix the remaining beats and emit the frames still held (the
+ * last, unfinished cycle is not a beat). Errors: DOP_ERR_INTERRUPTED. */
 dop_status dop_beats_flush(dop_beats *b);
 
+/* Frames flagged DOP_FRAME_NOT_PULSATILE so far, and the periodicity z of
+ * the most periodic window seen (0 if none). */
+long long dop_beats_not_pulsatile_frames(const dop_beats *b);
+double dop_beats_best_periodicity(const dop_beats *b);
+
 void dop_beats_reset(dop_beats *b);
-void dop_beats_destroy(dop_beats *b);
+void dop_beats_destroy(dop_beats *b); /* NULL is fine */
 
 #ifdef __cplusplus
 }

@@ -46,6 +46,8 @@ typedef struct dop_job_report {
     int non_directional;               /* mono input analysed one-sided */
     int64_t frames, beats, rejected_beats;
     char sidecar_used[1024];           /* path of the sidecar read, "" if none */
+    long long not_pulsatile_frames; /* frames without periodic cardiac evidence (no beats there) */
+    double best_periodicity;        /* periodicity z of the most periodic window (beats.h) */
 } dop_job_report;
 
 dop_job dop_job_default(void);

@@ -21,7 +21,8 @@ enum {
     DOP_FRAME_REJECTED_BEAT = 1u << 5, /* frame belongs to a rejected beat */
     DOP_FRAME_BRIDGED = 1u << 6,       /* artifact frame inside an accepted beat; its
                                           values in averages are interpolated from neighbours */
-    DOP_FRAME_UNWRAPPED = 1u << 7      /* aliased band unwrapped: velocities beyond Nyquist */
+    DOP_FRAME_UNWRAPPED = 1u << 7,     /* aliased band unwrapped: velocities beyond Nyquist */
+    DOP_FRAME_NOT_PULSATILE = 1u << 8  /* no periodic cardiac evidence around this frame: no beats */
 };
 #define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
 
@@ -53,9 +54,22 @@ typedef struct dop_beat {
     double ri;                   /* resistance index (PSV - EDV) / PSV (Pourcelot) */
     double flow_ml_min;          /* time-averaged volumetric flow over the beat */
     double shear_rate_s;         /* time-averaged wall shear rate, 1/s */
-    double artifact_fraction;    /* fraction of the beat's frames flagged as artifacts */
+    double artifact_fraction;    /* fraction of the beat's frames flagged burst or dropout */
     int rejected;                /* 1 = left out of averages */
+    double sqi;                  /* signal quality index 0..1 (see beats.h) */
+    int reject_reason;           /* dop_beat_reason: why it was rejected (DOP_BEAT_ACCEPTED if not) */
 } dop_beat;
+
+/* Why a beat was rejected (dop_beat.reject_reason). */
+typedef enum dop_beat_reason {
+    DOP_BEAT_ACCEPTED = 0,
+    DOP_BEAT_ARTIFACT,            /* more artifact frames than the reject fraction */
+    DOP_BEAT_IRREGULAR_INTERVAL,  /* length far from the heart period of its neighbourhood */
+    DOP_BEAT_LOW_QUALITY          /* signal quality index below the threshold */
+} dop_beat_reason;
+
+/* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality". */
+const char *dop_beat_reason_name(int reason);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,11 @@
  *    bridged inside accepted beats count with interpolated values);
  *  - heart_rate_bpm, n_beats, pi, ri: over accepted beats whose onset lies
  *    in the epoch (HR = 60 / mean beat duration);
- *  - rejected_fraction: excluded frames / frames in the epoch. */
+ *  - rejected_fraction: excluded frames / frames in the epoch;
+ *  - pulsatile: 1 when at least half the epoch's frames lie where periodic
+ *    cardiac evidence was found (frames without DOP_FRAME_NOT_PULSATILE);
+ *  - mean_sqi: mean quality index of the accepted beats (NAN without);
+ *  - n_beats_rejected: beats with onset in the epoch that were rejected. */
 #ifndef DOPFLOW_SUMMARY_H
 #define DOPFLOW_SUMMARY_H
 
@@ -50,6 +54,9 @@ typedef struct dop_summary {
     double bridged_fraction;     /* artifact frames bridged by interpolation */
     double analysed_s;           /* time actually covered by frames in the epoch */
     int directional;             /* 1: I/Q (signed velocities); 0: mono, one-sided */
+    int pulsatile;               /* 1: periodic cardiac evidence over most of the epoch */
+    double mean_sqi;             /* mean beat quality index 0..1, NAN without beats */
+    int64_t n_beats_rejected;    /* rejected beats with onset in the epoch */
 } dop_summary;
 
 /* The CSV columns, in order (header line without newline). */

@@ -473,7 +473,7 @@ static void stage_timings(const options *o, const signal_data *s, stat_set st[ST
             }
             double t4 = now_s();
             for (size_t m = 0; m < c->frames; m++) {
-                dop_beats_push(beats, &frames[m]);
+                dop_beats_push(beats, &frames[m], NULL);
                 if (c->n_out > MAX_BLOCK_FRAMES) break; /* cannot happen: a beat is shorter than the ring */
             }
             double t5 = now_s();

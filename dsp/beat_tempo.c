@@ -1,0 +1,196 @@
+/* The heart period from the periodicity of the beat features (see
+ * beat_tempo.h). */
+#include "dopflow/beat_tempo.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LAG_FRACTION 0.6   /* lags up to this fraction of the window */
+#define HALF_PERIOD_SHARE 0.9  /* half the lag: its peak at least this share of the best */
+#define ODD_MULTIPLE_SHARE 0.5 /* ... and a peak at 3 half lags at least this share */
+/* Tempo prior on the period (Ellis 2007's log-Gaussian tempo weighting):
+ * centred on 100 bpm, one octave wide; it decides only between peaks of
+ * similar height, such as a period and its double. */
+#define PRIOR_PERIOD_S 0.6
+#define PRIOR_OCTAVES 1.0
+
+struct dop_tempo {
+    dop_tempo_config cfg;
+    double *standard;          /* DOP_TEMPO_FEATURES x max_samples standardised onsets */
+    double *combined;          /* max_samples */
+    double *acf;               /* max lag + 1 */
+    size_t max_lag;
+};
+
+dop_tempo_config dop_tempo_config_default(void)
+{
+    dop_tempo_config cfg = {.rate_hz = 0.0, .min_hr_bpm = 30.0, .max_hr_bpm = 220.0, .z_min = 3.0,
+                            .max_samples = 0};
+    return cfg;
+}
+
+dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_error *err)
+{
+    *out = NULL;
+    if (!(cfg->rate_hz > 0.0) || !(cfg->min_hr_bpm > 0.0) || !(cfg->max_hr_bpm > cfg->min_hr_bpm) ||
+        cfg->max_samples < 4)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "tempo: need rate > 0, 0 < min HR < max HR and a window");
+    dop_tempo *t = calloc(1, sizeof *t);
+    if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
+    t->cfg = *cfg;
+    /* Lags up to 1.5 longest periods: the odd-multiple check of a half period. */
+    t->max_lag = (size_t)ceil(1.5 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
+    t->standard = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->standard);
+    t->combined = malloc(cfg->max_samples * sizeof *t->combined);
+    t->acf = malloc((t->max_lag + 1) * sizeof *t->acf);
+    if (!t->standard || !t->combined || !t->acf) {
+        dop_tempo_destroy(t);
+        return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
+    }
+    *out = t;
+    return DOP_OK;
+}
+
+/* Normalised autocorrelation r(0..max_lag) of x (zero mean) into acf. */
+static void autocorrelate(const double *x, size_t n, size_t max_lag, double *acf)
+{
+    double r0 = 0.0;
+    for (size_t i = 0; i < n; i++) r0 += x[i] * x[i];
+    for (size_t lag = 0; lag <= max_lag; lag++) {
+        double s = 0.0;
+        for (size_t i = lag; i < n; i++) s += x[i] * x[i - lag];
+        acf[lag] = r0 > 0.0 ? s / r0 : 0.0;
+    }
+}
+
+/* Correlation length 1 + 2 sum r(k) up to the first non-positive r. */
+static double correlation_length(const double *acf, size_t max_lag)
+{
+    double tau = 1.0;
+    for (size_t k = 1; k <= max_lag && acf[k] > 0.0; k++) tau += 2.0 * acf[k];
+    return tau;
+}
+
+typedef struct period_pick {
+    double lag;       /* samples, interpolated; 0 when none */
+    double r;         /* autocorrelation there */
+    double z;
+} period_pick;
+
+/* Index of the largest acf value within +-10% of lag `near` (at least one
+ * lag either side), or 0 if that range leaves [lo, top]. */
+static size_t peak_near(const double *acf, size_t near, size_t lo, size_t top)
+{
+    size_t width = (size_t)fmax(1.0, 0.1 * (double)near);
+    if (near < lo + width || near + width > top) return 0;
+    size_t best = near - width;
+    for (size_t k = near - width; k <= near + width; k++)
+        if (acf[k] > acf[best]) best = k;
+    return best;
+}
+
+/* The highest local maximum of acf in [lo, hi], or half its lag when that
+ * is a true period too: its own peak nearly as high and a peak at three
+ * half lags (a second event per cycle, such as a valve click, makes a peak
+ * at the half lag but a trough at 1.5 periods). acf holds lags up to top.
+ * Parabolic interpolation of the lag. */
+static double tempo_prior(size_t lag, double rate_hz)
+{
+    double octaves = log2((double)lag / rate_hz / PRIOR_PERIOD_S) / PRIOR_OCTAVES;
+    return exp(-0.5 * octaves * octaves);
+}
+
+static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t top, size_t n, double rate_hz)
+{
+    period_pick p = {0.0, 0.0, 0.0};
+    size_t best = 0;
+    double best_weighted = 0.0;
+    for (size_t k = lo > 1 ? lo : 1; k <= hi; k++) {
+        if (!(acf[k] >= acf[k - 1] && acf[k] >= acf[k + 1])) continue;
+        double weighted = acf[k] * tempo_prior(k, rate_hz);
+        if (best == 0 || weighted > best_weighted) {
+            best = k;
+            best_weighted = weighted;
+        }
+    }
+    if (best == 0) return p;
+    size_t half = peak_near(acf, (best + 1) / 2, lo, hi);
+    if (half && acf[half] > HALF_PERIOD_SHARE * acf[best]) {
+        size_t odd = peak_near(acf, 3 * half, lo, top - 1);
+        if (odd && acf[odd] > ODD_MULTIPLE_SHARE * acf[best]) best = half;
+    }
+    double a = acf[best - 1], b = acf[best], c = acf[best + 1], den = a - 2.0 * b + c;
+    double shift = den < 0.0 ? 0.5 * (a - c) / den : 0.0;
+    p.lag = (double)best + (fabs(shift) <= 0.5 ? shift : 0.0);
+    p.r = b;
+    p.z = b * sqrt((double)n / correlation_length(acf, hi));
+    return p;
+}
+
+/* Standardise x into y; returns its mean and SD (SD 0: y all zero). */
+static void standardise(const double *x, size_t n, double *y, double *mean, double *sd)
+{
+    double m = 0.0, v = 0.0;
+    for (size_t i = 0; i < n; i++) m += x[i];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    double s = sqrt(v / (double)n);
+    for (size_t i = 0; i < n; i++) y[i] = s > 0.0 ? (x[i] - m) / s : 0.0;
+    *mean = m;
+    *sd = s;
+}
+
+void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
+                               dop_tempo_estimate *out)
+{
+    memset(out, 0, sizeof *out);
+    out->period_s = NAN;
+    if (n > t->cfg.max_samples) n = t->cfg.max_samples;
+    const double rate = t->cfg.rate_hz;
+    size_t lo = (size_t)floor(60.0 / t->cfg.max_hr_bpm * rate);
+    size_t hi = (size_t)ceil(60.0 / t->cfg.min_hr_bpm * rate);
+    size_t longest = (size_t)(MAX_LAG_FRACTION * (double)n);
+    if (hi > longest) hi = longest;
+    size_t top = (size_t)(1.5 * (double)hi) + 2;      /* lags computed */
+    if (top > n - 1) top = n - 1;
+    if (top > t->max_lag) top = t->max_lag;
+    if (hi + 1 > top) hi = top - 1;
+    if (lo < 2) lo = 2;
+    if (n < 8 || hi <= lo) return;
+
+    double best_z = 0.0;
+    for (int k = 0; k < DOP_TEMPO_FEATURES; k++) {
+        double *y = t->standard + (size_t)k * t->cfg.max_samples;
+        standardise(onset[k], n, y, &out->mean[k], &out->sd[k]);
+        if (out->sd[k] <= 0.0) continue;
+        autocorrelate(y, n, top, t->acf);
+        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, rate).z;
+        if (out->feature_z[k] > best_z) best_z = out->feature_z[k];
+    }
+    if (best_z <= 0.0) return;
+    memset(t->combined, 0, n * sizeof *t->combined);
+    for (int k = 0; k < DOP_TEMPO_FEATURES; k++) {
+        double w = out->feature_z[k] - 0.5 * best_z;
+        out->weight[k] = w > 0.0 ? w * w : 0.0;
+        if (out->weight[k] == 0.0) continue;
+        const double *y = t->standard + (size_t)k * t->cfg.max_samples;
+        for (size_t i = 0; i < n; i++) t->combined[i] += out->weight[k] * y[i];
+    }
+    autocorrelate(t->combined, n, top, t->acf);
+    period_pick p = pick_period(t->acf, lo, hi, top, n, rate);
+    if (p.lag <= 0.0) return;
+    out->period_s = p.lag / rate;
+    out->periodicity = p.r;
+    out->z = p.z;
+    out->pulsatile = p.z >= t->cfg.z_min;
+}
+
+void dop_tempo_destroy(dop_tempo *t)
+{
+    if (!t) return;
+    free(t->standard);
+    free(t->combined);
+    free(t->acf);
+    free(t);
+}
