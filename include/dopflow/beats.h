@@ -18,6 +18,8 @@
 #ifndef DOPFLOW_BEATS_H
 #define DOPFLOW_BEATS_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/records.h"
@@ -42,21 +44,21 @@ typedef struct dop_beats_output {
 
 typedef struct dop_beats dop_beats;
 
-dop_beats_config dop_beats_config_default(void);
+DOP_API dop_beats_config dop_beats_config_default(void);
 
-dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
-                            dop_beats **out, dop_error *err);
+DOP_API dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
+                                    dop_beats **out, dop_error *err);
 
 /* Push one frame (vmax, vmean, flow, flags filled). A non-zero return of a
  * callback gives DOP_ERR_INTERRUPTED. Never allocates. */
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame);
+DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame);
 
 /* End of data: emit the frames still held (the last, unfinished cycle is
  * not a beat). */
-dop_status dop_beats_flush(dop_beats *b);
+DOP_API dop_status dop_beats_flush(dop_beats *b);
 
-void dop_beats_reset(dop_beats *b);
-void dop_beats_destroy(dop_beats *b);
+DOP_API void dop_beats_reset(dop_beats *b);
+DOP_API void dop_beats_destroy(dop_beats *b);
 
 #ifdef __cplusplus
 }
