@@ -38,8 +38,16 @@ install(FILES ${CMAKE_BINARY_DIR}/dopflowConfig.cmake ${CMAKE_BINARY_DIR}/dopflo
 
 # Manual pages, made at build time from the built binary's --help by help2man,
 # so they cannot drift from it: dopflow.1 and dopflow-COMMAND.1 per subcommand.
-# tools/test-install.sh checks that every command of `dopflow --help` has one.
-set(DOPFLOW_SUBCOMMANDS analyze info study simulate plot)
+# The commands are read from the table in tools/dopflow.c (a command added there
+# gets its page); tools/test-install.sh checks that every command of `dopflow
+# --help` has one.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tools/dopflow.c)
+file(STRINGS ${CMAKE_SOURCE_DIR}/tools/dopflow.c command_lines REGEX "^ *{\"[a-z]+\", *cmd_[a-z_]+,")
+set(DOPFLOW_SUBCOMMANDS "")
+foreach(line ${command_lines})
+  string(REGEX MATCH "\"([a-z]+)\"" unused "${line}")
+  list(APPEND DOPFLOW_SUBCOMMANDS ${CMAKE_MATCH_1})
+endforeach()
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
   set(man_pages ${CMAKE_BINARY_DIR}/man/dopflow.1)
