@@ -113,7 +113,7 @@ ok "examples/c built with pkg-config and find_package(dopflow), run: $rows secon
 run_pytest() { # label, then environment assignments
   local label=$1
   shift
-  (cd "$tmp" && env "$@" DOPFLOW="$prefix/bin/dopflow" "$python" -m pytest -q -p no:cacheprovider \
+  (cd "$tmp" && env "$@" PYTHONDONTWRITEBYTECODE=1 DOPFLOW="$prefix/bin/dopflow" "$python" -m pytest -q -p no:cacheprovider \
     "$src/python/tests" >"$tmp/pytest.out" 2>&1) || { cat "$tmp/pytest.out"; fail "pytest ($label)"; }
   ok "pytest ($label): $(tail -1 "$tmp/pytest.out")"
 }
