@@ -49,7 +49,9 @@ foreach(line ${command_lines})
   list(APPEND DOPFLOW_SUBCOMMANDS ${CMAKE_MATCH_1})
 endforeach()
 find_program(HELP2MAN help2man)
-if(HELP2MAN)
+if(CMAKE_C_FLAGS MATCHES "sanitize")
+  # Sanitizer and fuzzing builds (tools/sanitize.sh, tools/fuzz.sh) are never installed.
+elseif(HELP2MAN)
   set(man_pages ${CMAKE_BINARY_DIR}/man/dopflow.1)
   add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/man/dopflow.1
     COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
