@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 volatile sig_atomic_t cli_stop_requested = 0;
 
@@ -220,4 +221,39 @@ void cli_analysis_options_help(FILE *out)
           "                       (parabolic profile) or the lag-one autocorrelation phase\n"
           "                       (Kasai 1985)\n",
           out);
+}
+
+/* The installed data folder: DOPFLOW_DATA_DIR, else DOPFLOW_DATA_RELDIR (from
+ * CMake: "../share/dopflow") beside the folder of the running binary, found
+ * through /proc/self/exe, so that an installed dopflow works from any folder
+ * and wherever its prefix was moved. "" when neither can be found. */
+static void data_dir(char *buf, size_t size)
+{
+    const char *env = getenv("DOPFLOW_DATA_DIR");
+    buf[0] = '\0';
+    if (env && env[0]) {
+        snprintf(buf, size, "%s", env);
+        return;
+    }
+#ifdef DOPFLOW_DATA_RELDIR
+    char exe[3072];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash) return;
+    *slash = '\0';
+    snprintf(buf, size, "%s/%s", exe, DOPFLOW_DATA_RELDIR);
+#endif
+}
+
+const char *cli_data_file(const char *path, char *buf, size_t size)
+{
+    if (path[0] == '/' || access(path, F_OK) == 0) return path;
+    char dir[4096];
+    data_dir(dir, sizeof dir);
+    if (!dir[0]) return path;
+    int n = snprintf(buf, size, "%s/%s", dir, path);
+    if (n < 0 || (size_t)n >= size || access(buf, F_OK) != 0) return path;
+    return buf;
 }

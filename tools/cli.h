@@ -81,6 +81,12 @@ void cli_analysis_options_help(FILE *out);
 extern volatile sig_atomic_t cli_stop_requested;
 void cli_install_stop_handlers(void);
 
+/* A data file named as in the source tree (datasets/examples/X.json): path
+ * itself when it exists (or is absolute), else the same relative path in the
+ * installed data folder (share/dopflow beside the binary's bin/, or
+ * $DOPFLOW_DATA_DIR) when it is there, written into buf; else path. */
+const char *cli_data_file(const char *path, char *buf, size_t size);
+
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_analyze(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -38,7 +38,9 @@ static void usage(FILE *out)
             "epochs.txt (the epochs relative to onset, for dopflow study) and each\n"
             "recording's resolved spec (NAME.spec.json).\n\n"
             "The same spec and seed give byte-identical files (.mat: the same samples, but\n"
-            "libmatio stamps HDF5 object times). Spec format: datasets/README.md.\n\n"
+            "libmatio stamps HDF5 object times). Spec format: datasets/README.md.\n"
+            "A SPEC that does not exist as given (datasets/examples/brachial_rest.json) is\n"
+            "looked up in the installed data folder (share/dopflow, or $DOPFLOW_DATA_DIR).\n\n"
             "Options:\n"
             "  -o, --output PATH   output WAV (recording) or folder (cohort); required\n"
             "      --seed N        override the spec's seed (recording specs)\n"
@@ -125,7 +127,8 @@ int cmd_simulate(int argc, char **argv)
         fprintf(stderr, "dopflow simulate: give one SPEC.json and -o OUTPUT (see dopflow simulate --help)\n");
         return CLI_EXIT_USAGE;
     }
-    const char *spec_path = argv[optind];
+    char spec_buf[4096];
+    const char *spec_path = cli_data_file(argv[optind], spec_buf, sizeof spec_buf);
     unsigned long long seed = 0;
     if (seed_text) {
         char *end = NULL;

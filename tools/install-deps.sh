@@ -20,6 +20,15 @@ packages=(
   libplplot-dev     # PLplot: the figures of dopflow plot (axes, colour bars, legends)
   plplot-driver-cairo  # PLplot's cairo driver: PNG, SVG and PDF output
   libcairo2-dev     # cairo: the plot tests decode the PNG figures to check their pixels
+  help2man          # the manual pages, made from each command's --help at build time
+  # tools/test-install.sh (what a user installs):
+  python3-numpy     # the Python package (import dopflow) returns NumPy arrays
+  python3-setuptools  # builds the Python package (python/setup.py)
+  python3-pytest    # runs the Python package's tests (python/tests)
+  python3-h5py      # dopflow.read_h5: HDF5 results into NumPy
+  file              # checks that libdopflow.so is an ELF shared object
+  dpkg-dev          # dpkg-shlibdeps: the .deb's Depends on the run-time libraries (cpack)
+  man-db            # man -l on the installed manual pages
 )
 
 missing=()

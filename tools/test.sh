@@ -5,7 +5,10 @@
 #   2. the Slurm job array against a real single-node Slurm (tools/slurm/test-slurm.sh);
 #   3. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer (tools/sanitize.sh);
 #   4. each libFuzzer harness for FUZZ_SECONDS (default 60; tools/fuzz.sh);
-#   5. the suite once under valgrind memcheck (tools/memcheck.sh).
+#   5. the suite once under valgrind memcheck (tools/memcheck.sh);
+#   6. what a user installs: cmake --install into a temporary prefix, the
+#      exported symbols, manual pages, completion, the C example built against
+#      it both ways, the Python package's pytest, the .deb (tools/test-install.sh).
 # `tools/test.sh --quick` runs step 1 only (about a minute).
 # Ends with one line "test.sh: N passed, N failed" over the steps run.
 set -uo pipefail
@@ -42,6 +45,7 @@ if [ "$quick" -eq 0 ]; then
   step "sanitizers (ASan + UBSan)" tools/sanitize.sh
   step "fuzzing" tools/fuzz.sh "${FUZZ_SECONDS:-60}"
   step "valgrind memcheck" tools/memcheck.sh
+  step "install (prefix, .deb, C example, Python)" tools/test-install.sh
 fi
 
 echo

@@ -8,6 +8,8 @@
 #ifndef DOPFLOW_ACQUISITION_H
 #define DOPFLOW_ACQUISITION_H
 
+#include "dopflow/export.h"
+
 #include "dopflow/status.h"
 
 #ifdef __cplusplus
@@ -31,37 +33,37 @@ typedef struct dop_acquisition {
 } dop_acquisition;
 
 /* All fields unknown (NAN / DOP_CHANNELS_UNSET). */
-dop_acquisition dop_acquisition_unset(void);
+DOP_API dop_acquisition dop_acquisition_unset(void);
 
 /* Built-in defaults: c = 1540 m/s, everything else unknown. */
-dop_acquisition dop_acquisition_defaults(void);
+DOP_API dop_acquisition dop_acquisition_defaults(void);
 
 /* Copy every field that is known in `over` onto `base`. */
-void dop_acquisition_overlay(dop_acquisition *base, const dop_acquisition *over);
+DOP_API void dop_acquisition_overlay(dop_acquisition *base, const dop_acquisition *over);
 
 /* Check that the metadata needed for velocities is present and physical:
  * f0 in (0, 100 MHz], angle in [0, 85] degrees (cos must not vanish),
  * c in [1000, 2500] m/s, diameter (when known) in (0, 100] mm.
  * Returns DOP_ERR_METADATA with a message naming the key. */
-dop_status dop_acquisition_validate(const dop_acquisition *acq, dop_error *err);
+DOP_API dop_status dop_acquisition_validate(const dop_acquisition *acq, dop_error *err);
 
 /* Parse "iq" | "qi" | "mono"; DOP_CHANNELS_UNSET when not recognised. */
-dop_channels dop_channels_parse(const char *text);
-const char *dop_channels_name(dop_channels channels);
+DOP_API dop_channels dop_channels_parse(const char *text);
+DOP_API const char *dop_channels_name(dop_channels channels);
 
 /* Read a JSON sidecar. Keys: f0_hz, angle_deg, c_m_s, diameter_mm (numbers),
  * channels ("iq" | "qi" | "mono"); unknown keys are ignored. Fields not in
  * the file stay NAN/UNSET in *out. Errors: DOP_ERR_IO (cannot open),
  * DOP_ERR_METADATA (malformed JSON, wrong type, non-physical value). */
-dop_status dop_sidecar_read(const char *path, dop_acquisition *out, dop_error *err);
+DOP_API dop_status dop_sidecar_read(const char *path, dop_acquisition *out, dop_error *err);
 
 /* Write the known fields of acq as a JSON sidecar (atomically: temporary
  * file renamed into place). Errors: DOP_ERR_IO. */
-dop_status dop_sidecar_write(const char *path, const dop_acquisition *acq, dop_error *err);
+DOP_API dop_status dop_sidecar_write(const char *path, const dop_acquisition *acq, dop_error *err);
 
 /* The sidecar path that belongs to an input: same path, extension replaced
  * by ".json" (appended when there is none). Caller frees. NULL on no memory. */
-char *dop_sidecar_path_for(const char *input_path);
+DOP_API char *dop_sidecar_path_for(const char *input_path);
 
 #ifdef __cplusplus
 }

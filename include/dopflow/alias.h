@@ -21,6 +21,8 @@
 #ifndef DOPFLOW_ALIAS_H
 #define DOPFLOW_ALIAS_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -40,14 +42,14 @@ typedef struct dop_alias_config {
 typedef struct dop_alias dop_alias;
 
 /* Errors: DOP_ERR_INVALID_ARG (bins < 8 or odd, shift out of range), DOP_ERR_NOMEM. */
-dop_status dop_alias_create(const dop_alias_config *cfg, dop_alias **out, dop_error *err);
+DOP_API dop_status dop_alias_create(const dop_alias_config *cfg, dop_alias **out, dop_error *err);
 
 /* Extended spectrum length: 2 x bins, bin k at (k - bins) x bin_hz. */
-size_t dop_alias_bins(const dop_alias *a);
+DOP_API size_t dop_alias_bins(const dop_alias *a);
 
 /* The physical per-bin wall-filter gain repeated over the extended axis
  * (the filter acts on the aliased frequency): ext[k] = gain[(k + bins/2) mod bins]. */
-void dop_alias_extend_gain(const dop_alias *a, const double *gain, double *ext);
+DOP_API void dop_alias_extend_gain(const dop_alias *a, const double *gain, double *ext);
 
 typedef struct dop_alias_frame {
     const float *psd;       /* dop_alias_bins() values on the extended axis */
@@ -57,12 +59,12 @@ typedef struct dop_alias_frame {
 
 /* Lay out one frame (psd: `bins` fft-shifted values; noise: its noise PSD
  * level). Never allocates; the result is valid until the next call. */
-void dop_alias_place(dop_alias *a, const float *psd, double noise, dop_alias_frame *out);
+DOP_API void dop_alias_place(dop_alias *a, const float *psd, double noise, dop_alias_frame *out);
 
 /* A frequency mapped into the last frame's range [lo, lo + fs). */
-double dop_alias_map_hz(const dop_alias *a, double f_hz);
+DOP_API double dop_alias_map_hz(const dop_alias *a, double f_hz);
 
-void dop_alias_destroy(dop_alias *a); /* NULL is fine */
+DOP_API void dop_alias_destroy(dop_alias *a); /* NULL is fine */
 
 #ifdef __cplusplus
 }

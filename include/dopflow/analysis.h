@@ -22,6 +22,8 @@
 #ifndef DOPFLOW_ANALYSIS_H
 #define DOPFLOW_ANALYSIS_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 
@@ -95,40 +97,40 @@ typedef struct dop_analysis_output {
 typedef struct dop_analysis dop_analysis;
 
 /* Defaults of every stage; fs and acq unset. */
-dop_analysis_config dop_analysis_config_default(void);
+DOP_API dop_analysis_config dop_analysis_config_default(void);
 
 /* Errors: DOP_ERR_METADATA (acquisition), DOP_ERR_ALIASING (Nyquist
  * velocity c fs / (4 f0 cos angle) below min_nyquist_cm_s), and those of
  * each stage's create. */
-dop_status dop_analysis_create(const dop_analysis_config *cfg, const dop_analysis_output *output,
-                               dop_analysis **out, dop_error *err);
+DOP_API dop_status dop_analysis_create(const dop_analysis_config *cfg, const dop_analysis_output *output,
+                                       dop_analysis **out, dop_error *err);
 
 /* Velocity of each spectrum bin, cm/s (bins values); valid after create.
  * The spectra delivered to on_spectrum are the physical (wrapped) ones. */
-const float *dop_analysis_velocity_axis(const dop_analysis *a);
-size_t dop_analysis_bins(const dop_analysis *a);
-double dop_analysis_frame_period_s(const dop_analysis *a);
-double dop_analysis_nyquist_cm_s(const dop_analysis *a);
-double dop_analysis_cm_s_per_hz(const dop_analysis *a);
+DOP_API const float *dop_analysis_velocity_axis(const dop_analysis *a);
+DOP_API size_t dop_analysis_bins(const dop_analysis *a);
+DOP_API double dop_analysis_frame_period_s(const dop_analysis *a);
+DOP_API double dop_analysis_nyquist_cm_s(const dop_analysis *a);
+DOP_API double dop_analysis_cm_s_per_hz(const dop_analysis *a);
 
 /* Push n pulses: n x gates samples, pulse-major (x[p * gates + g]). */
-dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
+DOP_API dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
 /* Frames whose band was unwrapped past the Nyquist limit so far. */
-long long dop_analysis_unwrapped_frames(const dop_analysis *a);
+DOP_API long long dop_analysis_unwrapped_frames(const dop_analysis *a);
 /* Frames without periodic cardiac evidence so far (no beats there; see
  * beats.h), and the periodicity z of the most periodic window. */
-long long dop_analysis_not_pulsatile_frames(const dop_analysis *a);
-double dop_analysis_best_periodicity(const dop_analysis *a);
-dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
-void dop_analysis_destroy(dop_analysis *a);
+DOP_API long long dop_analysis_not_pulsatile_frames(const dop_analysis *a);
+DOP_API double dop_analysis_best_periodicity(const dop_analysis *a);
+DOP_API dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
+DOP_API void dop_analysis_destroy(dop_analysis *a);
 
 /* The Doppler equation, cm/s per Hz of Doppler shift: c / (2 f0 cos(angle)) x 100. */
-double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s);
+DOP_API double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s);
 
 /* Flow [ml/min] = v [cm/s] x pi D^2/4 [cm^2] x 60 [s/min]; NAN if D unknown. */
-double dop_flow_ml_min(double vmean_cm_s, double diameter_mm);
+DOP_API double dop_flow_ml_min(double vmean_cm_s, double diameter_mm);
 /* Wall shear rate of Poiseuille flow: 8 vmean / D, 1/s. */
-double dop_shear_rate_s(double vmean_cm_s, double diameter_mm);
+DOP_API double dop_shear_rate_s(double vmean_cm_s, double diameter_mm);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef DOPFLOW_ATOMIC_FILE_H
 #define DOPFLOW_ATOMIC_FILE_H
 
+#include "dopflow/export.h"
+
 #include <stdio.h>
 #include "dopflow/status.h"
 
@@ -19,25 +21,25 @@ typedef struct dop_atomic_file dop_atomic_file;
 
 /* Open a temporary file beside `path` for writing. Errors: DOP_ERR_IO
  * (folder missing or not writable), DOP_ERR_NOMEM. */
-dop_status dop_atomic_open(const char *path, dop_atomic_file **out, dop_error *err);
+DOP_API dop_status dop_atomic_open(const char *path, dop_atomic_file **out, dop_error *err);
 
 /* The stream to write to (stdout for "-"). */
-FILE *dop_atomic_stream(dop_atomic_file *file);
+DOP_API FILE *dop_atomic_stream(dop_atomic_file *file);
 
 /* Temporary path being written (the final path for "-"); for libraries such
  * as HDF5 that open files by name. */
-const char *dop_atomic_temp_path(const dop_atomic_file *file);
+DOP_API const char *dop_atomic_temp_path(const dop_atomic_file *file);
 
 /* Close the stream but keep the temporary file, for writers that open it by
  * name (HDF5). Commit and abort still work afterwards. */
-void dop_atomic_release_stream(dop_atomic_file *file);
+DOP_API void dop_atomic_release_stream(dop_atomic_file *file);
 
 /* Flush, fsync and rename into place; frees `file`. Errors: DOP_ERR_IO
  * (write or rename failed; the temporary file is removed). */
-dop_status dop_atomic_commit(dop_atomic_file *file, dop_error *err);
+DOP_API dop_status dop_atomic_commit(dop_atomic_file *file, dop_error *err);
 
 /* Discard what was written; frees `file`. NULL is fine. */
-void dop_atomic_abort(dop_atomic_file *file);
+DOP_API void dop_atomic_abort(dop_atomic_file *file);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,8 @@
 #ifndef DOPFLOW_BEAT_EVIDENCE_H
 #define DOPFLOW_BEAT_EVIDENCE_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -40,17 +42,17 @@ typedef struct dop_beat_evidence_frame {
 typedef struct dop_beat_evidence dop_beat_evidence;
 
 /* bins and frame rate unset (0). */
-dop_beat_evidence_config dop_beat_evidence_config_default(void);
+DOP_API dop_beat_evidence_config dop_beat_evidence_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (no bins, frame rate not > 0), DOP_ERR_NOMEM. */
-dop_status dop_beat_evidence_create(const dop_beat_evidence_config *cfg, dop_beat_evidence **out, dop_error *err);
+DOP_API dop_status dop_beat_evidence_create(const dop_beat_evidence_config *cfg, dop_beat_evidence **out, dop_error *err);
 
 /* One frame's power spectrum (cfg.bins values, linear): update the typical
  * levels and return the frame's evidence. Never fails, never allocates. */
-dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float *psd);
+DOP_API dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float *psd);
 
-void dop_beat_evidence_reset(dop_beat_evidence *e);
-void dop_beat_evidence_destroy(dop_beat_evidence *e);
+DOP_API void dop_beat_evidence_reset(dop_beat_evidence *e);
+DOP_API void dop_beat_evidence_destroy(dop_beat_evidence *e);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,8 @@
 #ifndef DOPFLOW_BEAT_TEMPO_H
 #define DOPFLOW_BEAT_TEMPO_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -53,17 +55,17 @@ typedef struct dop_tempo_estimate {
 
 typedef struct dop_tempo dop_tempo;
 
-dop_tempo_config dop_tempo_config_default(void);
+DOP_API dop_tempo_config dop_tempo_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (rate not > 0, HR range empty, no samples),
  * DOP_ERR_NOMEM. */
-dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_error *err);
+DOP_API dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_error *err);
 
 /* onset[k][i], i < n <= max_samples: the window. Never allocates. */
-void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
+DOP_API void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
                                dop_tempo_estimate *out);
 
-void dop_tempo_destroy(dop_tempo *t);
+DOP_API void dop_tempo_destroy(dop_tempo *t);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,8 @@
 #ifndef DOPFLOW_BEATS_H
 #define DOPFLOW_BEATS_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/beat_evidence.h"
@@ -69,30 +71,30 @@ typedef struct dop_beats_output {
 
 typedef struct dop_beats dop_beats;
 
-dop_beats_config dop_beats_config_default(void);
+DOP_API dop_beats_config dop_beats_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (frame rate not > 0, HR range empty, reject
  * fraction outside [0, 1], window shorter than two longest beats,
  * tightness < 0), DOP_ERR_NOMEM. */
-dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
+DOP_API dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
                             dop_beats **out, dop_error *err);
 
 /* Push one frame (vmax, vmean, flow, flags filled) and its spectral
  * evidence (NULL: none; the velocity features alone are used). A non-zero
  * return of a callback gives DOP_ERR_INTERRUPTED. Never allocates. */
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence);
+DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence);
 
 /* End of data: fix the remaining beats and emit the frames still held (the
  * last, unfinished cycle is not a beat). Errors: DOP_ERR_INTERRUPTED. */
-dop_status dop_beats_flush(dop_beats *b);
+DOP_API dop_status dop_beats_flush(dop_beats *b);
 
 /* Frames flagged DOP_FRAME_NOT_PULSATILE so far, and the periodicity z of
  * the most periodic window seen (0 if none). */
-long long dop_beats_not_pulsatile_frames(const dop_beats *b);
-double dop_beats_best_periodicity(const dop_beats *b);
+DOP_API long long dop_beats_not_pulsatile_frames(const dop_beats *b);
+DOP_API double dop_beats_best_periodicity(const dop_beats *b);
 
-void dop_beats_reset(dop_beats *b);
-void dop_beats_destroy(dop_beats *b); /* NULL is fine */
+DOP_API void dop_beats_reset(dop_beats *b);
+DOP_API void dop_beats_destroy(dop_beats *b); /* NULL is fine */
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,8 @@
 #ifndef DOPFLOW_CLARIUS_RAW_H
 #define DOPFLOW_CLARIUS_RAW_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +55,7 @@ typedef struct dop_clarius_raw_info {
 typedef struct dop_clarius_raw dop_clarius_raw;
 
 /* path NULL, ensemble 12. */
-dop_clarius_raw_config dop_clarius_raw_config_default(void);
+DOP_API dop_clarius_raw_config dop_clarius_raw_config_default(void);
 
 /* Open and check a file. Errors (the message names the file and the
  * problem): DOP_ERR_INVALID_ARG (no path, ensemble out of range),
@@ -61,13 +63,13 @@ dop_clarius_raw_config dop_clarius_raw_config_default(void);
  * zero or absurd frames / lines / samples, sample size other than 4 (not
  * IQ int16), lines not a multiple of the ensemble, file size other than the
  * header implies: truncated or with trailing bytes), DOP_ERR_NOMEM. */
-dop_status dop_clarius_raw_open(const dop_clarius_raw_config *cfg, dop_clarius_raw **out, dop_error *err);
+DOP_API dop_status dop_clarius_raw_open(const dop_clarius_raw_config *cfg, dop_clarius_raw **out, dop_error *err);
 
-const dop_clarius_raw_info *dop_clarius_raw_get_info(const dop_clarius_raw *r);
+DOP_API const dop_clarius_raw_info *dop_clarius_raw_get_info(const dop_clarius_raw *r);
 
 /* Timestamp of a frame as stored (uint64; Clarius writes nanoseconds).
  * Errors: DOP_ERR_INVALID_ARG (frame out of range), DOP_ERR_IO. */
-dop_status dop_clarius_raw_timestamp(dop_clarius_raw *r, size_t frame, uint64_t *out, dop_error *err);
+DOP_API dop_status dop_clarius_raw_timestamp(dop_clarius_raw *r, size_t frame, uint64_t *out, dop_error *err);
 
 /* Beam line `line` (0 .. beam_lines - 1) of `frame` into `out`:
  * samples x ensemble complex values, depth-major (out[d * ensemble + n] =
@@ -75,10 +77,10 @@ dop_status dop_clarius_raw_timestamp(dop_clarius_raw *r, size_t frame, uint64_t 
  * dop_ensemble_push() takes. capacity = elements available in out.
  * Errors: DOP_ERR_INVALID_ARG (frame or line out of range, capacity below
  * samples x ensemble), DOP_ERR_IO (read error or the file shrank). */
-dop_status dop_clarius_raw_read_line(dop_clarius_raw *r, size_t frame, size_t line, float complex *out,
-                                     size_t capacity, dop_error *err);
+DOP_API dop_status dop_clarius_raw_read_line(dop_clarius_raw *r, size_t frame, size_t line, float complex *out,
+                                             size_t capacity, dop_error *err);
 
-void dop_clarius_raw_close(dop_clarius_raw *r); /* NULL is fine */
+DOP_API void dop_clarius_raw_close(dop_clarius_raw *r); /* NULL is fine */
 
 #ifdef __cplusplus
 }

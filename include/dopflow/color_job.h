@@ -14,6 +14,8 @@
 #ifndef DOPFLOW_COLOR_JOB_H
 #define DOPFLOW_COLOR_JOB_H
 
+#include "dopflow/export.h"
+
 #include <signal.h>
 #include <stddef.h>
 
@@ -48,14 +50,14 @@ typedef struct dop_color_report {
     double nyquist_cm_s;         /* c PRF / (4 f0 cos angle); NAN when unknown */
 } dop_color_report;
 
-dop_color_job dop_color_job_default(void);
+DOP_API dop_color_job dop_color_job_default(void);
 
 /* The CSV columns, in order (header line without newline). */
-const char *dop_color_csv_header(void);
+DOP_API const char *dop_color_csv_header(void);
 
 /* Errors: those of the reader and the estimator, DOP_ERR_IO writing,
  * DOP_ERR_INTERRUPTED. On error no output is left behind. */
-dop_status dop_color_job_run(const dop_color_job *job, dop_color_report *report, dop_error *err);
+DOP_API dop_status dop_color_job_run(const dop_color_job *job, dop_color_report *report, dop_error *err);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef DOPFLOW_DIAMETER_H
 #define DOPFLOW_DIAMETER_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -27,15 +29,15 @@ typedef struct dop_diameter_track dop_diameter_track;
  * it applies): DOP_ERR_IO (cannot open or read), DOP_ERR_NOMEM,
  * DOP_ERR_METADATA (malformed CSV, missing column, non-numeric value, time
  * not increasing, diameter outside (0, 100] mm, no data row). */
-dop_status dop_diameter_track_load(const char *csv_path, dop_diameter_track **out, dop_error *err);
+DOP_API dop_status dop_diameter_track_load(const char *csv_path, dop_diameter_track **out, dop_error *err);
 
 /* Diameter at time_s, mm (track is a dop_diameter_track*); NAN for a NAN time. */
-double dop_diameter_track_at(double time_s, void *track);
+DOP_API double dop_diameter_track_at(double time_s, void *track);
 
 /* Number of rows in the track. */
-size_t dop_diameter_track_count(const dop_diameter_track *track);
+DOP_API size_t dop_diameter_track_count(const dop_diameter_track *track);
 
-void dop_diameter_track_destroy(dop_diameter_track *track); /* NULL is fine */
+DOP_API void dop_diameter_track_destroy(dop_diameter_track *track); /* NULL is fine */
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef DOPFLOW_DOPFLOW_H
 #define DOPFLOW_DOPFLOW_H
 
+#include "dopflow/export.h"
+
 #include "dopflow/status.h"
 #include "dopflow/acquisition.h"
 #include "dopflow/atomic_file.h"
@@ -20,8 +22,9 @@
 #include "dopflow/analysis.h"
 #include "dopflow/h5_writer.h"
 #include "dopflow/job.h"
+#include "dopflow/samples.h"
 
 /* Library version string, e.g. "0.1.0". */
-const char *dop_version(void);
+DOP_API const char *dop_version(void);
 
 #endif

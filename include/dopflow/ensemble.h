@@ -46,6 +46,8 @@
 #ifndef DOPFLOW_ENSEMBLE_H
 #define DOPFLOW_ENSEMBLE_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 
@@ -93,36 +95,36 @@ typedef struct dop_ensemble dop_ensemble;
 
 /* E = 12, P = 1, axial window 1, max depth 1024, PRF and f0 unknown,
  * angle 0, c 1540 m/s. */
-dop_ensemble_config dop_ensemble_config_default(void);
+DOP_API dop_ensemble_config dop_ensemble_config_default(void);
 
 /* Builds the orthonormal wall-filter basis and the scratch memory.
  * Errors: DOP_ERR_INVALID_ARG (ensemble, order, window or depth out of range,
  * PRF not positive), DOP_ERR_METADATA (f0, angle or c not physical),
  * DOP_ERR_NOMEM. */
-dop_status dop_ensemble_create(const dop_ensemble_config *cfg, dop_ensemble **out, dop_error *err);
+DOP_API dop_status dop_ensemble_create(const dop_ensemble_config *cfg, dop_ensemble **out, dop_error *err);
 
 /* One beam line: `block` holds depth x E samples, depth-major
  * (block[d * E + n] = shot n of depth sample d); out receives `depth` pixels.
  * Never allocates. Errors: DOP_ERR_INVALID_ARG (depth 0 or above max_depth,
  * NULL pointers). */
-dop_status dop_ensemble_push(dop_ensemble *e, const float complex *block, size_t depth, dop_ensemble_pixel *out,
-                             dop_error *err);
+DOP_API dop_status dop_ensemble_push(dop_ensemble *e, const float complex *block, size_t depth, dop_ensemble_pixel *out,
+                                     dop_error *err);
 
 /* The wall filter alone on one ensemble of E samples (in == out is fine):
  * out = in - B B^H in, computed in double. Never allocates. */
-void dop_ensemble_wall_filter(dop_ensemble *e, const float complex *in, float complex *out);
+DOP_API void dop_ensemble_wall_filter(dop_ensemble *e, const float complex *in, float complex *out);
 
 /* Power gain (0..1) of the wall filter for a complex exponential of
  * `phase_per_shot_rad` (= 2 pi f_D / PRF): ||(I - B B^H) s||^2 / ||s||^2, the
  * regression filter's frequency response as defined by Bjaerum et al. 2002
  * (the filter is not time-invariant, so this is the response to a tone
  * spanning the ensemble). 0 at DC when P >= 0; 1 everywhere when P = -1. */
-double dop_ensemble_wall_gain(const dop_ensemble *e, double phase_per_shot_rad);
+DOP_API double dop_ensemble_wall_gain(const dop_ensemble *e, double phase_per_shot_rad);
 
 /* The configuration in use. */
-const dop_ensemble_config *dop_ensemble_get_config(const dop_ensemble *e);
+DOP_API const dop_ensemble_config *dop_ensemble_get_config(const dop_ensemble *e);
 
-void dop_ensemble_destroy(dop_ensemble *e); /* NULL is fine */
+DOP_API void dop_ensemble_destroy(dop_ensemble *e); /* NULL is fine */
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #ifndef DOPFLOW_ENVELOPE_H
 #define DOPFLOW_ENVELOPE_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -65,22 +67,22 @@ typedef struct dop_envelope_result {
 
 typedef struct dop_envelope dop_envelope;
 
-dop_envelope_config dop_envelope_config_default(void);
+DOP_API dop_envelope_config dop_envelope_config_default(void);
 
-dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **out, dop_error *err);
+DOP_API dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **out, dop_error *err);
 
 /* psd: `bins` values, fft-shifted; noise: noise PSD level (same units).
  * Never allocates. */
-void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
+DOP_API void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
 
 /* The same over a part of the axis: the forward side spans bins 1..fwd_bins
  * above 0 Hz and the reverse side 1..rev_bins below (each at most the full
  * side). For a spectrum laid out on an extended axis (alias.h) whose range
  * is [lo, lo + fs): the envelopes then see exactly that range. */
-void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
-                               dop_envelope_result *out);
+DOP_API void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+                                       dop_envelope_result *out);
 
-void dop_envelope_destroy(dop_envelope *env);
+DOP_API void dop_envelope_destroy(dop_envelope *env);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef DOPFLOW_H5_WRITER_H
 #define DOPFLOW_H5_WRITER_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/records.h"
@@ -24,28 +26,28 @@ typedef struct dop_h5_writer dop_h5_writer;
 
 /* Create the file (temporary name beside `path`) with the velocity axis of
  * `bins` columns. Errors: DOP_ERR_IO, DOP_ERR_HDF5, DOP_ERR_NOMEM. */
-dop_status dop_h5_writer_create(const char *path, size_t bins, const float *velocity_cm_s,
-                                dop_h5_writer **out, dop_error *err);
+DOP_API dop_status dop_h5_writer_create(const char *path, size_t bins, const float *velocity_cm_s,
+                                        dop_h5_writer **out, dop_error *err);
 
 /* Append one spectrogram row (bins values, dB) at time_s. Buffered: rows are
  * written a chunk at a time. */
-dop_status dop_h5_writer_add_spectrum(dop_h5_writer *w, double time_s, const float *power_db, dop_error *err);
-dop_status dop_h5_writer_add_frame(dop_h5_writer *w, const dop_frame *frame, dop_error *err);
-dop_status dop_h5_writer_add_beat(dop_h5_writer *w, const dop_beat *beat, dop_error *err);
+DOP_API dop_status dop_h5_writer_add_spectrum(dop_h5_writer *w, double time_s, const float *power_db, dop_error *err);
+DOP_API dop_status dop_h5_writer_add_frame(dop_h5_writer *w, const dop_frame *frame, dop_error *err);
+DOP_API dop_status dop_h5_writer_add_beat(dop_h5_writer *w, const dop_beat *beat, dop_error *err);
 
 /* Attributes on the root group (parameters and provenance). */
-dop_status dop_h5_writer_set_number(dop_h5_writer *w, const char *name, double value, dop_error *err);
-dop_status dop_h5_writer_set_string(dop_h5_writer *w, const char *name, const char *value, dop_error *err);
+DOP_API dop_status dop_h5_writer_set_number(dop_h5_writer *w, const char *name, double value, dop_error *err);
+DOP_API dop_status dop_h5_writer_set_string(dop_h5_writer *w, const char *name, const char *value, dop_error *err);
 
 /* Flush, close and rename into place; frees w. */
-dop_status dop_h5_writer_commit(dop_h5_writer *w, dop_error *err);
+DOP_API dop_status dop_h5_writer_commit(dop_h5_writer *w, dop_error *err);
 
 /* Close and delete the temporary file; frees w. NULL is fine. */
-void dop_h5_writer_abort(dop_h5_writer *w);
+DOP_API void dop_h5_writer_abort(dop_h5_writer *w);
 
 /* SHA-256 of a file as 64 lowercase hex characters + NUL (streams the file
  * in blocks; nettle). Errors: DOP_ERR_IO. */
-dop_status dop_file_sha256(const char *path, char hex[65], dop_error *err);
+DOP_API dop_status dop_file_sha256(const char *path, char hex[65], dop_error *err);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef DOPFLOW_JOB_H
 #define DOPFLOW_JOB_H
 
+#include "dopflow/export.h"
+
 #include <signal.h>
 
 #include "dopflow/analysis.h"
@@ -50,10 +52,10 @@ typedef struct dop_job_report {
     double best_periodicity;        /* periodicity z of the most periodic window (beats.h) */
 } dop_job_report;
 
-dop_job dop_job_default(void);
+DOP_API dop_job dop_job_default(void);
 
 /* Run; summaries receives max(n_epochs, 1) rows (may be NULL). */
-dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report, dop_error *err);
+DOP_API dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report, dop_error *err);
 
 #ifdef __cplusplus
 }

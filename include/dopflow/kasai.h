@@ -13,6 +13,8 @@
 #ifndef DOPFLOW_KASAI_H
 #define DOPFLOW_KASAI_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -24,13 +26,13 @@ extern "C" {
 typedef struct dop_kasai dop_kasai;
 
 /* bins: fft size (even, >= 8); fs_hz: sample rate or PRF. */
-dop_status dop_kasai_create(size_t bins, double fs_hz, dop_kasai **out, dop_error *err);
+DOP_API dop_status dop_kasai_create(size_t bins, double fs_hz, dop_kasai **out, dop_error *err);
 
 /* Mean frequency, Hz in [-fs/2, fs/2), of an fft-shifted PSD of `bins`
  * values (0 when the spectrum is all zero). */
-double dop_kasai_mean_hz(const dop_kasai *k, const float *psd);
+DOP_API double dop_kasai_mean_hz(const dop_kasai *k, const float *psd);
 
-void dop_kasai_destroy(dop_kasai *k); /* NULL is fine */
+DOP_API void dop_kasai_destroy(dop_kasai *k); /* NULL is fine */
 
 #ifdef __cplusplus
 }

@@ -27,6 +27,8 @@
 #ifndef DOPFLOW_MANIFEST_H
 #define DOPFLOW_MANIFEST_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
@@ -60,32 +62,32 @@ typedef struct dop_manifest dop_manifest;
 /* Read the manifest at path. Errors: DOP_ERR_IO (cannot open or read),
  * DOP_ERR_FORMAT (content, message "NAME line L, column C (NAME): ..."),
  * DOP_ERR_NOMEM. */
-dop_status dop_manifest_read(const char *path, dop_manifest **out, dop_error *err);
+DOP_API dop_status dop_manifest_read(const char *path, dop_manifest **out, dop_error *err);
 
 /* Read from a stream; `name` is used in messages, relative file paths
  * resolve against base_dir (NULL or "" = as written). */
-dop_status dop_manifest_read_stream(FILE *in, const char *name, const char *base_dir, dop_manifest **out,
-                                    dop_error *err);
+DOP_API dop_status dop_manifest_read_stream(FILE *in, const char *name, const char *base_dir, dop_manifest **out,
+                                            dop_error *err);
 
-size_t dop_manifest_row_count(const dop_manifest *m);
-const dop_manifest_row *dop_manifest_row_at(const dop_manifest *m, size_t index);
+DOP_API size_t dop_manifest_row_count(const dop_manifest *m);
+DOP_API const dop_manifest_row *dop_manifest_row_at(const dop_manifest *m, size_t index);
 
 /* Interned names: count and text of id (NULL when out of range). */
-size_t dop_manifest_name_count(const dop_manifest *m, dop_manifest_key key);
-const char *dop_manifest_name(const dop_manifest *m, dop_manifest_key key, size_t id);
+DOP_API size_t dop_manifest_name_count(const dop_manifest *m, dop_manifest_key key);
+DOP_API const char *dop_manifest_name(const dop_manifest *m, dop_manifest_key key, size_t id);
 
 /* 1 if the header has the column (exact name), else 0. */
-int dop_manifest_has_column(const dop_manifest *m, const char *column);
+DOP_API int dop_manifest_has_column(const dop_manifest *m, const char *column);
 
 /* SHA-256 of the manifest's bytes, 64 lowercase hex digits. */
-const char *dop_manifest_sha256(const dop_manifest *m);
+DOP_API const char *dop_manifest_sha256(const dop_manifest *m);
 
-void dop_manifest_destroy(dop_manifest *m); /* NULL is fine */
+DOP_API void dop_manifest_destroy(dop_manifest *m); /* NULL is fine */
 
 /* 1 if the n bytes are well-formed UTF-8 (no overlong forms, surrogates or
  * code points above U+10FFFF), else 0 with *bad_offset (may be NULL) set
  * to the first offending byte. */
-int dop_utf8_valid(const char *s, size_t n, size_t *bad_offset);
+DOP_API int dop_utf8_valid(const char *s, size_t n, size_t *bad_offset);
 
 #ifdef __cplusplus
 }

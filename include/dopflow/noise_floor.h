@@ -14,6 +14,8 @@
 #ifndef DOPFLOW_NOISE_FLOOR_H
 #define DOPFLOW_NOISE_FLOOR_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,28 +33,28 @@ typedef struct dop_noise_floor_config {
 
 typedef struct dop_noise_floor dop_noise_floor;
 
-dop_noise_floor_config dop_noise_floor_config_default(void);
+DOP_API dop_noise_floor_config dop_noise_floor_config_default(void);
 
 /* bins: spectrum length; mask[k] != 0 marks bins to use (NULL = all).
  * The mask is copied. Errors: DOP_ERR_INVALID_ARG, DOP_ERR_NOMEM. */
-dop_status dop_noise_floor_create(const dop_noise_floor_config *cfg, size_t bins, const uint8_t *mask,
-                                  dop_noise_floor **out, dop_error *err);
+DOP_API dop_status dop_noise_floor_create(const dop_noise_floor_config *cfg, size_t bins, const uint8_t *mask,
+                                          dop_noise_floor **out, dop_error *err);
 
 /* Per-frame raw estimate (mean noise PSD from this frame alone). Never allocates. */
-double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd);
+DOP_API double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd);
 
 /* Track a per-frame estimate; returns the tracked noise PSD level. Frames
  * judged to be artifacts should not be fed. */
-double dop_noise_floor_feed(dop_noise_floor *nf, double frame_estimate);
+DOP_API double dop_noise_floor_feed(dop_noise_floor *nf, double frame_estimate);
 
 /* frame_estimate + feed in one call. */
-double dop_noise_floor_update(dop_noise_floor *nf, const float *psd);
+DOP_API double dop_noise_floor_update(dop_noise_floor *nf, const float *psd);
 
 /* Tracked level (negative before the first frame). */
-double dop_noise_floor_level(const dop_noise_floor *nf);
+DOP_API double dop_noise_floor_level(const dop_noise_floor *nf);
 
-void dop_noise_floor_reset(dop_noise_floor *nf);
-void dop_noise_floor_destroy(dop_noise_floor *nf);
+DOP_API void dop_noise_floor_reset(dop_noise_floor *nf);
+DOP_API void dop_noise_floor_destroy(dop_noise_floor *nf);
 
 #ifdef __cplusplus
 }

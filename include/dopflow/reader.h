@@ -19,6 +19,8 @@
 #ifndef DOPFLOW_READER_H
 #define DOPFLOW_READER_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,32 +80,32 @@ typedef struct dop_reader_info {
 
 typedef struct dop_reader dop_reader;
 
-dop_reader_config dop_reader_config_default(void);
+DOP_API dop_reader_config dop_reader_config_default(void);
 
 /* Open a recording. Errors (message names the file and the problem):
  * DOP_ERR_IO (missing, unreadable), DOP_ERR_FORMAT (not audio, truncated
  * header, channel count that does not fit the mapping, 0 channels, rate not
  * positive), DOP_ERR_INVALID_ARG (raw input without a rate, "-" without a
  * raw format). */
-dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_error *err);
+DOP_API dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_error *err);
 
-const dop_reader_info *dop_reader_get_info(const dop_reader *reader);
+DOP_API const dop_reader_info *dop_reader_get_info(const dop_reader *reader);
 
 /* Skip to sample (pulse) `frame` (seek when possible, else read and discard). */
-dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_error *err);
+DOP_API dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_error *err);
 
 /* Read up to `capacity` pulses into `out` (capacity x info.gates samples,
  * pulse-major: out[p * gates + g]); *count = pulses read, 0 at the end.
  * With one gate (audio) a pulse is a sample. Errors: DOP_ERR_IO (read error), DOP_ERR_FORMAT (a NaN or
  * infinite sample, with its position). A header that claims more data than
  * exists simply ends early. */
-dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capacity, size_t *count, dop_error *err);
+DOP_API dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capacity, size_t *count, dop_error *err);
 
-void dop_reader_close(dop_reader *reader); /* NULL is fine */
+DOP_API void dop_reader_close(dop_reader *reader); /* NULL is fine */
 
 /* "auto" | "audio" | "iq-h5" | "uff" | "mat" | "clarius" -> format; -1 if unknown. */
-int dop_input_format_parse(const char *text);
-const char *dop_input_format_name(dop_input_format format);
+DOP_API int dop_input_format_parse(const char *text);
+DOP_API const char *dop_input_format_name(dop_input_format format);
 
 #ifdef __cplusplus
 }

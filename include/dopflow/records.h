@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "dopflow/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -69,7 +71,7 @@ typedef enum dop_beat_reason {
 } dop_beat_reason;
 
 /* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality". */
-const char *dop_beat_reason_name(int reason);
+DOP_API const char *dop_beat_reason_name(int reason);
 
 #ifdef __cplusplus
 }

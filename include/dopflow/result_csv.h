@@ -3,6 +3,8 @@
 #ifndef DOPFLOW_RESULT_CSV_H
 #define DOPFLOW_RESULT_CSV_H
 
+#include "dopflow/export.h"
+
 #include <stdio.h>
 
 #include "dopflow/records.h"
@@ -14,16 +16,16 @@ extern "C" {
 /* Header line (no newline) and rows of --frames. `quality` is "ok" or the
  * set flags joined by '+': burst, saturated, dropout, no_signal,
  * near_nyquist, rejected_beat, bridged. */
-const char *dop_frame_csv_header(void);
-void dop_frame_csv_row(FILE *out, const dop_frame *frame);
+DOP_API const char *dop_frame_csv_header(void);
+DOP_API void dop_frame_csv_row(FILE *out, const dop_frame *frame);
 
 /* Text of a flag set as in the quality column, into buf. */
-void dop_frame_quality_text(unsigned flags, char *buf, size_t size);
+DOP_API void dop_frame_quality_text(unsigned flags, char *buf, size_t size);
 
 /* Header line and rows of --beats. pi is Gosling's (PSV-EDV)/TAMAX;
  * pi_tamean is (PSV-EDV)/TAMEAN. */
-const char *dop_beat_csv_header(void);
-void dop_beat_csv_row(FILE *out, const dop_beat *beat);
+DOP_API const char *dop_beat_csv_header(void);
+DOP_API void dop_beat_csv_row(FILE *out, const dop_beat *beat);
 
 #ifdef __cplusplus
 }

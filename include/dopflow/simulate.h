@@ -26,6 +26,8 @@
 #ifndef DOPFLOW_SIMULATE_H
 #define DOPFLOW_SIMULATE_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,10 +88,10 @@ typedef struct dop_sim_waveform {
  * forward wave), "exercise" (low resistance: broader systole, forward flow
  * through diastole), "constant" (no pulsation). Errors: DOP_ERR_INVALID_ARG
  * for another name. */
-dop_status dop_sim_waveform_builtin(const char *name, dop_sim_waveform *out, dop_error *err);
+DOP_API dop_status dop_sim_waveform_builtin(const char *name, dop_sim_waveform *out, dop_error *err);
 
 /* Average of the template over one beat (relative units). */
-double dop_sim_waveform_mean(const dop_sim_waveform *w);
+DOP_API double dop_sim_waveform_mean(const dop_sim_waveform *w);
 
 /* Haemodynamic state: before the event (or throughout) and after it. */
 typedef struct dop_sim_state {
@@ -109,8 +111,8 @@ typedef struct dop_sim_artifact {
 } dop_sim_artifact;
 
 /* Defaults of an artifact type (start 0, end infinity). */
-dop_sim_artifact dop_sim_artifact_default(dop_sim_artifact_type type);
-const char *dop_sim_artifact_name(dop_sim_artifact_type type);
+DOP_API dop_sim_artifact dop_sim_artifact_default(dop_sim_artifact_type type);
+DOP_API const char *dop_sim_artifact_name(dop_sim_artifact_type type);
 
 typedef struct dop_sim_dropout {
     double start_s, duration_s;    /* blood, clutter and artifacts vanish; noise remains */
@@ -169,17 +171,17 @@ typedef struct dop_sim_config {
 /* 10 s at 12500 Hz, 5 MHz, 60 degrees, 1540 m/s, 4 mm parabolic, triphasic
  * 10 cm/s at 65 bpm, no event, HRV 3 %, RSA 2 %, block 128, broadening 4 %,
  * no clutter, no noise, no artifact, headroom 1 dB, all components on. */
-dop_sim_config dop_sim_config_default(void);
+DOP_API dop_sim_config dop_sim_config_default(void);
 
 /* Check every field; the message names the spec key (e.g. "vessel.diameter_mm
  * = -3 must be in (0, 100] mm"). Errors: DOP_ERR_INVALID_ARG. */
-dop_status dop_sim_config_validate(const dop_sim_config *cfg, dop_error *err);
+DOP_API dop_status dop_sim_config_validate(const dop_sim_config *cfg, dop_error *err);
 
 /* Mean / centreline velocity of the profile: 1/2, n/(n+2) or 1. */
-double dop_sim_profile_mean_ratio(const dop_sim_config *cfg);
+DOP_API double dop_sim_profile_mean_ratio(const dop_sim_config *cfg);
 
 /* Nyquist velocity c fs / (4 f0 cos(angle)), cm/s. */
-double dop_sim_nyquist_cm_s(const dop_sim_config *cfg);
+DOP_API double dop_sim_nyquist_cm_s(const dop_sim_config *cfg);
 
 /* ---- Spec files (JSON, see datasets/README.md) ---- */
 
@@ -192,11 +194,11 @@ typedef enum dop_sim_spec_kind {
  * and values out of range are rejected with a message naming the key.
  * `name` labels messages (file name). Errors: DOP_ERR_FORMAT (any problem
  * with the spec's content, including malformed JSON). */
-dop_status dop_sim_spec_parse(const char *json_text, const char *name, dop_sim_config *cfg, dop_error *err);
+DOP_API dop_status dop_sim_spec_parse(const char *json_text, const char *name, dop_sim_config *cfg, dop_error *err);
 /* Same from a file; DOP_ERR_IO when it cannot be read. */
-dop_status dop_sim_spec_load(const char *path, dop_sim_config *cfg, dop_error *err);
+DOP_API dop_status dop_sim_spec_load(const char *path, dop_sim_config *cfg, dop_error *err);
 /* Whether a spec file is a recording or a cohort (top-level "kind"). */
-dop_status dop_sim_spec_kind_of(const char *path, dop_sim_spec_kind *kind, dop_error *err);
+DOP_API dop_status dop_sim_spec_kind_of(const char *path, dop_sim_spec_kind *kind, dop_error *err);
 
 /* ---- Generator ---- */
 
@@ -230,35 +232,35 @@ typedef struct dop_sim_epoch_truth {
 } dop_sim_epoch_result;
 
 /* Errors: those of dop_sim_config_validate, DOP_ERR_NOMEM, DOP_ERR_FFT. */
-dop_status dop_sim_create(const dop_sim_config *cfg, dop_sim **out, dop_error *err);
+DOP_API dop_status dop_sim_create(const dop_sim_config *cfg, dop_sim **out, dop_error *err);
 
 /* Total samples of the recording. */
-int64_t dop_sim_length(const dop_sim *sim);
+DOP_API int64_t dop_sim_length(const dop_sim *sim);
 
 /* Next samples, unscaled (nominal blood power 1). *count = written, 0 at
  * the end. Any split of the calls gives the same samples. Never allocates. */
-void dop_sim_generate(dop_sim *sim, float complex *out, size_t capacity, size_t *count);
+DOP_API void dop_sim_generate(dop_sim *sim, float complex *out, size_t capacity, size_t *count);
 
 /* Back to the first sample (the same samples follow). */
-void dop_sim_reset(dop_sim *sim);
+DOP_API void dop_sim_reset(dop_sim *sim);
 
 /* Truth, available right after create. Pointers valid until destroy. */
-const dop_sim_truth_row *dop_sim_truth(const dop_sim *sim, size_t *count);
-const dop_sim_beat *dop_sim_beats(const dop_sim *sim, size_t *count);
+DOP_API const dop_sim_truth_row *dop_sim_truth(const dop_sim *sim, size_t *count);
+DOP_API const dop_sim_beat *dop_sim_beats(const dop_sim *sim, size_t *count);
 /* Truth over [start_s, end_s) computed sample by sample. Errors:
  * DOP_ERR_INVALID_ARG (span empty or outside the recording). */
-dop_status dop_sim_epoch_truth(const dop_sim *sim, const char *label, double start_s, double end_s,
-                               dop_sim_epoch_result *out, dop_error *err);
+DOP_API dop_status dop_sim_epoch_truth(const dop_sim *sim, const char *label, double start_s, double end_s,
+                                       dop_sim_epoch_result *out, dop_error *err);
 /* Largest |centreline velocity| of the recording, cm/s. */
-double dop_sim_peak_velocity_cm_s(const dop_sim *sim);
+DOP_API double dop_sim_peak_velocity_cm_s(const dop_sim *sim);
 
 /* Nominal component powers (relative to blood = 1; 0 when absent). */
 typedef struct dop_sim_powers {
     double blood, clutter, noise;
 } dop_sim_powers;
-dop_sim_powers dop_sim_get_powers(const dop_sim *sim);
+DOP_API dop_sim_powers dop_sim_get_powers(const dop_sim *sim);
 
-void dop_sim_destroy(dop_sim *sim); /* NULL is fine */
+DOP_API void dop_sim_destroy(dop_sim *sim); /* NULL is fine */
 
 /* ---- Writer ---- */
 
@@ -275,8 +277,8 @@ typedef struct dop_sim_write_report {
  * OUT.truth.csv, OUT.beats.csv and OUT.truth.json, each atomically. `spec`
  * (may be NULL) is echoed into OUT.truth.json. Errors: those of create,
  * DOP_ERR_IO. On error no output file is left behind. */
-dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
-                         dop_sim_write_report *report, dop_error *err);
+DOP_API dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
+                                 dop_sim_write_report *report, dop_error *err);
 
 /* ---- Cohorts (several subjects x arteries x conditions) ---- */
 
@@ -296,9 +298,9 @@ typedef struct dop_sim_cohort_item {
  * cohort seed). Errors: DOP_ERR_IO, DOP_ERR_FORMAT, DOP_ERR_INVALID_ARG
  * (including a recording whose peak velocity comes closer to Nyquist than
  * the spec's max_nyquist_fraction allows). */
-dop_status dop_sim_cohort_load(const char *path, dop_sim_cohort **out, dop_error *err);
-size_t dop_sim_cohort_count(const dop_sim_cohort *cohort);
-const dop_sim_cohort_item *dop_sim_cohort_item_at(const dop_sim_cohort *cohort, size_t i);
+DOP_API dop_status dop_sim_cohort_load(const char *path, dop_sim_cohort **out, dop_error *err);
+DOP_API size_t dop_sim_cohort_count(const dop_sim_cohort *cohort);
+DOP_API const dop_sim_cohort_item *dop_sim_cohort_item_at(const dop_sim_cohort *cohort, size_t i);
 
 /* Called before each recording; non-zero return stops with DOP_ERR_INTERRUPTED. */
 typedef int (*dop_sim_progress_fn)(size_t index, size_t total, const char *file, void *user);
@@ -307,9 +309,9 @@ typedef int (*dop_sim_progress_fn)(size_t index, size_t total, const char *file,
  * manifest.csv (subject,condition,artery,file,onset_s), truth.csv (true
  * per-recording per-epoch values) and subjects.csv (drawn parameters).
  * Errors: DOP_ERR_IO, those of dop_sim_write, DOP_ERR_INTERRUPTED. */
-dop_status dop_sim_cohort_write(const dop_sim_cohort *cohort, const char *dir, dop_sim_progress_fn progress,
-                                void *user, dop_error *err);
-void dop_sim_cohort_destroy(dop_sim_cohort *cohort); /* NULL is fine */
+DOP_API dop_status dop_sim_cohort_write(const dop_sim_cohort *cohort, const char *dir, dop_sim_progress_fn progress,
+                                        void *user, dop_error *err);
+DOP_API void dop_sim_cohort_destroy(dop_sim_cohort *cohort); /* NULL is fine */
 
 #ifdef __cplusplus
 }

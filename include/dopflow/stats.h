@@ -15,6 +15,8 @@
 #ifndef DOPFLOW_STATS_H
 #define DOPFLOW_STATS_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #include "dopflow/status.h"
@@ -27,7 +29,7 @@ extern "C" {
  * finite values of x[0..n) (NANs are skipped). *count receives how many
  * values were used; with 0 values all three are NAN, with 1 value the SD
  * and SEM are NAN. Any output pointer may be NULL. */
-void dop_stats_describe(const double *x, size_t n, size_t *count, double *mean, double *sd, double *sem);
+DOP_API void dop_stats_describe(const double *x, size_t n, size_t *count, double *mean, double *sd, double *sem);
 
 typedef struct dop_ttest_result {
     size_t n;            /* pairs used */
@@ -44,15 +46,15 @@ typedef struct dop_ttest_result {
  * p = NAN if they are all zero.
  * Errors: DOP_ERR_NO_DATA (n < 2), DOP_ERR_INVALID_ARG (a non-finite value,
  * NULL pointer). */
-dop_status dop_stats_paired_t(const double *x, const double *y, size_t n, dop_ttest_result *out,
-                              dop_error *err);
+DOP_API dop_status dop_stats_paired_t(const double *x, const double *y, size_t n, dop_ttest_result *out,
+                                      dop_error *err);
 
 /* Holm step-down adjustment: sort the finite p-values ascending,
  * p_(j) -> max over i <= j of min(1, (m - i + 1) p_(i)), m = number of
  * finite p-values. NAN entries stay NAN and do not count in m. Ties keep
  * their input order. adjusted may equal p.
  * Errors: DOP_ERR_NOMEM, DOP_ERR_INVALID_ARG (NULL with m > 0). */
-dop_status dop_stats_holm(const double *p, size_t m, double *adjusted, dop_error *err);
+DOP_API dop_status dop_stats_holm(const double *p, size_t m, double *adjusted, dop_error *err);
 
 typedef struct dop_rm_anova_result {
     size_t n_subjects;   /* rows */
@@ -75,8 +77,8 @@ typedef struct dop_rm_anova_result {
  * levels differ, f = NAN and p = NAN when nothing varies; eps is then 1.
  * Errors: DOP_ERR_NO_DATA (n < 2 or k < 2), DOP_ERR_INVALID_ARG (a
  * non-finite value), DOP_ERR_NOMEM. */
-dop_status dop_stats_rm_anova(const double *data, size_t n, size_t k, dop_rm_anova_result *out,
-                              dop_error *err);
+DOP_API dop_status dop_stats_rm_anova(const double *data, size_t n, size_t k, dop_rm_anova_result *out,
+                                      dop_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef DOPFLOW_STATUS_H
 #define DOPFLOW_STATUS_H
 
+#include "dopflow/export.h"
+
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -35,15 +37,15 @@ typedef struct dop_error {
 } dop_error;
 
 /* Fixed text for a status code; never NULL. */
-const char *dop_strerror(dop_status status);
+DOP_API const char *dop_strerror(dop_status status);
 
 /* Fill err (if not NULL) with a printf-style message; returns status so that
  * callers can write `return dop_error_set(err, DOP_ERR_IO, "...", ...);`. */
-dop_status dop_error_set(dop_error *err, dop_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+DOP_API dop_status dop_error_set(dop_error *err, dop_status status, const char *fmt, ...)
+            __attribute__((format(printf, 3, 4)));
 
 /* Clear a detailed message (NULL is fine). */
-void dop_error_clear(dop_error *err);
+DOP_API void dop_error_clear(dop_error *err);
 
 #ifdef __cplusplus
 }

@@ -39,6 +39,8 @@
 #ifndef DOPFLOW_STUDY_H
 #define DOPFLOW_STUDY_H
 
+#include "dopflow/export.h"
+
 #include <signal.h>
 #include <stddef.h>
 
@@ -89,7 +91,7 @@ typedef struct dop_study_summary {
 } dop_study_summary;
 
 /* jobs 1, shard 1/1, no epochs (one epoch "all"), dop_job_default() template. */
-dop_study_config dop_study_config_default(void);
+DOP_API dop_study_config dop_study_config_default(void);
 
 /* Run the study. DOP_OK also when recordings failed (summary->failed > 0).
  * Errors: DOP_ERR_INVALID_ARG (epochs spec, unknown reference epoch, shard
@@ -97,7 +99,7 @@ dop_study_config dop_study_config_default(void);
  * manifest.h), DOP_ERR_NO_DATA (empty manifest), DOP_ERR_IO (outputs),
  * DOP_ERR_INTERRUPTED (stopped: finished recordings stay in .results,
  * the aggregate outputs are not written), DOP_ERR_NOMEM. */
-dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary, dop_error *err);
+DOP_API dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary, dop_error *err);
 
 /* Combine the folders of shards 1/N..N/N of one study into out_dir: the
  * same outputs, byte for byte, as one unsharded run (results are linked or
@@ -105,13 +107,13 @@ dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary
  * DOP_ERR_FORMAT (not a shard folder, shards of different studies or
  * parameters, a shard missing or given twice, incomplete shard),
  * DOP_ERR_IO, DOP_ERR_NOMEM. */
-dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, size_t n_shards,
-                           const char *report_figure, dop_study_summary *summary, dop_error *err);
+DOP_API dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, size_t n_shards,
+                                   const char *report_figure, dop_study_summary *summary, dop_error *err);
 
 /* Canonical text of the analysis parameters of a job template (one
  * "name=value" per line, doubles as %.17g): the part of the result key
  * that is not file content. Caller frees *out. Errors: DOP_ERR_NOMEM. */
-dop_status dop_study_params_text(const dop_job *job, char **out, dop_error *err);
+DOP_API dop_status dop_study_params_text(const dop_job *job, char **out, dop_error *err);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@
 #ifndef DOPFLOW_SUMMARY_H
 #define DOPFLOW_SUMMARY_H
 
+#include "dopflow/export.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -38,7 +40,7 @@ typedef struct dop_epoch {
  * unique. *out is malloc'd (caller frees). Errors: DOP_ERR_INVALID_ARG with
  * the offending item named (empty spec, missing field, start >= end, bad
  * number, duplicate label). */
-dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, size_t *count, dop_error *err);
+DOP_API dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, size_t *count, dop_error *err);
 
 typedef struct dop_summary {
     char epoch[DOP_EPOCH_LABEL_MAX];
@@ -60,20 +62,20 @@ typedef struct dop_summary {
 } dop_summary;
 
 /* The CSV columns, in order (header line without newline). */
-const char *dop_summary_csv_header(void);
+DOP_API const char *dop_summary_csv_header(void);
 /* One row matching the header (no newline); NAN prints as an empty field. */
-void dop_summary_csv_row(FILE *out, const dop_summary *s);
+DOP_API void dop_summary_csv_row(FILE *out, const dop_summary *s);
 
 /* Accumulator over a set of epochs. */
 typedef struct dop_summary_acc dop_summary_acc;
 
-dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double frame_period_s,
-                                  dop_summary_acc **out, dop_error *err);
-void dop_summary_acc_add_frame(dop_summary_acc *acc, const dop_frame *frame);
-void dop_summary_acc_add_beat(dop_summary_acc *acc, const dop_beat *beat);
+DOP_API dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double frame_period_s,
+                                          dop_summary_acc **out, dop_error *err);
+DOP_API void dop_summary_acc_add_frame(dop_summary_acc *acc, const dop_frame *frame);
+DOP_API void dop_summary_acc_add_beat(dop_summary_acc *acc, const dop_beat *beat);
 /* Write `count` summaries (same order as the epochs). */
-void dop_summary_acc_result(const dop_summary_acc *acc, dop_summary *out);
-void dop_summary_acc_destroy(dop_summary_acc *acc);
+DOP_API void dop_summary_acc_result(const dop_summary_acc *acc, dop_summary *out);
+DOP_API void dop_summary_acc_destroy(dop_summary_acc *acc);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef DOPFLOW_WALL_FILTER_H
 #define DOPFLOW_WALL_FILTER_H
 
+#include "dopflow/export.h"
+
 #include <complex.h>
 #include <stddef.h>
 
@@ -29,20 +31,20 @@ typedef struct dop_wall_filter dop_wall_filter;
 /* order 4, cutoff 50 Hz: for peripheral arteries at 4-8 MHz this removes
  * wall and tissue motion (below ~20 Hz) by > 40 dB while keeping velocities
  * above ~2-3 cm/s (the gap below is interpolated by the envelope stage). */
-dop_wall_filter_config dop_wall_filter_config_default(void);
+DOP_API dop_wall_filter_config dop_wall_filter_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (cutoff at/above Nyquist, order out of range,
  * fs not positive), DOP_ERR_NOMEM. */
-dop_status dop_wall_filter_create(const dop_wall_filter_config *cfg, dop_wall_filter **out, dop_error *err);
+DOP_API dop_status dop_wall_filter_create(const dop_wall_filter_config *cfg, dop_wall_filter **out, dop_error *err);
 
 /* Filter n samples; in == out is allowed. Never allocates. */
-void dop_wall_filter_push(dop_wall_filter *wf, const float complex *in, float complex *out, size_t n);
+DOP_API void dop_wall_filter_push(dop_wall_filter *wf, const float complex *in, float complex *out, size_t n);
 
 /* Power response |H(f)|^2 of the filter at f_hz (two-sided: uses |f|). */
-double dop_wall_filter_power_gain(const dop_wall_filter *wf, double f_hz);
+DOP_API double dop_wall_filter_power_gain(const dop_wall_filter *wf, double f_hz);
 
-void dop_wall_filter_reset(dop_wall_filter *wf);
-void dop_wall_filter_destroy(dop_wall_filter *wf); /* NULL is fine */
+DOP_API void dop_wall_filter_reset(dop_wall_filter *wf);
+DOP_API void dop_wall_filter_destroy(dop_wall_filter *wf); /* NULL is fine */
 
 #ifdef __cplusplus
 }
