@@ -121,7 +121,7 @@ void dop_summary_csv_row(FILE *out, const dop_summary *s)
 typedef struct epoch_acc {
     int64_t frames, excluded, bridged, included;
     double sum_vmean, sum_vmax, sum_flow, sum_shear;
-    int64_t beats;
+    int64_t beats, rejected_beats;
     double sum_duration, sum_pi, sum_ri;
 } epoch_acc;
 
@@ -154,7 +154,7 @@ dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double 
 
 void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 {
-    int excluded = (f->flags & DOP_FRAME_REJECTED_BEAT) ||
+    int excluded = (f->flags & (DOP_FRAME_REJECTED_BEAT | DOP_FRAME_EXCLUDED)) ||
                    ((f->flags & DOP_FRAME_ARTIFACT_MASK) && !(f->flags & DOP_FRAME_BRIDGED));
     for (size_t i = 0; i < a->count; i++) {
         if (f->time_s < a->epochs[i].start_s || f->time_s >= a->epochs[i].end_s) continue;
@@ -175,10 +175,13 @@ void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 
 void dop_summary_acc_add_beat(dop_summary_acc *a, const dop_beat *b)
 {
-    if (b->rejected) return;
     for (size_t i = 0; i < a->count; i++) {
         if (b->start_s < a->epochs[i].start_s || b->start_s >= a->epochs[i].end_s) continue;
         epoch_acc *e = &a->acc[i];
+        if (b->rejected) {
+            e->rejected_beats++;
+            continue;
+        }
         e->beats++;
         e->sum_duration += b->end_s - b->start_s;
         e->sum_pi += b->pi;
@@ -201,6 +204,7 @@ void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
         s->flow_ml_min = e->included ? e->sum_flow / n : NAN;
         s->shear_rate_s = e->included ? e->sum_shear / n : NAN;
         s->n_beats = e->beats;
+        s->n_beats_rejected = e->rejected_beats;
         s->heart_rate_bpm = e->beats ? 60.0 / (e->sum_duration / (double)e->beats) : NAN;
         s->pi = e->beats ? e->sum_pi / (double)e->beats : NAN;
         s->ri = e->beats ? e->sum_ri / (double)e->beats : NAN;

@@ -20,6 +20,7 @@
 #include "dopflow/analysis.h"
 #include "dopflow/h5_writer.h"
 #include "dopflow/job.h"
+#include "dopflow/review.h"
 
 /* Library version string, e.g. "0.1.0". */
 const char *dop_version(void);

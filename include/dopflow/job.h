@@ -23,6 +23,8 @@ typedef struct dop_job {
     dop_reader_config input;           /* path, channels, raw format */
     dop_acquisition overrides;         /* command line / manifest layer (NAN = not given) */
     const char *meta_path;             /* --meta; NULL: INPUT.json if it exists */
+    const char *review_path;           /* --review; NULL: INPUT.review.json if it exists (review.h) */
+    int no_review;                     /* 1: apply no review file */
     const char *diameter_csv;          /* time_s,diameter_mm; NULL = constant */
     double start_s, end_s;             /* analysed span; NAN = file start / end */
     const dop_epoch *epochs;           /* NULL: one epoch "all" over the span */
@@ -46,6 +48,12 @@ typedef struct dop_job_report {
     int non_directional;               /* mono input analysed one-sided */
     int64_t frames, beats, rejected_beats;
     char sidecar_used[1024];           /* path of the sidecar read, "" if none */
+    /* The review applied (review.h); all zero / "" without one. */
+    char review_used[1024];            /* path of the review file, "" if none */
+    int reviewed;                      /* the file says "reviewed": true */
+    int64_t review_edits, review_unmatched, review_rejected_beats, review_added_beats, review_restored_beats;
+    double review_excluded_s;          /* frames left out by the review, s */
+    char review_unmatched_text[2048];  /* one line per unmatched edit (truncated) */
 } dop_job_report;
 
 dop_job dop_job_default(void);

@@ -21,7 +21,8 @@ enum {
     DOP_FRAME_REJECTED_BEAT = 1u << 5, /* frame belongs to a rejected beat */
     DOP_FRAME_BRIDGED = 1u << 6,       /* artifact frame inside an accepted beat; its
                                           values in averages are interpolated from neighbours */
-    DOP_FRAME_UNWRAPPED = 1u << 7      /* aliased band unwrapped: velocities beyond Nyquist */
+    DOP_FRAME_UNWRAPPED = 1u << 7,     /* aliased band unwrapped: velocities beyond Nyquist */
+    DOP_FRAME_EXCLUDED = 1u << 8       /* inside a span a reviewer excluded (review.h) */
 };
 #define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
 

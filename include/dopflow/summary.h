@@ -50,6 +50,8 @@ typedef struct dop_summary {
     double bridged_fraction;     /* artifact frames bridged by interpolation */
     double analysed_s;           /* time actually covered by frames in the epoch */
     int directional;             /* 1: I/Q (signed velocities); 0: mono, one-sided */
+    int64_t n_beats_rejected;    /* rejected beats with onset in the epoch (not a CSV column
+                                    of its own; see review.h for the review columns) */
 } dop_summary;
 
 /* The CSV columns, in order (header line without newline). */
