@@ -38,6 +38,7 @@ typedef struct job_outputs {
     double time_offset_s;
     dop_job_report *report;
     dop_review_replay *replay; /* NULL without a review */
+    const dop_job_tap *tap;    /* NULL: none */
     dop_status status; /* first write failure inside a callback */
     dop_error *err;
 } job_outputs;
@@ -46,10 +47,14 @@ static int on_spectrum(const dop_spectrum_frame *sf, double noise, void *user)
 {
     job_outputs *o = user;
     (void)noise;
-    if (!o->h5) return 0;
+    const int tapped = o->tap && o->tap->on_spectrum;
+    if (!o->h5 && !tapped) return 0;
     for (size_t k = 0; k < o->bins; k++) o->db_row[k] = (float)(10.0 * log10(sf->psd[k] + 1e-30));
     /* Rows are stamped like frames: seconds from the start of the file. */
-    o->status = dop_h5_writer_add_spectrum(o->h5, sf->time_s + o->time_offset_s, o->db_row, o->err);
+    if (o->h5) o->status = dop_h5_writer_add_spectrum(o->h5, sf->time_s + o->time_offset_s, o->db_row, o->err);
+    if (o->status == DOP_OK && tapped &&
+        o->tap->on_spectrum(sf->time_s + o->time_offset_s, o->db_row, o->bins, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
 }
 
@@ -64,6 +69,8 @@ static int on_frame(const dop_frame *f, void *user)
         fputc('\n', out);
     }
     if (o->h5) o->status = dop_h5_writer_add_frame(o->h5, f, o->err);
+    if (o->status == DOP_OK && o->tap && o->tap->on_frame && o->tap->on_frame(f, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
 }
 
@@ -87,6 +94,8 @@ static int put_beat(job_outputs *o, const dop_beat *b, const char *reject_reason
         fputc('\n', out);
     }
     if (o->h5) o->status = dop_h5_writer_add_beat(o->h5, b, o->err);
+    if (o->status == DOP_OK && o->tap && o->tap->on_beat && o->tap->on_beat(b, reject_reason, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
 }
 
@@ -219,10 +228,16 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
         if ((status = dop_atomic_open(job->beats_path, &o->beats, err)) != DOP_OK) return status;
         fprintf(dop_atomic_stream(o->beats), "%s%s\n", dop_beat_csv_header(), reviewed ? ",reject_reason" : "");
     }
-    if (job->h5_path) {
+    if (job->h5_path || (job->tap && job->tap->on_spectrum)) {
         o->bins = dop_analysis_bins(analysis);
         o->db_row = malloc(o->bins * sizeof *o->db_row);
         if (!o->db_row) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    }
+    if (job->tap && job->tap->on_start &&
+        job->tap->on_start(dop_analysis_velocity_axis(analysis), dop_analysis_bins(analysis),
+                           dop_analysis_frame_period_s(analysis), job->tap->user))
+        return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
+    if (job->h5_path) {
         status = dop_h5_writer_create(job->h5_path, o->bins, dop_analysis_velocity_axis(analysis), &o->h5, err);
         if (status != DOP_OK) return status;
     }
@@ -348,6 +363,7 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     memset(&o, 0, sizeof o);
     o.report = report;
     o.err = err;
+    o.tap = job->tap;
 
     /* Metadata layers: defaults < the file's own < sidecar < job overrides. */
     dop_acquisition sidecar_acq;

@@ -87,5 +87,6 @@ int cmd_info(int argc, char **argv);
 int cmd_study(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_review(int argc, char **argv);
 
 #endif

@@ -20,6 +20,11 @@ packages=(
   libplplot-dev     # PLplot: the figures of dopflow plot (axes, colour bars, legends)
   plplot-driver-cairo  # PLplot's cairo driver: PNG, SVG and PDF output
   libcairo2-dev     # cairo: the plot tests decode the PNG figures to check their pixels
+  libmicrohttpd-dev # libmicrohttpd: the web server of `dopflow review` (loopback only)
+  python3           # the review server's HTTP tests and the browser test are Python scripts
+  chromium          # headless browser: the review page test (tests/review_browser_test.py)
+  chromium-driver   # chromedriver: lets Selenium drive that headless Chromium
+  python3-selenium  # Selenium: the browser test clicks through the review page
 )
 
 missing=()

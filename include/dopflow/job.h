@@ -19,6 +19,20 @@
 extern "C" {
 #endif
 
+/* Optional view of what a job computes, as it is written (the review page
+ * keeps it in memory). Each callback may be NULL; non-zero stops the job
+ * with DOP_ERR_INTERRUPTED. */
+typedef struct dop_job_tap {
+    /* once, before the first frame: the spectrum's velocity axis (cm/s per bin) */
+    int (*on_start)(const float *velocity_cm_s, size_t bins, double frame_period_s, void *user);
+    /* each spectrum row: PSD in dB, bins values, time in s from file start */
+    int (*on_spectrum)(double time_s, const float *db, size_t bins, void *user);
+    int (*on_frame)(const dop_frame *frame, void *user);
+    /* reject_reason: as in the beats file with a review ("" accepted), NULL without a review */
+    int (*on_beat)(const dop_beat *beat, const char *reject_reason, void *user);
+    void *user;
+} dop_job_tap;
+
 typedef struct dop_job {
     dop_reader_config input;           /* path, channels, raw format */
     dop_acquisition overrides;         /* command line / manifest layer (NAN = not given) */
@@ -36,6 +50,7 @@ typedef struct dop_job {
     int frames_stream;                 /* flush the frames file after each block */
     dop_analysis_config analysis;      /* fs and acq are filled in by the job */
     volatile sig_atomic_t *stop;       /* when set non-zero, stop with DOP_ERR_INTERRUPTED */
+    const dop_job_tap *tap;            /* NULL: none */
 } dop_job;
 
 typedef struct dop_job_report {
