@@ -151,6 +151,29 @@ def main():
                 if ".tmp." in f:
                     os.unlink(os.path.join(work, f))  # a killed writer may leave its temporary file, never a half file
             server, port, token = start(dopflow, wav)
+        # a manifest: the list of recordings with their status, open the next one
+        server.terminate()
+        server.wait()
+        shutil.copy(wav, os.path.join(work, "b.wav"))
+        shutil.copy(os.path.join(work, "rec.json"), os.path.join(work, "b.json"))
+        with open(os.path.join(work, "manifest.csv"), "w") as f:
+            f.write("subject,condition,file\ns1,rest,rec.wav\ns2,rest,b.wav\n")
+        server, port, token = start(dopflow, os.path.join(work, "manifest.csv"))
+        tok = {"X-Dopflow-Token": token}
+        post_headers = {"X-Dopflow-Token": token, "Content-Type": "application/json"}
+        st = json.loads(request(port, "GET", "/api/state", headers=tok)[1])
+        check(len(st["recordings"]) == 2 and st["current"] == 0 and st["recordings"][0]["has_review"] and
+              not st["recordings"][1]["has_review"] and not st["recordings"][1]["analysed"], "manifest: list with status")
+        check(request(port, "GET", "/api/window?rec=1&t0=0&t1=5&w=10", headers=tok)[0] == 409,
+              "manifest: a recording not opened yet has no window")
+        status, data = request(port, "POST", "/api/open?rec=1", "{}", post_headers)
+        st = json.loads(data)
+        check(status == 200 and st["current"] == 1 and st["recordings"][1]["analysed"] and st["summaries"][0]["n_beats"] > 5,
+              "manifest: the next recording is analysed when opened")
+        status, data = request(port, "POST", "/api/save?rec=1", json.dumps(dict(good, reviewed=True)), post_headers)
+        st = json.loads(data)
+        check(status == 200 and st["recordings"][1]["reviewed"] and os.path.exists(os.path.join(work, "b.review.json")),
+              "manifest: saving marks the recording reviewed in the list")
         print("all server checks passed")
         return 0
     finally:
