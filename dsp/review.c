@@ -515,8 +515,13 @@ dop_status dop_review_replay_beat(dop_review_replay *rp, const dop_beat *beat_in
      * emits no unassigned frame between a beat's frames and the beat). */
     size_t m = rp->n_held;
     dop_frame *f = rp->held;
-    if (m == 0) return DOP_OK;
     dop_beat beat = *beat_in;
+    if (m == 0) { /* not from the segmenter (a beat always has frames): passed on, renumbered */
+        beat.index += rp->index_shift;
+        if (rp->output.on_beat && rp->output.on_beat(&beat, beat.rejected ? "artifacts" : "", rp->output.user))
+            rp->stopped = 1;
+        return rp->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
+    }
     size_t n_splits = find_splits(rp, f, m, beat.end_s);
     size_t from = 0;
     for (size_t k = 0; k <= n_splits && !rp->stopped; k++) {
