@@ -3,7 +3,8 @@
 #include <math.h>
 
 #include "dopflow/review.h"
-#include "fuzz_util.h"
+#include <stdlib.h>
+#include <string.h>
 
 static int count_frame(const dop_frame *f, void *user)
 {
