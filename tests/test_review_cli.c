@@ -361,6 +361,20 @@ static void study_applies_reviews_and_resume_follows_changes(void **state)
     assert_string_not_equal(rec1, rec2); /* s1's averages changed */
     free(rec1);
     free(rec2);
+    /* shards merged give the same report, Review section included */
+    for (int k = 1; k <= 2; k++) {
+        snprintf(args, sizeof args, "study '%s' -o '%s/shard%d' --shard %d/2", manifest, fx->dir, k, k);
+        assert_int_equal(cli_run(args, NULL, NULL, NULL), 0);
+    }
+    snprintf(args, sizeof args, "study merge -o '%s/merged' '%s/shard1' '%s/shard2'", fx->dir, fx->dir, fx->dir);
+    assert_int_equal(cli_run(args, NULL, NULL, NULL), 0);
+    snprintf(path, sizeof path, "%s/merged/report.md", fx->dir);
+    char *merged = read_text(path);
+    io_path_join(path, sizeof path, out, "report.md");
+    report = read_text(path);
+    assert_string_equal(merged, report);
+    free(merged);
+    free(report);
     /* without review files: no Review section */
     unlink(fx->review);
     snprintf(args, sizeof args, "study '%s' -o '%s' --resume", manifest, out);
