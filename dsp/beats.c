@@ -88,6 +88,7 @@ const char *dop_beat_reason_name(int reason)
     case DOP_BEAT_ARTIFACT: return "artifact";
     case DOP_BEAT_IRREGULAR_INTERVAL: return "irregular_interval";
     case DOP_BEAT_LOW_QUALITY: return "low_quality";
+    case DOP_BEAT_REVIEW: return "review";
     default: return "";
     }
 }

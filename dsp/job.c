@@ -7,6 +7,7 @@
 #include "dopflow/diameter.h"
 #include "dopflow/h5_writer.h"
 #include "dopflow/result_csv.h"
+#include "dopflow/review.h"
 
 #include <float.h>
 #include <math.h>
@@ -36,6 +37,8 @@ typedef struct job_outputs {
     dop_summary_acc *acc;
     double time_offset_s;
     dop_job_report *report;
+    dop_review_replay *replay; /* NULL without a review */
+    const dop_job_tap *tap;    /* NULL: none */
     dop_status status; /* first write failure inside a callback */
     dop_error *err;
 } job_outputs;
@@ -44,10 +47,14 @@ static int on_spectrum(const dop_spectrum_frame *sf, double noise, void *user)
 {
     job_outputs *o = user;
     (void)noise;
-    if (!o->h5) return 0;
+    const int tapped = o->tap && o->tap->on_spectrum;
+    if (!o->h5 && !tapped) return 0;
     for (size_t k = 0; k < o->bins; k++) o->db_row[k] = (float)(10.0 * log10(sf->psd[k] + 1e-30));
     /* Rows are stamped like frames: seconds from the start of the file. */
-    o->status = dop_h5_writer_add_spectrum(o->h5, sf->time_s + o->time_offset_s, o->db_row, o->err);
+    if (o->h5) o->status = dop_h5_writer_add_spectrum(o->h5, sf->time_s + o->time_offset_s, o->db_row, o->err);
+    if (o->status == DOP_OK && tapped &&
+        o->tap->on_spectrum(sf->time_s + o->time_offset_s, o->db_row, o->bins, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
 }
 
@@ -62,22 +69,109 @@ static int on_frame(const dop_frame *f, void *user)
         fputc('\n', out);
     }
     if (o->h5) o->status = dop_h5_writer_add_frame(o->h5, f, o->err);
+    if (o->status == DOP_OK && o->tap && o->tap->on_frame && o->tap->on_frame(f, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
 }
 
-static int on_beat(const dop_beat *b, void *user)
+/* A beat; reject_reason is NULL without a review (no reason column). */
+static int put_beat(job_outputs *o, const dop_beat *b, const char *reject_reason)
 {
-    job_outputs *o = user;
     dop_summary_acc_add_beat(o->acc, b);
     o->report->beats++;
     o->report->rejected_beats += b->rejected != 0;
     if (o->beats) {
         FILE *out = dop_atomic_stream(o->beats);
-        dop_beat_csv_row(out, b);
+        dop_beat_csv_row_reason(out, b, b->reject_reason == DOP_BEAT_REVIEW ? reject_reason : NULL);
         fputc('\n', out);
     }
     if (o->h5) o->status = dop_h5_writer_add_beat(o->h5, b, o->err);
+    if (o->status == DOP_OK && o->tap && o->tap->on_beat && o->tap->on_beat(b, reject_reason, o->tap->user))
+        o->status = dop_error_set(o->err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
     return o->status != DOP_OK;
+}
+
+static int on_beat(const dop_beat *b, void *user) { return put_beat(user, b, NULL); }
+
+static int on_reviewed_beat(const dop_beat *b, const char *reject_reason, void *user)
+{
+    return put_beat(user, b, reject_reason);
+}
+
+/* With a review, the segmenter's frames and beats go through the replay first. */
+static int to_replay_frame(const dop_frame *f, void *user)
+{
+    job_outputs *o = user;
+    dop_status st = dop_review_replay_frame(o->replay, f);
+    if (st == DOP_ERR_NOMEM && o->status == DOP_OK) o->status = dop_error_set(o->err, st, "review: out of memory");
+    return st != DOP_OK;
+}
+
+static int to_replay_beat(const dop_beat *b, void *user)
+{
+    job_outputs *o = user;
+    return dop_review_replay_beat(o->replay, b) != DOP_OK;
+}
+
+/* The review file of the job (NULL when none applies), checked against
+ * the recording's bytes when it names them. */
+static dop_status load_review(const dop_job *job, dop_review **review, dop_job_report *report, dop_error *err)
+{
+    *review = NULL;
+    if (job->no_review) return DOP_OK;
+    const char *path = job->review_path;
+    char *guessed = NULL;
+    if (!path && strcmp(job->input.path, "-") != 0) {
+        guessed = dop_review_path_for(job->input.path);
+        if (!guessed) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        if (access(guessed, F_OK) == 0) path = guessed;
+    }
+    dop_status status = path ? dop_review_load(path, review, err) : DOP_OK;
+    if (status == DOP_OK && *review && dop_review_input_sha256(*review)[0]) {
+        char sha[65] = "";
+        if (strcmp(job->input.path, "-") == 0)
+            status = dop_error_set(err, DOP_ERR_METADATA, "%s: input_sha256 cannot be checked on standard input", path);
+        else if ((status = dop_file_sha256(job->input.path, sha, err)) == DOP_OK)
+            status = dop_review_check_input(*review, sha, path, job->input.path, err);
+    }
+    if (status == DOP_OK && *review) {
+        snprintf(report->review_used, sizeof report->review_used, "%s", path);
+        report->reviewed = dop_review_is_reviewed(*review);
+        report->review_edits = (int64_t)dop_review_edit_count(*review);
+    }
+    if (status != DOP_OK) {
+        dop_review_destroy(*review);
+        *review = NULL;
+    }
+    free(guessed);
+    return status;
+}
+
+/* The review's counts into the report, one line per unmatched edit. */
+static void report_review(const dop_review *review, const dop_review_replay *replay, dop_job_report *report)
+{
+    dop_review_replay_stats st;
+    dop_review_replay_get_stats(replay, &st);
+    report->review_unmatched = st.unmatched;
+    report->review_rejected_beats = st.beats_rejected;
+    report->review_added_beats = st.beats_added;
+    report->review_restored_beats = st.beats_restored;
+    report->review_excluded_s = st.excluded_s;
+    size_t used = 0, size = sizeof report->review_unmatched_text;
+    for (size_t i = 0; i < dop_review_edit_count(review); i++) {
+        if (dop_review_replay_edit_matched(replay, i)) continue;
+        char what[128];
+        dop_review_edit_text(dop_review_edit_at(review, i), what, sizeof what);
+        int n = snprintf(report->review_unmatched_text + used, size - used, "%s: edit %zu (%s) matches no beat%s\n",
+                         report->review_used, i + 1, what,
+                         dop_review_edit_at(review, i)->action == DOP_REVIEW_EXCLUDE ? " or frame" :
+                         " onset within 0.15 s");
+        if (n < 0 || (size_t)n >= size - used) {
+            report->review_unmatched_text[used] = '\0';
+            break;
+        }
+        used += (size_t)n;
+    }
 }
 
 /* The sidecar layer of the metadata (all unknown when there is none). */
@@ -106,7 +200,8 @@ static dop_status read_sidecar(const dop_job *job, dop_acquisition *acq, dop_job
     return status;
 }
 
-static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis, job_outputs *o, dop_error *err)
+static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis, int reviewed, job_outputs *o,
+                               dop_error *err)
 {
     int stdout_users = 0;
     const char *paths[] = {job->summary_path, job->frames_path, job->beats_path};
@@ -125,10 +220,16 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
         if ((status = dop_atomic_open(job->beats_path, &o->beats, err)) != DOP_OK) return status;
         fprintf(dop_atomic_stream(o->beats), "%s\n", dop_beat_csv_header());
     }
-    if (job->h5_path) {
+    if (job->h5_path || (job->tap && job->tap->on_spectrum)) {
         o->bins = dop_analysis_bins(analysis);
         o->db_row = malloc(o->bins * sizeof *o->db_row);
         if (!o->db_row) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    }
+    if (job->tap && job->tap->on_start &&
+        job->tap->on_start(dop_analysis_velocity_axis(analysis), dop_analysis_bins(analysis),
+                           dop_analysis_frame_period_s(analysis), job->tap->user))
+        return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by its viewer");
+    if (job->h5_path) {
         status = dop_h5_writer_create(job->h5_path, o->bins, dop_analysis_velocity_axis(analysis), &o->h5, err);
         if (status != DOP_OK) return status;
     }
@@ -225,6 +326,17 @@ static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_con
     return dop_h5_writer_set_string(h5, "input_sha256", sha, err);
 }
 
+/* The review applied: its file, SHA-256 and edits (provenance). */
+static dop_status write_h5_review(const dop_review *review, const char *path, dop_h5_writer *h5, dop_error *err)
+{
+    dop_status status = dop_h5_writer_set_string(h5, "review_file", path, err);
+    if (status == DOP_OK) status = dop_h5_writer_set_string(h5, "review_sha256", dop_review_sha256(review), err);
+    if (status == DOP_OK) status = dop_h5_writer_set_string(h5, "review_edits", dop_review_edits_json(review), err);
+    if (status == DOP_OK) status = dop_h5_writer_set_string(h5, "review_note", dop_review_note(review), err);
+    if (status == DOP_OK) status = dop_h5_writer_set_number(h5, "reviewed", dop_review_is_reviewed(review), err);
+    return status;
+}
+
 dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report_out, dop_error *err)
 {
     dop_job_report report_local;
@@ -237,16 +349,19 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     dop_diameter_track *track = NULL;
     dop_analysis *analysis = NULL;
     dop_epoch *own_epochs = NULL;
+    dop_review *review = NULL;
     float complex *block = NULL;
     job_outputs o;
     memset(&o, 0, sizeof o);
     o.report = report;
     o.err = err;
+    o.tap = job->tap;
 
     /* Metadata layers: defaults < the file's own < sidecar < job overrides. */
     dop_acquisition sidecar_acq;
     dop_status status = read_sidecar(job, &sidecar_acq, report, err);
     if (status != DOP_OK) goto done;
+    if ((status = load_review(job, &review, report, err)) != DOP_OK) goto done;
 
     dop_reader_config input = job->input;
     if (input.channels == DOP_CHANNELS_UNSET)
@@ -301,7 +416,8 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     if (info->is_float) cfg.clip_level = INFINITY;
     o.time_offset_s = cfg.time_offset_s;
 
-    dop_analysis_output callbacks = {on_spectrum, on_frame, on_beat, &o};
+    dop_analysis_output callbacks = {on_spectrum, review ? to_replay_frame : on_frame,
+                                     review ? to_replay_beat : on_beat, &o};
     if ((status = dop_analysis_create(&cfg, &callbacks, &analysis, err)) != DOP_OK) {
         if (status == DOP_ERR_METADATA || status == DOP_ERR_ALIASING || status == DOP_ERR_INVALID_ARG) {
             char detail[sizeof err->message];
@@ -311,6 +427,11 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
         goto done;
     }
     report->nyquist_cm_s = dop_analysis_nyquist_cm_s(analysis);
+    if (review) {
+        dop_review_replay_config rc = {dop_analysis_frame_period_s(analysis), cfg.beats.reject_fraction};
+        dop_review_replay_output ro = {on_frame, on_reviewed_beat, &o};
+        if ((status = dop_review_replay_create(review, &rc, &ro, &o.replay, err)) != DOP_OK) goto done;
+    }
 
     const dop_epoch *epochs = job->epochs;
     size_t n_epochs = job->n_epochs;
@@ -328,8 +449,9 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     }
     if ((status = dop_summary_acc_create(epochs, n_epochs, dop_analysis_frame_period_s(analysis), &o.acc, err)) != DOP_OK)
         goto done;
-    if ((status = open_outputs(job, analysis, &o, err)) != DOP_OK) goto done;
+    if ((status = open_outputs(job, analysis, review != NULL, &o, err)) != DOP_OK) goto done;
     if (o.h5 && (status = write_h5_attributes(job, &cfg, info, start_s, end_s, o.h5, err)) != DOP_OK) goto done;
+    if (o.h5 && review && (status = write_h5_review(review, report->review_used, o.h5, err)) != DOP_OK) goto done;
 
     /* READ_BLOCK samples per read, whatever the number of gates. */
     const size_t block_pulses = info->gates < READ_BLOCK ? READ_BLOCK / (size_t)info->gates : 1;
@@ -361,6 +483,9 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
         if (job->frames_stream && o.frames) fflush(dop_atomic_stream(o.frames));
     }
     status = dop_analysis_flush(analysis, err);
+    if (status == DOP_OK && o.replay && dop_review_replay_flush(o.replay) != DOP_OK)
+        status = dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+    if (o.replay) report_review(review, o.replay, report);
     report->unwrapped_frames = dop_analysis_unwrapped_frames(analysis);
     report->not_pulsatile_frames = dop_analysis_not_pulsatile_frames(analysis);
     report->best_periodicity = dop_analysis_best_periodicity(analysis);
@@ -381,9 +506,11 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     for (size_t i = 0; i < n_epochs; i++) rows[i].directional = !report->non_directional;
     if (o.summary) {
         FILE *out = dop_atomic_stream(o.summary);
-        fprintf(out, "%s\n", dop_summary_csv_header());
+        fprintf(out, "%s%s\n", dop_summary_csv_header(), review ? ",reviewed,n_review_edits_unmatched" : "");
         for (size_t i = 0; i < n_epochs; i++) {
             dop_summary_csv_row(out, &rows[i]);
+            if (review)
+                fprintf(out, ",%d,%lld", report->reviewed, (long long)report->review_unmatched);
             fputc('\n', out);
         }
     }
@@ -396,6 +523,8 @@ done:
     free(block);
     free(o.db_row);
     dop_summary_acc_destroy(o.acc);
+    dop_review_replay_destroy(o.replay);
+    dop_review_destroy(review);
     dop_analysis_destroy(analysis);
     dop_diameter_track_destroy(track);
     dop_reader_close(reader);

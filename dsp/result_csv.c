@@ -26,7 +26,8 @@ const char *dop_frame_csv_header(void)
 void dop_frame_quality_text(unsigned flags, char *buf, size_t size)
 {
     static const char *const names[] = {"burst", "saturated", "dropout", "no_signal",
-                                        "near_nyquist", "rejected_beat", "bridged", "unwrapped", "not_pulsatile"};
+                                        "near_nyquist", "rejected_beat", "bridged", "unwrapped",
+                                        "excluded", "not_pulsatile"};
     buf[0] = '\0';
     size_t used = 0;
     for (unsigned bit = 0; bit < sizeof names / sizeof names[0]; bit++) {
@@ -85,7 +86,9 @@ const char *dop_beat_csv_header(void)
            "flow_ml_min,shear_rate_s,artifact_fraction,rejected,sqi,reject_reason";
 }
 
-void dop_beat_csv_row(FILE *out, const dop_beat *b)
+void dop_beat_csv_row(FILE *out, const dop_beat *b) { dop_beat_csv_row_reason(out, b, NULL); }
+
+void dop_beat_csv_row_reason(FILE *out, const dop_beat *b, const char *reason_text)
 {
     char row[16 * DOP_FMT_MAX];
     char *p = row;
@@ -107,6 +110,16 @@ void dop_beat_csv_row(FILE *out, const dop_beat *b)
     p += dop_fmt_int(p, b->rejected);
     p = put(p, b->sqi, 3);
     *p++ = ',';
+    if (reason_text && *reason_text) { /* free text (a reviewer's): quoted, quotes doubled */
+        fwrite(row, 1, (size_t)(p - row), out);
+        fputc('"', out);
+        for (const char *c = reason_text; *c; c++) {
+            if (*c == '"') fputc('"', out);
+            fputc(*c, out);
+        }
+        fputc('"', out);
+        return;
+    }
     const char *reason = dop_beat_reason_name(b->reject_reason);
     size_t reason_len = strlen(reason);
     memcpy(p, reason, reason_len);

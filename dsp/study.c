@@ -285,6 +285,17 @@ static dop_status compute_key(const char *params_text, const dop_job *job, const
     free(sidecar);
     if (got < 0) return DOP_ERR_IO;
     if (got == 0) sha256_update(&sha, 13, (const uint8_t *)"sidecar none\n");
+    /* The review file (review.h): a changed review is a new result. Without
+     * one, nothing is hashed, so keys of unreviewed studies stay as they were. */
+    if (job->no_review) {
+        sha256_update(&sha, 11, (const uint8_t *)"review off\n");
+    } else {
+        char *review = dop_review_path_for(job->input.path);
+        if (!review) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        got = hash_file(&sha, "review", review, err);
+        free(review);
+        if (got < 0) return DOP_ERR_IO;
+    }
     if (job->diameter_csv) {
         got = hash_file(&sha, "diameter_csv", job->diameter_csv, err);
         if (got < 0) return DOP_ERR_IO;
@@ -336,6 +347,26 @@ static dop_status write_results(const char *results_dir, const char *key, const 
         dop_summary_csv_row(f, &s[i]);
         fputc('\n', f);
     }
+    return dop_atomic_commit(af, err);
+}
+
+#define REVIEW_RESULT_HEADER "reviewed,beats_rejected,excluded_s,edits,unmatched"
+
+/* KEY.review.csv beside KEY.csv: what the recording's review did (for report.md). */
+static dop_status write_review_result(const char *results_dir, const char *key, const dop_job_report *r,
+                                      dop_error *err)
+{
+    char name[KEY_HEX + 16];
+    snprintf(name, sizeof name, "%s.review.csv", key);
+    char *path = path_join(results_dir, name);
+    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    dop_atomic_file *af;
+    dop_status st = dop_atomic_open(path, &af, err);
+    free(path);
+    if (st != DOP_OK) return st;
+    fprintf(dop_atomic_stream(af), REVIEW_RESULT_HEADER "\n%d,%lld,%.6g,%lld,%lld\n", r->reviewed,
+            (long long)r->review_rejected_beats, r->review_excluded_s, (long long)r->review_edits,
+            (long long)r->review_unmatched);
     return dop_atomic_commit(af, err);
 }
 
@@ -399,6 +430,7 @@ static void process_row(const study_ctx *ctx, size_t index, worker_msg *msg)
     }
     dop_job_report report;
     st = dop_job_run(&job, summaries, &report, &e);
+    if (st == DOP_OK && report.review_used[0]) st = write_review_result(ctx->results_dir, msg->key, &report, &e);
     if (st == DOP_OK) st = write_results(ctx->results_dir, msg->key, summaries, n_out, &e);
     if (st != DOP_OK) goto fail;
     msg->outcome = OUTCOME_ANALYSED;
@@ -1156,6 +1188,79 @@ static void fmt_p(FILE *f, double p)
         fprintf(f, "%.3f", p);
 }
 
+/* The review of entry e (from KEY.review.csv); 0 if it had none. */
+static int read_review_result(const entry *e, int *reviewed, long long *beats, double *excluded_s,
+                              long long *unmatched)
+{
+    char name[KEY_HEX + 16];
+    snprintf(name, sizeof name, "%s.review.csv", e->key);
+    char *path = path_join(e->results_dir, name);
+    FILE *f = path ? fopen(path, "r") : NULL;
+    free(path);
+    if (!f) return 0;
+    long long edits = 0;
+    int ok = fscanf(f, REVIEW_RESULT_HEADER " %d,%lld,%lf,%lld,%lld", reviewed, beats, excluded_s, &edits,
+                    unmatched) == 5;
+    fclose(f);
+    return ok;
+}
+
+/* "## Review": per recording with a review file, the beats and seconds it
+ * excluded; then the recordings not yet marked reviewed. Nothing when no
+ * recording has a review file (reports of unreviewed studies unchanged). */
+static void report_reviews(FILE *fm, const entry *E, size_t n)
+{
+    size_t with = 0, analysed = 0;
+    int reviewed;
+    long long beats, unmatched;
+    double excluded_s;
+    for (size_t i = 0; i < n; i++) {
+        if (E[i].error) continue;
+        analysed++;
+        with += read_review_result(&E[i], &reviewed, &beats, &excluded_s, &unmatched);
+    }
+    if (with == 0) return;
+    fprintf(fm, "## Review\n\n%zu of %zu analysed recordings have a review file (REC.review.json).\n\n"
+                "| Subject | Condition | Artery | File | Reviewed | Beats rejected by review | "
+                "Seconds excluded by review | Edits unmatched |\n|---|---|---|---|---|---:|---:|---:|\n",
+            with, analysed);
+    size_t not_reviewed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (E[i].error) continue;
+        int has = read_review_result(&E[i], &reviewed, &beats, &excluded_s, &unmatched);
+        if (!has || !reviewed) not_reviewed++;
+        if (!has) continue;
+        const char *cells[] = {E[i].subject, E[i].condition, E[i].artery, E[i].file};
+        for (int c = 0; c < 4; c++) {
+            fputs(c ? " | " : "| ", fm);
+            md_put(fm, cells[c]);
+        }
+        fprintf(fm, " | %s | %lld | %.2f | %lld |\n", reviewed ? "yes" : "no", beats, excluded_s, unmatched);
+    }
+    fprintf(fm, "\nNot yet marked reviewed: %zu recording%s", not_reviewed, not_reviewed == 1 ? "" : "s");
+    if (not_reviewed == 0) {
+        fputs(".\n\n", fm);
+        return;
+    }
+    fputs(":\n\n", fm);
+    size_t listed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (E[i].error) continue;
+        int has = read_review_result(&E[i], &reviewed, &beats, &excluded_s, &unmatched);
+        if (has && reviewed) continue;
+        if (listed++ == REPORT_LIST_MAX) {
+            fprintf(fm, "- ... and %zu more\n", not_reviewed - REPORT_LIST_MAX);
+            break;
+        }
+        fputs("- subject ", fm);
+        md_put(fm, E[i].subject);
+        fputs(", `", fm);
+        md_put(fm, E[i].file);
+        fputs(has ? "` (review file without \"reviewed\": true)\n" : "` (no review file)\n", fm);
+    }
+    fputc('\n', fm);
+}
+
 typedef struct aggregate_in {
     const char *out_dir;
     const study_meta *meta;
@@ -1575,6 +1680,7 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
         fputc('\n', fm);
     }
 
+    report_reviews(fm, E, n);
     fputs("## Excluded\n\n", fm);
     if (failed == 0 && excl.items == 0) fputs("Nothing: every recording was analysed and every subject has flow "
                                               "in every epoch.\n\n", fm);
@@ -2070,11 +2176,19 @@ dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, s
     for (size_t i = 0; i < ir.count; i++) {
         entry *e = &ir.entries[i];
         if (e->error) continue;
-        char name[KEY_HEX + 8];
+        char name[KEY_HEX + 16];
         snprintf(name, sizeof name, "%s.csv", e->key);
         char *src = path_join(e->results_dir, name), *dst = path_join(results_out, name);
         if (!src || !dst) st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         else if (strcmp(src, dst) != 0) st = copy_file(src, dst, err);
+        free(src);
+        free(dst);
+        if (st != DOP_OK) goto done;
+        snprintf(name, sizeof name, "%s.review.csv", e->key); /* only when the recording had a review */
+        src = path_join(e->results_dir, name);
+        dst = path_join(results_out, name);
+        if (!src || !dst) st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        else if (strcmp(src, dst) != 0 && file_exists(src)) st = copy_file(src, dst, err);
         free(src);
         free(dst);
         if (st != DOP_OK) goto done;

@@ -157,7 +157,7 @@ dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double 
 
 void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 {
-    int excluded = (f->flags & DOP_FRAME_REJECTED_BEAT) ||
+    int excluded = (f->flags & (DOP_FRAME_REJECTED_BEAT | DOP_FRAME_EXCLUDED)) ||
                    ((f->flags & DOP_FRAME_ARTIFACT_MASK) && !(f->flags & DOP_FRAME_BRIDGED));
     for (size_t i = 0; i < a->count; i++) {
         if (f->time_s < a->epochs[i].start_s || f->time_s >= a->epochs[i].end_s) continue;
@@ -209,6 +209,7 @@ void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
         s->flow_ml_min = e->included ? e->sum_flow / n : NAN;
         s->shear_rate_s = e->included ? e->sum_shear / n : NAN;
         s->n_beats = e->beats;
+        s->n_beats_rejected = e->rejected_beats;
         s->heart_rate_bpm = e->beats ? 60.0 / (e->sum_duration / (double)e->beats) : NAN;
         s->pi = e->beats ? e->sum_pi / (double)e->beats : NAN;
         s->ri = e->beats ? e->sum_ri / (double)e->beats : NAN;

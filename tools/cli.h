@@ -16,7 +16,7 @@ enum {
     CLI_EXIT_PARTIAL = 1,     /* study: some recordings failed (see failures.csv) */
     CLI_EXIT_USAGE = 2,       /* bad command line or option value */
     CLI_EXIT_INPUT = 3,       /* input missing, unreadable or in an unusable format */
-    CLI_EXIT_METADATA = 4,    /* acquisition metadata missing or non-physical; bad sidecar */
+    CLI_EXIT_METADATA = 4,    /* acquisition metadata missing or non-physical; bad sidecar or review file */
     CLI_EXIT_ALIASING = 5,    /* sample rate too low for the velocities implied */
     CLI_EXIT_OUTPUT = 6,      /* an output could not be written */
     CLI_EXIT_INTERNAL = 7,    /* out of memory, FFT or HDF5 failure */
@@ -26,7 +26,7 @@ enum {
 /* Text for --help of every command. */
 #define CLI_EXIT_CODES_HELP \
     "Exit codes: 0 success; 1 some recordings failed (study); 2 usage error;\n" \
-    "  3 input missing/unreadable/unusable; 4 bad or missing metadata;\n" \
+    "  3 input missing/unreadable/unusable; 4 bad or missing metadata or review file;\n" \
     "  5 sample rate too low (aliasing); 6 cannot write output;\n" \
     "  7 internal (memory, FFT, HDF5); 130 interrupted.\n"
 
@@ -93,5 +93,6 @@ int cmd_info(int argc, char **argv);
 int cmd_study(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_review(int argc, char **argv);
 
 #endif

@@ -32,7 +32,11 @@ static void usage(FILE *out)
           "  --plots              also draw FILE.color.png beside --color-csv FILE.csv\n"
           "Span:\n"
           "  --start S --end S    analyse only [S, E) seconds of the recording\n"
-          "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n",
+          "  --epochs SPEC        label:start:end,... in seconds (e.g. pre:0:10,post:20:30)\n"
+          "Review (a reviewer's edits replayed; format in the README):\n"
+          "  --review FILE        apply this review file (default: INPUT.review.json if it\n"
+          "                       exists, e.g. rec.review.json beside rec.wav)\n"
+          "  --no-review          apply no review file\n",
           out);
     cli_analysis_options_help(out);
     fputs("\n" CLI_EXIT_CODES_HELP, out);
@@ -66,6 +70,24 @@ static int draw_figures(const char *source, int have_h5)
         }
     }
     return CLI_EXIT_OK;
+}
+
+/* What the review did, and one line per edit that matched nothing. */
+static void print_review(const dop_job_report *report)
+{
+    if (!report->review_used[0]) return;
+    const char *line = report->review_unmatched_text;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        fprintf(stderr, "dopflow analyze: warning: %.*s\n", len, line);
+        line += len + (end != NULL);
+    }
+    fprintf(stderr, "dopflow analyze: review %s applied (%s): %lld edit(s), %lld beat(s) rejected, %lld restored, "
+                    "%lld added, %.2f s excluded, %lld edit(s) unmatched\n", report->review_used,
+            report->reviewed ? "marked reviewed" : "not yet marked reviewed", (long long)report->review_edits,
+            (long long)report->review_rejected_beats, (long long)report->review_restored_beats,
+            (long long)report->review_added_beats, report->review_excluded_s, (long long)report->review_unmatched);
 }
 
 /* --format clarius: a colour-flow frame (color_job.h). */
@@ -118,7 +140,7 @@ static int run_color(const dop_job *job, dop_color_job *color, int plots)
 int cmd_analyze(int argc, char **argv)
 {
     enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_PLOTS, OPT_HELP,
-           OPT_COLOR_CSV, OPT_ENSEMBLE, OPT_REGRESSION };
+           OPT_COLOR_CSV, OPT_ENSEMBLE, OPT_REGRESSION, OPT_REVIEW, OPT_NO_REVIEW };
     static const struct option options[] = {
         {"summary", required_argument, 0, OPT_SUMMARY}, {"frames", required_argument, 0, OPT_FRAMES},
         {"beats", required_argument, 0, OPT_BEATS}, {"h5", required_argument, 0, OPT_H5},
@@ -126,6 +148,7 @@ int cmd_analyze(int argc, char **argv)
         {"epochs", required_argument, 0, OPT_EPOCHS}, {"plots", no_argument, 0, OPT_PLOTS},
         {"help", no_argument, 0, OPT_HELP}, {"color-csv", required_argument, 0, OPT_COLOR_CSV},
         {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"regression-order", required_argument, 0, OPT_REGRESSION},
+        {"review", required_argument, 0, OPT_REVIEW}, {"no-review", no_argument, 0, OPT_NO_REVIEW},
         CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
     dop_job job = dop_job_default();
     dop_color_job color = dop_color_job_default();
@@ -149,6 +172,8 @@ int cmd_analyze(int argc, char **argv)
             break;
         case OPT_EPOCHS: epoch_spec = optarg; break;
         case OPT_PLOTS: plots = 1; break;
+        case OPT_REVIEW: job.review_path = optarg; break;
+        case OPT_NO_REVIEW: job.no_review = 1; break;
         case OPT_COLOR_CSV: color.csv_path = optarg; break;
         case OPT_ENSEMBLE:
         case OPT_REGRESSION:
@@ -180,6 +205,10 @@ int cmd_analyze(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     job.input.path = argv[optind];
+    if (job.review_path && job.no_review) {
+        fprintf(stderr, "dopflow analyze: --review and --no-review exclude each other\n");
+        return CLI_EXIT_USAGE;
+    }
     if (job.input.format == DOP_INPUT_CLARIUS || color.csv_path) return run_color(&job, &color, plots);
     const char *figure_source = job.h5_path ? job.h5_path
                                 : (job.frames_path && strcmp(job.frames_path, "-") != 0) ? job.frames_path : NULL;
@@ -218,6 +247,7 @@ int cmd_analyze(int argc, char **argv)
                             "%.4g cm/s%s\n", job.input.path, report.input.layout, report.fs_hz, report.input.gate_first,
                     report.input.gate_first + report.input.gates - 1, report.input.file_gates, report.nyquist_cm_s,
                     job.analysis.baseline_shift_cm_s != 0.0 ? " (before the baseline shift)" : "");
+        print_review(&report);
         if (report.unwrapped_frames > 0)
             fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
                             "unwrapped (quality 'unwrapped' in the frames)\n", report.unwrapped_frames,

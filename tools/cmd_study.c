@@ -34,10 +34,14 @@ static void usage(FILE *out)
           "  --reference-epoch LABEL epoch the others are compared with (default: the\n"
           "                          first of --epochs)\n"
           "  --resume                skip recordings whose result for the same input bytes\n"
-          "                          (and sidecar), parameters, metadata and epochs is in\n"
-          "                          OUTDIR/.results; continue an interrupted run\n"
+          "                          (sidecar and review file), parameters, metadata and\n"
+          "                          epochs is in OUTDIR/.results; continue an interrupted run\n"
           "  --shard K/N             analyse only manifest rows i (from 0) with i % N == K-1;\n"
           "                          combine the N shard folders with `dopflow study merge`\n"
+          "  --no-review             apply no review file (by default each recording's\n"
+          "                          REC.review.json is applied; report.md lists per\n"
+          "                          recording what the review excluded and which\n"
+          "                          recordings are not yet marked reviewed)\n"
           "  --plots                 also draw OUTDIR/study.png (flow by epoch per condition,\n"
           "                          mean +/- SE, significance marks); report.md embeds it\n"
           "  -h, --help              this text\n\n"
@@ -221,12 +225,13 @@ static int cmd_study_merge(int argc, char **argv)
 int cmd_study(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "merge") == 0) return cmd_study_merge(argc - 1, argv + 1);
-    enum { OPT_EPOCHS = 1, OPT_REFERENCE, OPT_RESUME, OPT_SHARD, OPT_PLOTS };
+    enum { OPT_EPOCHS = 1, OPT_REFERENCE, OPT_RESUME, OPT_SHARD, OPT_PLOTS, OPT_NO_REVIEW };
     static const struct option options[] = {
         {"output", required_argument, 0, 'o'}, {"jobs", required_argument, 0, 'j'},
         {"epochs", required_argument, 0, OPT_EPOCHS}, {"reference-epoch", required_argument, 0, OPT_REFERENCE},
         {"resume", no_argument, 0, OPT_RESUME}, {"shard", required_argument, 0, OPT_SHARD},
-        {"plots", no_argument, 0, OPT_PLOTS}, {"help", no_argument, 0, 'h'}, CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
+        {"plots", no_argument, 0, OPT_PLOTS}, {"no-review", no_argument, 0, OPT_NO_REVIEW},
+        {"help", no_argument, 0, 'h'}, CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
     dop_study_config cfg = dop_study_config_default();
     char *command = NULL;
     size_t len = 0, cap = 0;
@@ -257,6 +262,7 @@ int cmd_study(int argc, char **argv)
         case OPT_REFERENCE: cfg.reference_epoch = optarg; records = 1; break;
         case OPT_RESUME: cfg.resume = 1; break;
         case OPT_PLOTS: cfg.report_figure = STUDY_FIGURE; break;
+        case OPT_NO_REVIEW: cfg.job.no_review = 1; records = 1; break;
         case OPT_SHARD:
             if (parse_shard(optarg, &cfg.shard_index, &cfg.shard_count) != 0) {
                 fprintf(stderr, "dopflow study: --shard '%s': expected K/N with 1 <= K <= N\n", optarg);

@@ -16,6 +16,7 @@ static const subcommand subcommands[] = {
     {"study", cmd_study, "analyse a manifest of recordings in parallel; compare conditions and epochs"},
     {"simulate", cmd_simulate, "write simulated Doppler recordings (or a whole cohort) with known truth"},
     {"plot", cmd_plot, "figures: sonogram with envelopes, flow over time, study comparison"},
+    {"review", cmd_review, "review beats in the browser; edits saved as REC.review.json"},
 };
 
 static void usage(FILE *out)

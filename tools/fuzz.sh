@@ -8,7 +8,7 @@
 # A found crash becomes a regression test: add the input to the seed corpus
 # (tests/fuzz/corpus/<harness>/) and fix the bug; every later run replays it.
 #
-#   tools/fuzz.sh            # 60 s per harness (6 harnesses: ~6 min)
+#   tools/fuzz.sh            # 60 s per harness (7 harnesses: ~7 min)
 #   tools/fuzz.sh 10         # 10 s per harness
 #   HARNESSES="epochs manifest" tools/fuzz.sh 30
 set -eu
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-60}
 BUILD_DIR=${BUILD_DIR:-build-fuzz}
 JOBS=${JOBS:-2}
-HARNESSES=${HARNESSES:-"sidecar manifest epochs sim_spec reader analyze"}
+HARNESSES=${HARNESSES:-"sidecar manifest epochs sim_spec reader analyze review"}
 
 if ! command -v clang >/dev/null 2>&1 || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   echo "fuzz.sh: installing clang and libclang-rt-dev (libFuzzer)"

@@ -23,6 +23,7 @@
 #include "dopflow/h5_writer.h"
 #include "dopflow/job.h"
 #include "dopflow/samples.h"
+#include "dopflow/review.h"
 
 /* Library version string, e.g. "0.1.0". */
 DOP_API const char *dop_version(void);

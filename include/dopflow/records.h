@@ -24,7 +24,8 @@ enum {
     DOP_FRAME_BRIDGED = 1u << 6,       /* artifact frame inside an accepted beat; its
                                           values in averages are interpolated from neighbours */
     DOP_FRAME_UNWRAPPED = 1u << 7,     /* aliased band unwrapped: velocities beyond Nyquist */
-    DOP_FRAME_NOT_PULSATILE = 1u << 8  /* no periodic cardiac evidence around this frame: no beats */
+    DOP_FRAME_EXCLUDED = 1u << 8,      /* inside a span a reviewer excluded (review.h) */
+    DOP_FRAME_NOT_PULSATILE = 1u << 9  /* no periodic cardiac evidence around this frame: no beats */
 };
 #define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
 
@@ -67,10 +68,11 @@ typedef enum dop_beat_reason {
     DOP_BEAT_ACCEPTED = 0,
     DOP_BEAT_ARTIFACT,            /* more artifact frames than the reject fraction */
     DOP_BEAT_IRREGULAR_INTERVAL,  /* length far from the heart period of its neighbourhood */
-    DOP_BEAT_LOW_QUALITY          /* signal quality index below the threshold */
+    DOP_BEAT_LOW_QUALITY,         /* signal quality index below the threshold */
+    DOP_BEAT_REVIEW               /* rejected by a reviewer (review.h; the text is "review: <reason>") */
 } dop_beat_reason;
 
-/* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality". */
+/* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality", "review". */
 DOP_API const char *dop_beat_reason_name(int reason);
 
 #ifdef __cplusplus

@@ -26,6 +26,9 @@ DOP_API void dop_frame_quality_text(unsigned flags, char *buf, size_t size);
  * pi_tamean is (PSV-EDV)/TAMEAN. */
 DOP_API const char *dop_beat_csv_header(void);
 DOP_API void dop_beat_csv_row(FILE *out, const dop_beat *beat);
+/* The same with the reject_reason column given as text (NULL or "": the
+ * reason's name); the text is quoted. */
+DOP_API void dop_beat_csv_row_reason(FILE *out, const dop_beat *beat, const char *reason_text);
 
 #ifdef __cplusplus
 }
