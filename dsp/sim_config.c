@@ -142,7 +142,7 @@ dop_sim_scatterers dop_sim_scatterers_default(void)
     /* Blood: viscosity 3.5 mPa s and density 1060 kg/m^3 (Evans & McDicken
      * 2000, ch. 2); 2000 scatterers keep several hundred in the sample
      * volume (Gaussian speckle) at a few seconds per minute of signal. */
-    dop_sim_scatterers s = {DOP_SIM_VOLUME_VESSEL, 2000, NAN, NAN, NAN, 3.5, 1060.0, 16};
+    dop_sim_scatterers s = {DOP_SIM_VOLUME_VESSEL, 2000, NAN, NAN, NAN, 3.5, 1060.0, 16, NAN};
     return s;
 }
 
@@ -224,6 +224,8 @@ static dop_status check_scatterers(const dop_sim_config *c, dop_error *err)
     if (!in_range(s->density_kg_m3, 900.0, 1200.0))
         BAD("scatterers.density_kg_m3 = %g must be in [900, 1200] kg/m^3", s->density_kg_m3);
     if (s->harmonics < 1 || s->harmonics > 64) BAD("scatterers.harmonics = %zu must be in [1, 64]", s->harmonics);
+    if (!isnan(s->massage_velocity_mm_s) && !in_range(s->massage_velocity_mm_s, 0.0, 500.0))
+        BAD("scatterers.massage_velocity_mm_s = %g must be in [0, 500] mm/s", s->massage_velocity_mm_s);
     return DOP_OK;
 #undef BAD
 }

@@ -12,7 +12,9 @@
  *
  * Scatterer model (model = SCATTERERS): the blood comes from
  * dsp/sim_scatterers.c instead, block by block in motion steps; the
- * spectral object then only shapes the low-frequency massage artifacts.
+ * spectral object is idle (the FFT of silence), massage moves a tissue
+ * layer (sim_tissue.c) and the clutter phasors, noise and dropouts are the
+ * impairments' as in the spectral model.
  * Its truth is the velocity field itself (sim_womersley.c): the spatial
  * mean and centreline velocity of the profile that moves the scatterers in
  * each motion step, never a Doppler-spectrum formula of the estimator. */
@@ -32,6 +34,7 @@ struct dop_sim {
     sim_spectrum spec;
     sim_impairments imp;
     sim_scatterers *scat;         /* scatterer model, else NULL */
+    sim_tissue tissue;            /* scatterer model: massage tissue layer */
     size_t step;                  /* samples per truth value: hop, or the motion step */
     double *step_centre;          /* scatterer model: centreline velocity per motion step */
     gsl_rng *rng[SIM_RNG_COUNT];
@@ -54,6 +57,7 @@ struct dop_sim {
 static void free_sim(dop_sim *sim)
 {
     sim_impairments_free(&sim->imp);
+    sim_tissue_free(&sim->tissue);
     if (sim->scat) sim_scatterers_free(sim->scat);
     free(sim->scat);
     free(sim->step_centre);
@@ -233,6 +237,8 @@ dop_status dop_sim_create(const dop_sim_config *cfg, dop_sim **out, dop_error *e
         (st = sim_spectrum_init(&sim->spec, &sim->cfg, err)) != DOP_OK ||
         (st = sim_impairments_init(&sim->imp, &sim->cfg, &sim->wave, sim->rng[SIM_RNG_ARTIFACT],
                                    sim->rng[SIM_RNG_CLUTTER], err)) != DOP_OK ||
+        (sim->scat && (st = sim_tissue_init(&sim->tissue, &sim->cfg, sim->scat, &sim->imp, sim->rng[SIM_RNG_ARTIFACT],
+                                            err)) != DOP_OK) ||
         (st = compute_truth(sim, err)) != DOP_OK) {
         free_sim(sim);
         return st;
@@ -258,7 +264,8 @@ static void synthesise_segment(dop_sim *sim, int64_t i, float complex *out)
     double t = (double)i * (double)sim->hop / c->fs_hz;
     gsl_rng *rb = c->blood && !sim->scat ? sim->rng[SIM_RNG_BLOOD] : NULL;
     double pa = sim_impairments_lf_power(&sim->imp, t);
-    gsl_rng *ra = sim->imp.art.type == DOP_SIM_ARTIFACT_EFFLEURAGE || sim->imp.art.type == DOP_SIM_ARTIFACT_PETRISSAGE
+    gsl_rng *ra = !sim->scat && (sim->imp.art.type == DOP_SIM_ARTIFACT_EFFLEURAGE ||
+                                 sim->imp.art.type == DOP_SIM_ARTIFACT_PETRISSAGE)
                       ? sim->rng[SIM_RNG_ARTIFACT]
                       : NULL;
     if (rb) sim_spectrum_psd(&sim->spec, sim->block_mean[i] / sim->ratio);
@@ -270,7 +277,10 @@ void dop_sim_reset(dop_sim *sim)
     for (int i = 0; i < SIM_RNG_COUNT; i++) gsl_rng_memcpy(sim->rng[i], sim->rng_start[i]);
     sim->imp.wall_hint = 0;
     sim_spectrum_reset(&sim->spec);
-    if (sim->scat) sim_scatterers_reset(sim->scat, sim->rng[SIM_RNG_BLOOD]);
+    if (sim->scat) {
+        sim_scatterers_reset(sim->scat, sim->rng[SIM_RNG_BLOOD]);
+        sim_tissue_reset(&sim->tissue);
+    }
     /* Prime: segment 0 covers samples [-H, H); its first half is discarded. */
     synthesise_segment(sim, 0, sim->buf);
     sim->next_block = 0;
@@ -284,11 +294,15 @@ static void synthesise_block(dop_sim *sim)
     size_t n = (size_t)(sim->length - n0 < (int64_t)sim->hop ? sim->length - n0 : (int64_t)sim->hop);
     float complex *x = sim->buf;
     synthesise_segment(sim, b + 1, x);
-    if (sim->scat && sim->cfg.blood) sim_scatterers_add(sim->scat, n0, n, sim->rng[SIM_RNG_BLOOD], x);
+    if (sim->scat) {
+        /* Scatterer model: massage moves the tissue layer instead of adding noise bursts. */
+        if (sim->cfg.blood) sim_scatterers_add(sim->scat, n0, n, sim->rng[SIM_RNG_BLOOD], x);
+        sim_tissue_add(&sim->tissue, n0, n, x);
+    }
     sim_impairments_gain(&sim->imp, n0, n, sim->gain);
     for (size_t i = 0; i < n; i++) x[i] *= sim->gain[i];
     sim_impairments_clutter(&sim->imp, n0, n, sim->gain, x);
-    sim_impairments_bursts(&sim->imp, n0, n, sim->rng[SIM_RNG_ARTIFACT], sim->gain, x);
+    if (!sim->scat) sim_impairments_bursts(&sim->imp, n0, n, sim->rng[SIM_RNG_ARTIFACT], sim->gain, x);
     sim_impairments_noise(&sim->imp, n, sim->rng[SIM_RNG_NOISE], x);
     sim->buf_len = n;
     sim->buf_pos = 0;

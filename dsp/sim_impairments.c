@@ -55,6 +55,8 @@ static const sim_burst *stroke_at(const sim_impairments *imp, double t)
     return t < b->start_s + b->duration_s ? b : NULL;
 }
 
+const sim_burst *sim_impairments_stroke_at(const sim_impairments *imp, double t) { return stroke_at(imp, t); }
+
 /* sin^2 stroke envelope in [0, 1] at t (0 outside strokes). */
 static double stroke_envelope(const sim_impairments *imp, double t)
 {

@@ -131,6 +131,8 @@ typedef struct sim_impairments {
 dop_status sim_impairments_init(sim_impairments *imp, const dop_sim_config *cfg, const sim_waveform *wave,
                                 gsl_rng *rng_artifact, gsl_rng *rng_clutter, dop_error *err);
 void sim_impairments_free(sim_impairments *imp);
+/* The stroke or tap in progress at t, NULL between them. */
+const sim_burst *sim_impairments_stroke_at(const sim_impairments *imp, double t);
 /* Low-frequency artifact power at time t (re blood), for the spectral part. */
 double sim_impairments_lf_power(const sim_impairments *imp, double t);
 /* Add clutter for samples [n0, n0 + n) to out (scaled by gain[]). */
@@ -194,6 +196,10 @@ typedef struct sim_scatterers {
     size_t hint;
 } sim_scatterers;
 
+/* Amplitude weight of the sample volume at beam coordinates: s along the
+ * beam from the volume centre, rho2 squared distance from the beam axis (m). */
+float sim_scatterers_weight_beam(const sim_scatterers *s, double sv, double rho2);
+
 /* Samples per motion step: a power of two <= block, about 0.5 ms. */
 size_t sim_scatterers_step(const dop_sim_config *cfg);
 dop_status sim_scatterers_init(sim_scatterers *s, const dop_sim_config *cfg, const sim_waveform *wave, dop_error *err);
@@ -203,6 +209,31 @@ void sim_scatterers_reset(sim_scatterers *s, gsl_rng *rng);
 /* Add the blood signal of samples [n0, n0 + n) to out; n0 is a multiple
  * of the step. Never allocates. */
 void sim_scatterers_add(sim_scatterers *s, int64_t n0, size_t n, gsl_rng *rng, float complex *out);
+
+/* ---- sim_tissue.c: massage as displacement of a tissue layer (scatterer model) ---- */
+
+typedef struct sim_tissue {
+    const sim_scatterers *sv;     /* sample-volume geometry and motion step */
+    const sim_impairments *imp;   /* stroke / tap schedule */
+    dop_sim_artifact_type type;
+    double v_peak;                /* peak tissue velocity, m/s */
+    double k2;                    /* 4 pi f0 / c: phase per metre along the beam */
+    size_t n;
+    float *s0, *l0, *m0;          /* rest positions in beam coordinates, m */
+    float complex *ph;            /* random phases */
+    double amp;                   /* echo power level_db re blood */
+    double complex sum0;          /* weighted phasor sum at the last step end */
+    double phase0;                /* along-beam Doppler phase at the last step end */
+    double last_a, last_b;        /* displacement at the last step end, m */
+} sim_tissue;
+
+/* on = 0: nothing is added (no massage artifact, or the spectral model). */
+dop_status sim_tissue_init(sim_tissue *t, const dop_sim_config *cfg, const sim_scatterers *sv, const sim_impairments *imp,
+                           gsl_rng *rng, dop_error *err);
+void sim_tissue_free(sim_tissue *t);
+void sim_tissue_reset(sim_tissue *t);
+/* Add the tissue echo of samples [n0, n0 + n) to out. */
+void sim_tissue_add(sim_tissue *t, int64_t n0, size_t n, float complex *out);
 
 /* ---- sim_spec.c ---- */
 

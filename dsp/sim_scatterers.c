@@ -47,11 +47,8 @@ size_t sim_scatterers_step(const dop_sim_config *cfg)
 
 /* Amplitude weight of the sample volume at (x, y, z), in [0, 1]. Single
  * precision (signal data); results depend only on the inputs. */
-static inline float sv_weight(const sim_scatterers *s, double x, double y, double z)
+static inline float weight_beam(const sim_scatterers *s, double sv, double r2)
 {
-    double dy = y - s->yc_m;
-    double sv = -x * s->cos_t + dy * s->sin_t, l = x * s->sin_t + dy * s->cos_t;
-    double r2 = l * l + z * z;
     if (r2 > s->beam_cut2) return 0.0f;
     double a = fabs(sv) - s->flat_m;
     float g = 1.0f;
@@ -61,6 +58,15 @@ static inline float sv_weight(const sim_scatterers *s, double x, double y, doubl
         g = c * c;
     }
     return g * expf((float)(-r2 * s->inv_2sig2));
+}
+
+float sim_scatterers_weight_beam(const sim_scatterers *s, double sv, double rho2) { return weight_beam(s, sv, rho2); }
+
+static inline float sv_weight(const sim_scatterers *s, double x, double y, double z)
+{
+    double dy = y - s->yc_m;
+    double sv = -x * s->cos_t + dy * s->sin_t, l = x * s->sin_t + dy * s->cos_t;
+    return weight_beam(s, sv, l * l + z * z);
 }
 
 /* Sample-volume sizes: the spec's or the defaults of the volume type. */

@@ -247,7 +247,7 @@ static dop_status parse_model(parser *p, json_t *root, dop_sim_config *c)
     if (!o) return DOP_OK;
     if (c->model != DOP_SIM_MODEL_SCATTERERS) return fail(p, "key \"scatterers\" needs \"model\": \"scatterers\"");
     static const char *const keys[] = {"sample_volume", "count", "beam_width_mm", "gate_mm", "offset_mm",
-                                       "viscosity_mpa_s", "density_kg_m3", "harmonics", NULL};
+                                       "viscosity_mpa_s", "density_kg_m3", "harmonics", "massage_velocity_mm_s", NULL};
     static const char *const volumes[] = {"vessel", "centre", "off_centre", NULL};
     int vol = (int)c->scat.volume;
     double count = (double)c->scat.count, harm = (double)c->scat.harmonics;
@@ -259,7 +259,8 @@ static dop_status parse_model(parser *p, json_t *root, dop_sim_config *c)
         (st = opt_number(p, o, "scatterers.", "offset_mm", &c->scat.offset_mm)) != DOP_OK ||
         (st = opt_number(p, o, "scatterers.", "viscosity_mpa_s", &c->scat.viscosity_mpa_s)) != DOP_OK ||
         (st = opt_number(p, o, "scatterers.", "density_kg_m3", &c->scat.density_kg_m3)) != DOP_OK ||
-        (st = opt_whole(p, o, "scatterers.", "harmonics", 1.0, 64.0, &harm)) != DOP_OK)
+        (st = opt_whole(p, o, "scatterers.", "harmonics", 1.0, 64.0, &harm)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "massage_velocity_mm_s", &c->scat.massage_velocity_mm_s)) != DOP_OK)
         return st;
     c->scat.volume = (dop_sim_volume)vol;
     c->scat.count = (size_t)count;

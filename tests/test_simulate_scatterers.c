@@ -179,6 +179,37 @@ static void test_plug_spectrum_peak(void **state)
     free(x);
 }
 
+/* Massage moves the tissue layer: with blood and clutter off, petrissage at
+ * 10 mm/s puts its echo's power (level 15 dB re blood, in expectation over
+ * the speckle) at Doppler shifts within 2 f0 v / c, about +/-65 Hz at 5 MHz
+ * (99 % of it inside twice that), and between strokes at 0 Hz. */
+static void test_massage_moves_tissue(void **state)
+{
+    (void)state;
+    dop_sim_config c = steady_scatterers(20.0, DOP_SIM_PROFILE_PARABOLIC);
+    c.duration_s = 6.0;
+    c.blood = 0;
+    c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_PETRISSAGE);
+    c.artifact.end_s = c.duration_s;
+    size_t n;
+    float complex *x = generate(&c, &n);
+    size_t nfft = 4096;
+    double *psd = welch(x, n, nfft);
+    double limit = 2.0 * c.f0_hz * 0.010 / c.c_m_s, total = 0.0, inside = 0.0, moving = 0.0;
+    for (size_t k = 0; k < nfft; k++) {
+        double f = fabs(bin_hz(k, nfft, c.fs_hz));
+        total += psd[k];
+        if (f <= 2.0 * limit) inside += psd[k];
+        if (f > 3.0 * c.fs_hz / (double)nfft) moving += psd[k];
+    }
+    print_message("petrissage 10 mm/s: %.2f %% of the power within 2 x %.0f Hz, %.1f %% away from 0 Hz\n",
+                  100.0 * inside / total, limit, 100.0 * moving / total);
+    assert_true(inside > 0.99 * total);
+    assert_true(moving > 0.05 * total);
+    free(psd);
+    free(x);
+}
+
 /* The same seed gives the same samples whatever the pulls; reset replays
  * them; another seed gives others. */
 static void test_determinism(void **state)
@@ -190,6 +221,7 @@ static void test_determinism(void **state)
     c.duration_s = 2.0;
     c.clutter_db = 30.0;
     c.snr_db = 15.0;
+    c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_TAPOTEMENT);
     size_t n;
     float complex *whole = generate(&c, &n), *again = generate(&c, &n);
     assert_memory_equal(whole, again, n * sizeof *whole);
@@ -299,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_womersley_limits),
         cmocka_unit_test(test_field_mean_is_waveform),
         cmocka_unit_test(test_plug_spectrum_peak),
+        cmocka_unit_test(test_massage_moves_tissue),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_spec),
         cmocka_unit_test(test_analysis_reads_parabolic_flow),

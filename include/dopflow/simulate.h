@@ -80,6 +80,8 @@ typedef struct dop_sim_scatterers {
     double viscosity_mpa_s;        /* blood dynamic viscosity, [1, 20] mPa s */
     double density_kg_m3;          /* blood density, [900, 1200] kg/m^3 */
     size_t harmonics;              /* Fourier harmonics of the waveform driving the profile, [1, 64] */
+    double massage_velocity_mm_s;  /* peak tissue velocity of a massage stroke or tap, [0, 500];
+                                      NAN = by artifact type (5, 10, 50 mm/s) */
 } dop_sim_scatterers;
 
 typedef enum dop_sim_format {
