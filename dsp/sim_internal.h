@@ -178,6 +178,15 @@ double sim_field_grid_mean(const sim_field *f, const double *u);
 
 /* ---- sim_scatterers.c: blood signal from moving point scatterers ---- */
 
+#define SIM_LANES 8               /* partial sums of the scatterer synthesis */
+#define SIM_STEP_MAX 128          /* largest motion step, samples */
+
+/* Scatterers the volume sees in the current step, structure of arrays. */
+typedef struct sim_lanes {
+    size_t *idx;
+    float *pr, *pi, *cr, *ci, *a0, *da; /* phasor, rotation per sample, amplitude ramp */
+} sim_lanes;
+
 typedef struct sim_scatterers {
     sim_field field;
     size_t n, step;               /* scatterers; samples per motion step */
@@ -194,6 +203,8 @@ typedef struct sim_scatterers {
     float complex *ph;            /* phasors */
     double u[SIM_FIELD_RADII];    /* profile of the current step, cm/s */
     size_t hint;
+    sim_lanes act;                /* n + SIM_LANES entries */
+    float (*acc_r)[SIM_LANES], (*acc_i)[SIM_LANES]; /* step x lanes partial sums */
 } sim_scatterers;
 
 /* Amplitude weight of the sample volume at beam coordinates: s along the

@@ -41,7 +41,7 @@ size_t sim_scatterers_step(const dop_sim_config *cfg)
 {
     double target = cfg->fs_hz * 0.5e-3;
     size_t b = 1;
-    while ((double)(b * 2) <= target * M_SQRT2 && b * 2 <= cfg->block) b *= 2;
+    while ((double)(b * 2) <= target * M_SQRT2 && b * 2 <= cfg->block && b * 2 <= SIM_STEP_MAX) b *= 2;
     return b;
 }
 
@@ -137,7 +137,20 @@ dop_status sim_scatterers_init(sim_scatterers *s, const dop_sim_config *cfg, con
     s->xr = malloc(s->n * sizeof *s->xr);
     s->w = malloc(s->n * sizeof *s->w);
     s->ph = malloc(s->n * sizeof *s->ph);
-    if (!s->x || !s->y || !s->z || !s->xr || !s->w || !s->ph) {
+    size_t lanes = s->n + SIM_LANES;
+    sim_lanes *a = &s->act;
+    a->idx = malloc(lanes * sizeof *a->idx);
+    a->pr = malloc(6 * lanes * sizeof *a->pr);
+    if (a->pr) {
+        a->pi = a->pr + lanes;
+        a->cr = a->pi + lanes;
+        a->ci = a->cr + lanes;
+        a->a0 = a->ci + lanes;
+        a->da = a->a0 + lanes;
+    }
+    s->acc_r = malloc(s->step * sizeof *s->acc_r);
+    s->acc_i = malloc(s->step * sizeof *s->acc_i);
+    if (!s->x || !s->y || !s->z || !s->xr || !s->w || !s->ph || !a->idx || !a->pr || !s->acc_r || !s->acc_i) {
         sim_scatterers_free(s);
         return dop_error_set(err, DOP_ERR_NOMEM, "out of memory (%zu scatterers)", s->n);
     }
@@ -157,6 +170,12 @@ void sim_scatterers_free(sim_scatterers *s)
     free(s->xr);
     free(s->w);
     free(s->ph);
+    free(s->act.idx);
+    free(s->act.pr);
+    free(s->acc_r);
+    free(s->acc_i);
+    memset(&s->act, 0, sizeof s->act);
+    s->acc_r = s->acc_i = NULL;
     s->x = s->y = s->z = s->xr = s->w = NULL;
     s->ph = NULL;
 }
@@ -180,12 +199,14 @@ void sim_scatterers_reset(sim_scatterers *s, gsl_rng *rng)
     s->hint = 0;
 }
 
-/* One motion step of m samples starting at step index j. */
-static void motion_step(sim_scatterers *s, int64_t j, size_t m, gsl_rng *rng, float complex *out)
+/* Pass 1 of a step: move every scatterer, re-enter those that left the
+ * segment, and list the ones the volume sees (weight at either end of the
+ * step) with their amplitude ramp and per-sample rotation. Returns how many. */
+static size_t move_scatterers(sim_scatterers *s, size_t m, gsl_rng *rng)
 {
-    double centre;
-    sim_field_profile(&s->field, ((double)j + 0.5) * (double)s->step / s->fs_hz, &s->hint, s->u, &centre);
     double half = s->box_m / 2.0, inv_m = 1.0 / (double)m;
+    size_t na = 0;
+    sim_lanes *a = &s->act;
     for (size_t i = 0; i < s->n; i++) {
         double r = s->xr[i];
         size_t k = (size_t)r;
@@ -203,23 +224,69 @@ static void motion_step(sim_scatterers *s, int64_t j, size_t m, gsl_rng *rng, fl
         s->w[i] = w1;
         if (w0 == 0.0f && w1 == 0.0f) continue;
         float d = (float)(s->k_phase * v / s->fs_hz);
-        float cr = cosf(d), ci = sinf(d);
-        float pr = crealf(s->ph[i]), pi = cimagf(s->ph[i]);
-        float a0 = (float)s->amp * w0, da = (float)(s->amp * inv_m) * (w1 - w0);
-        /* Real arithmetic: the C complex product's NaN handling costs more
-         * than the product here. */
-        float *o = (float *)out;
+        a->idx[na] = i;
+        a->cr[na] = cosf(d);
+        a->ci[na] = sinf(d);
+        a->pr[na] = crealf(s->ph[i]);
+        a->pi[na] = cimagf(s->ph[i]);
+        a->a0[na] = (float)s->amp * w0;
+        a->da[na] = (float)(s->amp * inv_m) * (w1 - w0);
+        na++;
+    }
+    /* Pad to whole groups of lanes with silent scatterers. */
+    for (size_t l = na; l % SIM_LANES; l++) {
+        a->a0[l] = a->da[l] = a->pr[l] = a->pi[l] = a->ci[l] = 0.0f;
+        a->cr[l] = 1.0f;
+    }
+    return na;
+}
+
+/* One motion step of m samples starting at step index j. Pass 2 sums the
+ * listed scatterers in SIM_LANES independent partial sums (real
+ * arithmetic, each lane a fixed subset: vectorisable without reordering
+ * any float sum, so the samples do not depend on the compiler). */
+static void motion_step(sim_scatterers *s, int64_t j, size_t m, gsl_rng *rng, float complex *out)
+{
+    double centre;
+    sim_field_profile(&s->field, ((double)j + 0.5) * (double)s->step / s->fs_hz, &s->hint, s->u, &centre);
+    size_t na = move_scatterers(s, m, rng);
+    sim_lanes *a = &s->act;
+    float (*acc_r)[SIM_LANES] = s->acc_r, (*acc_i)[SIM_LANES] = s->acc_i;
+    memset(acc_r, 0, m * sizeof *acc_r);
+    memset(acc_i, 0, m * sizeof *acc_i);
+    for (size_t g = 0; g < na; g += SIM_LANES) {
+        float pr[SIM_LANES], pi[SIM_LANES], cr[SIM_LANES], ci[SIM_LANES], a0[SIM_LANES], da[SIM_LANES];
+        memcpy(pr, a->pr + g, sizeof pr);
+        memcpy(pi, a->pi + g, sizeof pi);
+        memcpy(cr, a->cr + g, sizeof cr);
+        memcpy(ci, a->ci + g, sizeof ci);
+        memcpy(a0, a->a0 + g, sizeof a0);
+        memcpy(da, a->da + g, sizeof da);
         for (size_t n = 0; n < m; n++) {
-            float a = a0 + da * (float)n;
-            o[2 * n] += a * pr;
-            o[2 * n + 1] += a * pi;
-            float t = pr * cr - pi * ci;
-            pi = pr * ci + pi * cr;
-            pr = t;
+            for (int l = 0; l < SIM_LANES; l++) {
+                float amp = a0[l] + da[l] * (float)n;
+                acc_r[n][l] += amp * pr[l];
+                acc_i[n][l] += amp * pi[l];
+                float t = pr[l] * cr[l] - pi[l] * ci[l];
+                pi[l] = pr[l] * ci[l] + pi[l] * cr[l];
+                pr[l] = t;
+            }
         }
-        /* Back to unit modulus (one Newton step: |p| drifts by ~1e-7 per step). */
-        float g = 1.5f - 0.5f * (pr * pr + pi * pi);
-        s->ph[i] = pr * g + I * (pi * g);
+        for (int l = 0; l < SIM_LANES && g + (size_t)l < na; l++) {
+            /* Back to unit modulus (one Newton step: |p| drifts by ~1e-7 per step). */
+            float q = 1.5f - 0.5f * (pr[l] * pr[l] + pi[l] * pi[l]);
+            s->ph[a->idx[g + (size_t)l]] = pr[l] * q + I * (pi[l] * q);
+        }
+    }
+    float *o = (float *)out;
+    for (size_t n = 0; n < m; n++) {
+        float re = 0.0f, im = 0.0f;
+        for (int l = 0; l < SIM_LANES; l++) {
+            re += acc_r[n][l];
+            im += acc_i[n][l];
+        }
+        o[2 * n] += re;
+        o[2 * n + 1] += im;
     }
 }
 
