@@ -279,6 +279,63 @@ static void test_spec(void **state)
                                         "{\"sample_volume\": \"off_centre\", \"offset_mm\": 3}}", "t", &c, &err),
                      DOP_ERR_FORMAT);
     assert_non_null(strstr(err.message, "scatterers.offset_mm"));
+    assert_int_equal(dop_sim_spec_parse("{\"model\": \"scatterers\", \"scatterers\": {\"count\": 50}}", "t", &c, &err),
+                     DOP_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "scatterers.count"));
+    assert_int_equal(dop_sim_spec_parse("{\"model\": \"scatterers\", \"scatterers\": {\"massage_velocity_mm_s\": -1}}",
+                                        "t", &c, &err), DOP_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "scatterers.massage_velocity_mm_s"));
+    assert_int_equal(dop_sim_spec_parse("{\"model\": \"bubbles\"}", "t", &c, &err), DOP_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "model"));
+}
+
+static int read_all(const char *path, char **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *buf = malloc(*len + 1);
+    size_t got = fread(*buf, 1, *len, f);
+    fclose(f);
+    return got == *len ? 0 : -1;
+}
+
+/* The same spec and seed give byte-identical files (WAV and truth). */
+static void test_files_byte_identical(void **state)
+{
+    (void)state;
+    dop_sim_config c = dop_sim_config_default();
+    c.model = DOP_SIM_MODEL_SCATTERERS;
+    c.profile = DOP_SIM_PROFILE_WOMERSLEY;
+    c.duration_s = 1.5;
+    c.clutter_db = 30.0;
+    c.snr_db = 15.0;
+    c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_PETRISSAGE);
+    char dir[] = "/tmp/dopflow_scat_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    static const char *const suffixes[] = {".wav", ".json", ".truth.csv", ".beats.csv", ".truth.json"};
+    char path[2][5][160];
+    for (int run = 0; run < 2; run++) {
+        char wav[128];
+        snprintf(wav, sizeof wav, "%s/run%d.wav", dir, run);
+        assert_int_equal(dop_sim_write(&c, wav, NULL, NULL, NULL), DOP_OK);
+        for (int i = 0; i < 5; i++) snprintf(path[run][i], sizeof path[run][i], "%s/run%d%s", dir, run, suffixes[i]);
+    }
+    for (int i = 0; i < 5; i++) {
+        char *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        assert_int_equal(read_all(path[0][i], &a, &na), 0);
+        assert_int_equal(read_all(path[1][i], &b, &nb), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+        free(a);
+        free(b);
+        unlink(path[0][i]);
+        unlink(path[1][i]);
+    }
+    rmdir(dir);
 }
 
 /* dopflow's analysis on a scatterer-model recording of steady parabolic
@@ -334,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_massage_moves_tissue),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_spec),
+        cmocka_unit_test(test_files_byte_identical),
         cmocka_unit_test(test_analysis_reads_parabolic_flow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
