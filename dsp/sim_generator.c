@@ -298,6 +298,12 @@ static void synthesise_block(dop_sim *sim)
         /* Scatterer model: massage moves the tissue layer instead of adding noise bursts. */
         if (sim->cfg.blood) sim_scatterers_add(sim->scat, n0, n, sim->rng[SIM_RNG_BLOOD], x);
         sim_tissue_add(&sim->tissue, n0, n, x);
+        /* Breathing and probe motion move the blood and the tissue layer
+         * relative to the probe as they move the clutter phasors. */
+        for (size_t i = 0; i < n; i++) {
+            double d = sim_impairments_common_displacement(&sim->imp, (double)(n0 + (int64_t)i) / sim->cfg.fs_hz);
+            x[i] *= (float complex)cexp(I * sim->imp.alpha * d);
+        }
     }
     sim_impairments_gain(&sim->imp, n0, n, sim->gain);
     for (size_t i = 0; i < n; i++) x[i] *= sim->gain[i];

@@ -131,6 +131,10 @@ typedef struct sim_impairments {
 dop_status sim_impairments_init(sim_impairments *imp, const dop_sim_config *cfg, const sim_waveform *wave,
                                 gsl_rng *rng_artifact, gsl_rng *rng_clutter, dop_error *err);
 void sim_impairments_free(sim_impairments *imp);
+/* Displacement toward the probe shared by everything under it at t, m:
+ * breathing plus the probe motion of massage strokes (moves the clutter;
+ * the scatterer model moves its blood and tissue echoes with it too). */
+double sim_impairments_common_displacement(const sim_impairments *imp, double t);
 /* The stroke or tap in progress at t, NULL between them. */
 const sim_burst *sim_impairments_stroke_at(const sim_impairments *imp, double t);
 /* Low-frequency artifact power at time t (re blood), for the spectral part. */
