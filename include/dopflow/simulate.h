@@ -14,6 +14,12 @@
  * probe-motion artifacts of massage, dropouts and clipping are added on
  * request (see datasets/README.md for the spec format and every default).
  *
+ * With model = DOP_SIM_MODEL_SCATTERERS the blood signal is instead the sum
+ * of the echoes of point scatterers moving with a Womersley or power-law
+ * velocity field through a Gaussian-beam, gated sample volume, and massage
+ * displaces a tissue layer: a second model, independent of the spectral
+ * picture the estimators assume (dsp/sim_scatterers.c).
+ *
  * Units: velocities cm/s (positive = toward the probe = positive Doppler
  * frequency), times s, frequencies Hz, diameters mm, flow ml/min, powers
  * relative to the nominal blood power (= 1 before output scaling).
