@@ -110,6 +110,34 @@ static void test_womersley_limits(void **state)
     for (int j = 10; j < N; j++) assert_true(cabs(a[j] - b[j]) < 0.02);
 }
 
+/* The shape solves the momentum equation of oscillatory tube flow: with
+ * e^{i w t} time dependence and r in units of R, F'' + F'/x - i alpha^2 F =
+ * -i alpha^2 (the pressure gradient), F(1) = 0 (no slip). Checked by
+ * central differences, relative to alpha^2: the power series (alpha 0.5, 5,
+ * 12) to 1e-4, the large-argument form (alpha 40) away from the axis to 1e-3. */
+static void test_womersley_solves_momentum(void **state)
+{
+    (void)state;
+    enum { N = 2001 };
+    static double x[N];
+    static double complex f[N];
+    for (int j = 0; j < N; j++) x[j] = (double)j / (N - 1);
+    const double alphas[] = {0.5, 5.0, 12.0, 40.0};
+    for (int a = 0; a < 4; a++) {
+        double al = alphas[a], h = 1.0 / (N - 1), worst = 0.0;
+        sim_womersley_shape(al, N, x, f);
+        assert_true(cabs(f[N - 1]) < 1e-9);
+        int from = al > 30.0 ? N / 2 : 10;
+        for (int j = from; j < N - 1; j++) {
+            double complex d2 = (f[j + 1] - 2.0 * f[j] + f[j - 1]) / (h * h), d1 = (f[j + 1] - f[j - 1]) / (2.0 * h);
+            double complex res = d2 + d1 / x[j] - I * al * al * f[j] + I * al * al;
+            if (cabs(res) / (al * al) > worst) worst = cabs(res) / (al * al);
+        }
+        print_message("alpha %.1f: largest momentum residual %.2e of alpha^2\n", al, worst);
+        assert_true(worst < (al > 30.0 ? 1e-3 : 1e-4));
+    }
+}
+
 /* The spatial mean of the field equals the driving mean velocity at every
  * time (triphasic flow with an exercise event, Womersley and power law),
  * and the field vanishes at the wall for Womersley. */
@@ -386,6 +414,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_womersley_limits),
+        cmocka_unit_test(test_womersley_solves_momentum),
         cmocka_unit_test(test_field_mean_is_waveform),
         cmocka_unit_test(test_plug_spectrum_peak),
         cmocka_unit_test(test_massage_moves_tissue),
