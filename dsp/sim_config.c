@@ -108,6 +108,8 @@ dop_sim_config dop_sim_config_default(void)
     c.diameter_mm = 4.0;
     c.profile = DOP_SIM_PROFILE_PARABOLIC;
     c.profile_n = 2.0;
+    c.model = DOP_SIM_MODEL_SPECTRAL;
+    c.scat = dop_sim_scatterers_default();
     dop_sim_waveform_builtin("triphasic", &c.rest.waveform, NULL);
     c.rest.mean_velocity_cm_s = 10.0;
     c.rest.heart_rate_bpm = 65.0;
@@ -135,9 +137,19 @@ dop_sim_config dop_sim_config_default(void)
     return c;
 }
 
+dop_sim_scatterers dop_sim_scatterers_default(void)
+{
+    /* Blood: viscosity 3.5 mPa s and density 1060 kg/m^3 (Evans & McDicken
+     * 2000, ch. 2); 2000 scatterers keep several hundred in the sample
+     * volume (Gaussian speckle) at a few seconds per minute of signal. */
+    dop_sim_scatterers s = {DOP_SIM_VOLUME_VESSEL, 2000, NAN, NAN, NAN, 3.5, 1060.0, 16, NAN};
+    return s;
+}
+
 double dop_sim_profile_mean_ratio(const dop_sim_config *cfg)
 {
     switch (cfg->profile) {
+    case DOP_SIM_PROFILE_WOMERSLEY: return NAN;
     case DOP_SIM_PROFILE_PLUG: return 1.0;
     case DOP_SIM_PROFILE_POWER_LAW: return cfg->profile_n / (cfg->profile_n + 2.0);
     default: return 0.5;
@@ -192,6 +204,32 @@ static dop_status check_state(const dop_sim_state *s, const char *key, dop_error
     return DOP_OK;
 }
 
+static dop_status check_scatterers(const dop_sim_config *c, dop_error *err)
+{
+#define BAD(...) return dop_error_set(err, DOP_ERR_INVALID_ARG, __VA_ARGS__)
+    const dop_sim_scatterers *s = &c->scat;
+    if (s->volume != DOP_SIM_VOLUME_VESSEL && s->volume != DOP_SIM_VOLUME_CENTRE && s->volume != DOP_SIM_VOLUME_OFF_CENTRE)
+        BAD("scatterers.sample_volume is not vessel, centre or off_centre");
+    if (s->count < 100 || s->count > 200000) BAD("scatterers.count = %zu must be in [100, 200000]", s->count);
+    if (!isnan(s->beam_width_mm) && !in_range(s->beam_width_mm, 1e-3, 50.0))
+        BAD("scatterers.beam_width_mm = %g must be in (0, 50] mm", s->beam_width_mm);
+    if (!isnan(s->gate_mm) && !in_range(s->gate_mm, 1e-3, 100.0))
+        BAD("scatterers.gate_mm = %g must be in (0, 100] mm", s->gate_mm);
+    if (!isnan(s->offset_mm) && !in_range(s->offset_mm, 0.0, c->diameter_mm / 2.0 * 0.999))
+        BAD("scatterers.offset_mm = %g must be in [0, %g) mm (the vessel radius)", s->offset_mm, c->diameter_mm / 2.0);
+    if (!isnan(s->offset_mm) && s->volume != DOP_SIM_VOLUME_OFF_CENTRE)
+        BAD("scatterers.offset_mm applies only to \"sample_volume\": \"off_centre\"");
+    if (!in_range(s->viscosity_mpa_s, 1.0, 20.0))
+        BAD("scatterers.viscosity_mpa_s = %g must be in [1, 20] mPa s", s->viscosity_mpa_s);
+    if (!in_range(s->density_kg_m3, 900.0, 1200.0))
+        BAD("scatterers.density_kg_m3 = %g must be in [900, 1200] kg/m^3", s->density_kg_m3);
+    if (s->harmonics < 1 || s->harmonics > 64) BAD("scatterers.harmonics = %zu must be in [1, 64]", s->harmonics);
+    if (!isnan(s->massage_velocity_mm_s) && !in_range(s->massage_velocity_mm_s, 0.0, 500.0))
+        BAD("scatterers.massage_velocity_mm_s = %g must be in [0, 500] mm/s", s->massage_velocity_mm_s);
+    return DOP_OK;
+#undef BAD
+}
+
 dop_status dop_sim_config_validate(const dop_sim_config *c, dop_error *err)
 {
 #define BAD(...) return dop_error_set(err, DOP_ERR_INVALID_ARG, __VA_ARGS__)
@@ -205,9 +243,17 @@ dop_status dop_sim_config_validate(const dop_sim_config *c, dop_error *err)
     if (!in_range(c->c_m_s, 1000.0, 2500.0)) BAD("acquisition.c_m_s = %g must be in [1000, 2500] m/s", c->c_m_s);
     if (!(isfinite(c->diameter_mm) && c->diameter_mm > 0.0 && c->diameter_mm <= 100.0))
         BAD("vessel.diameter_mm = %g must be in (0, 100] mm", c->diameter_mm);
+    if (c->model != DOP_SIM_MODEL_SPECTRAL && c->model != DOP_SIM_MODEL_SCATTERERS)
+        BAD("model is not spectral or scatterers");
     if (c->profile != DOP_SIM_PROFILE_PARABOLIC && c->profile != DOP_SIM_PROFILE_POWER_LAW &&
-        c->profile != DOP_SIM_PROFILE_PLUG)
-        BAD("vessel.profile is not parabolic, power_law or plug");
+        c->profile != DOP_SIM_PROFILE_PLUG && c->profile != DOP_SIM_PROFILE_WOMERSLEY)
+        BAD("vessel.profile is not parabolic, power_law, plug or womersley");
+    if (c->profile == DOP_SIM_PROFILE_WOMERSLEY && c->model != DOP_SIM_MODEL_SCATTERERS)
+        BAD("vessel.profile = womersley needs \"model\": \"scatterers\"");
+    if (c->model == DOP_SIM_MODEL_SCATTERERS) {
+        dop_status sst = check_scatterers(c, err);
+        if (sst != DOP_OK) return sst;
+    }
     if (c->profile == DOP_SIM_PROFILE_POWER_LAW && !in_range(c->profile_n, 2.0, 50.0))
         BAD("vessel.profile_n = %g must be in [2, 50]", c->profile_n);
     dop_status st = check_state(&c->rest, "flow", err);

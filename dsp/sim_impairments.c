@@ -55,6 +55,8 @@ static const sim_burst *stroke_at(const sim_impairments *imp, double t)
     return t < b->start_s + b->duration_s ? b : NULL;
 }
 
+const sim_burst *sim_impairments_stroke_at(const sim_impairments *imp, double t) { return stroke_at(imp, t); }
+
 /* sin^2 stroke envelope in [0, 1] at t (0 outside strokes). */
 static double stroke_envelope(const sim_impairments *imp, double t)
 {
@@ -74,9 +76,14 @@ static double probe_displacement(const sim_impairments *imp, double t)
     return imp->art.motion_mm_s * 1e-3 * b->duration_s / M_PI * s * s;
 }
 
+double sim_impairments_common_displacement(const sim_impairments *imp, double t)
+{
+    return imp->resp_m * sin(2.0 * M_PI * imp->resp_hz * t + imp->resp_phase) + probe_displacement(imp, t);
+}
+
 static void clutter_phases(sim_impairments *imp, double t, double ph[3])
 {
-    double common = imp->resp_m * sin(2.0 * M_PI * imp->resp_hz * t + imp->resp_phase) + probe_displacement(imp, t);
+    double common = sim_impairments_common_displacement(imp, t);
     double wall = imp->wall_scale * sim_wall_shape(imp->wave, t, &imp->wall_hint);
     ph[0] = imp->ph_tissue + imp->alpha * common;
     ph[1] = imp->ph_near + imp->alpha * (common + wall);

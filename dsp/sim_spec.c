@@ -234,13 +234,47 @@ static dop_status parse_epochs(parser *p, json_t *arr, dop_sim_config *c)
     return DOP_OK;
 }
 
+/* "model" and the "scatterers" object (scatterer model only). */
+static dop_status parse_model(parser *p, json_t *root, dop_sim_config *c)
+{
+    static const char *const models[] = {"spectral", "scatterers", NULL};
+    int model = (int)c->model;
+    dop_status st = opt_enum(p, root, "", "model", models, &model);
+    if (st != DOP_OK) return st;
+    c->model = (dop_sim_model)model;
+    json_t *o;
+    if ((st = opt_object(p, root, "scatterers", &o)) != DOP_OK) return st;
+    if (!o) return DOP_OK;
+    if (c->model != DOP_SIM_MODEL_SCATTERERS) return fail(p, "key \"scatterers\" needs \"model\": \"scatterers\"");
+    static const char *const keys[] = {"sample_volume", "count", "beam_width_mm", "gate_mm", "offset_mm",
+                                       "viscosity_mpa_s", "density_kg_m3", "harmonics", "massage_velocity_mm_s", NULL};
+    static const char *const volumes[] = {"vessel", "centre", "off_centre", NULL};
+    int vol = (int)c->scat.volume;
+    double count = (double)c->scat.count, harm = (double)c->scat.harmonics;
+    if ((st = check_keys(p, o, "scatterers.", keys)) != DOP_OK ||
+        (st = opt_enum(p, o, "scatterers.", "sample_volume", volumes, &vol)) != DOP_OK ||
+        (st = opt_whole(p, o, "scatterers.", "count", 100.0, 200000.0, &count)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "beam_width_mm", &c->scat.beam_width_mm)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "gate_mm", &c->scat.gate_mm)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "offset_mm", &c->scat.offset_mm)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "viscosity_mpa_s", &c->scat.viscosity_mpa_s)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "density_kg_m3", &c->scat.density_kg_m3)) != DOP_OK ||
+        (st = opt_whole(p, o, "scatterers.", "harmonics", 1.0, 64.0, &harm)) != DOP_OK ||
+        (st = opt_number(p, o, "scatterers.", "massage_velocity_mm_s", &c->scat.massage_velocity_mm_s)) != DOP_OK)
+        return st;
+    c->scat.volume = (dop_sim_volume)vol;
+    c->scat.count = (size_t)count;
+    c->scat.harmonics = (size_t)harm;
+    return DOP_OK;
+}
+
 dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cfg, dop_error *err)
 {
     parser p = {name, err};
     dop_sim_config c = dop_sim_config_default();
     dop_status st;
     if (!json_is_object(root)) return fail(&p, "a spec must be a JSON object");
-    static const char *const top[] = {"kind", "description", "seed", "duration_s", "sample_rate_hz", "sample_format", "gates",
+    static const char *const top[] = {"kind", "description", "model", "scatterers", "seed", "duration_s", "sample_rate_hz", "sample_format", "gates",
                                       "acquisition", "vessel", "flow", "heart", "event", "artifact", "clutter", "noise",
                                       "dropouts", "synthesis", "output", "epochs", NULL};
     if ((st = check_keys(&p, root, "", top)) != DOP_OK) return st;
@@ -249,6 +283,9 @@ dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cf
         return fail(&p, "key \"kind\" must be \"recording\" here (cohort specs are loaded as cohorts)");
     json_t *desc = json_object_get(root, "description");
     if (desc && !json_is_string(desc)) return fail(&p, "key \"description\" must be a string");
+    if ((st = parse_model(&p, root, &c)) != DOP_OK) return st;
+    /* The scatterer model moves its blood with Womersley's profile unless told otherwise. */
+    if (c.model == DOP_SIM_MODEL_SCATTERERS) c.profile = DOP_SIM_PROFILE_WOMERSLEY;
 
     double seed = 1.0;
     if ((st = opt_whole(&p, root, "", "seed", 0.0, 9007199254740991.0, &seed)) != DOP_OK) return st;
@@ -276,7 +313,7 @@ dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cf
     if ((st = opt_object(&p, root, "vessel", &o)) != DOP_OK) return st;
     if (o) {
         static const char *const keys[] = {"diameter_mm", "profile", "profile_n", NULL};
-        static const char *const profiles[] = {"parabolic", "power_law", "plug", NULL};
+        static const char *const profiles[] = {"parabolic", "power_law", "plug", "womersley", NULL};
         int prof = (int)c.profile;
         if ((st = check_keys(&p, o, "vessel.", keys)) != DOP_OK ||
             (st = opt_number(&p, o, "vessel.", "diameter_mm", &c.diameter_mm)) != DOP_OK ||

@@ -148,3 +148,32 @@ double sim_wall_shape(const sim_waveform *w, double t, size_t *hint)
     double s = sin(M_PI * x);
     return s * s;
 }
+
+void sim_waveform_mix(const sim_waveform *w, double t, size_t *hint, sim_mix *out)
+{
+    /* The same kinetics as sim_waveform_mean_velocity, factored as
+     * w_rest S_rest(phase) + w_after S_after(phase) (algebraically equal;
+     * kept apart so that the spectral model's arithmetic, hence its output,
+     * stays bit for bit as it was). */
+    const dop_sim_config *c = &w->cfg;
+    size_t k = sim_waveform_beat_at(w, t, hint ? *hint : 0);
+    if (hint) *hint = k;
+    double phase = (t - w->beats[k].start_s) / w->beats[k].rr_s;
+    if (phase < 0.0) phase = 0.0;
+    if (phase >= 1.0) phase = 1.0 - 1e-12;
+    out->beat = k;
+    out->phase = phase;
+    out->rr_s = w->beats[k].rr_s;
+    if (!c->has_event || t < c->onset_s) {
+        out->w_rest = c->rest.mean_velocity_cm_s;
+        out->w_after = 0.0;
+        return;
+    }
+    double v0 = c->rest.mean_velocity_cm_s, v1 = c->after.mean_velocity_cm_s;
+    double level = v0 + (v1 - v0) * approach(t, c->onset_s, c->tau_s);
+    double b = approach(t, c->onset_s, c->tau_shape_s);
+    double wr = (1.0 - b) * fabs(v0), wa = b * fabs(v1);
+    if (wr + wa <= 0.0) wr = 1.0 - b, wa = b;
+    out->w_rest = level * wr / (wr + wa);
+    out->w_after = level * wa / (wr + wa);
+}

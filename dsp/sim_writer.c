@@ -56,8 +56,12 @@ static json_t *truth_json(const dop_sim *sim, const dop_sim_config *c, const dop
     dop_sim_powers pw = dop_sim_get_powers(sim);
     json_object_set_new(root, "generator", json_string("dopflow simulate"));
     json_object_set_new(root, "model",
-                        json_string("spectral synthesis of the Doppler signal from blood (Mo & Cobbold 1992; Kerr & Hunt "
-                                    "1992): complex Gaussian noise shaped by the cross-section area over velocity"));
+                        json_string(c->model == DOP_SIM_MODEL_SCATTERERS
+                                        ? "point scatterers carried by the velocity field (Womersley 1955 or a power-law "
+                                          "profile) through a Gaussian-beam, gated sample volume: the Doppler signal is "
+                                          "the sum of their echoes"
+                                        : "spectral synthesis of the Doppler signal from blood (Mo & Cobbold 1992; Kerr & Hunt "
+                                          "1992): complex Gaussian noise shaped by the cross-section area over velocity"));
     json_object_set_new(root, "seed", json_integer((json_int_t)c->seed));
     json_object_set_new(root, "sample_rate_hz", json_real(c->fs_hz));
     json_object_set_new(root, "gates", json_integer(c->gates));
@@ -67,9 +71,19 @@ static json_t *truth_json(const dop_sim *sim, const dop_sim_config *c, const dop
     json_object_set_new(root, "angle_deg", json_real(c->angle_deg));
     json_object_set_new(root, "c_m_s", json_real(c->c_m_s));
     json_object_set_new(root, "diameter_mm", json_real(c->diameter_mm));
-    static const char *const profiles[] = {"parabolic", "power_law", "plug"};
+    static const char *const profiles[] = {"parabolic", "power_law", "plug", "womersley"};
     json_object_set_new(root, "profile", json_string(profiles[c->profile]));
-    json_object_set_new(root, "profile_mean_ratio", json_real(dop_sim_profile_mean_ratio(c)));
+    json_object_set_new(root, "profile_mean_ratio", number_or_null(dop_sim_profile_mean_ratio(c)));
+    if (c->model == DOP_SIM_MODEL_SCATTERERS) {
+        static const char *const volumes[] = {"vessel", "centre", "off_centre"};
+        json_t *sc = json_object();
+        json_object_set_new(sc, "sample_volume", json_string(volumes[c->scat.volume]));
+        json_object_set_new(sc, "count", json_integer((json_int_t)c->scat.count));
+        json_object_set_new(sc, "viscosity_mpa_s", json_real(c->scat.viscosity_mpa_s));
+        json_object_set_new(sc, "density_kg_m3", json_real(c->scat.density_kg_m3));
+        json_object_set_new(sc, "harmonics", json_integer((json_int_t)c->scat.harmonics));
+        json_object_set_new(root, "scatterers", sc);
+    }
     json_object_set_new(root, "nyquist_cm_s", json_real(rep->nyquist_cm_s));
     json_object_set_new(root, "peak_centreline_velocity_cm_s", json_real(rep->peak_velocity_cm_s));
     json_object_set_new(root, "onset_s", c->has_event ? json_real(c->onset_s) : json_null());

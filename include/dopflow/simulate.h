@@ -14,6 +14,12 @@
  * probe-motion artifacts of massage, dropouts and clipping are added on
  * request (see datasets/README.md for the spec format and every default).
  *
+ * With model = DOP_SIM_MODEL_SCATTERERS the blood signal is instead the sum
+ * of the echoes of point scatterers moving with a Womersley or power-law
+ * velocity field through a Gaussian-beam, gated sample volume, and massage
+ * displaces a tissue layer: a second model, independent of the spectral
+ * picture the estimators assume (dsp/sim_scatterers.c).
+ *
  * Units: velocities cm/s (positive = toward the probe = positive Doppler
  * frequency), times s, frequencies Hz, diameters mm, flow ml/min, powers
  * relative to the nominal blood power (= 1 before output scaling).
@@ -48,12 +54,43 @@ extern "C" {
 #define DOP_SIM_TRUTH_STEP_S 0.01
 
 /* Velocity profile u(r) = u_c (1 - (r/R)^n) over the lumen (quasi-steady:
- * the whole profile scales with u_c(t), also in reverse flow). */
+ * the whole profile scales with u_c(t), also in reverse flow), or
+ * Womersley's oscillatory-flow solution (scatterer model only). */
 typedef enum dop_sim_profile {
     DOP_SIM_PROFILE_PARABOLIC = 0, /* n = 2: mean = u_c / 2 */
     DOP_SIM_PROFILE_POWER_LAW,     /* n = profile_n in [2, 50]: mean = u_c n / (n + 2) */
-    DOP_SIM_PROFILE_PLUG           /* n -> infinity: mean = u_c */
+    DOP_SIM_PROFILE_PLUG,          /* n -> infinity: mean = u_c */
+    DOP_SIM_PROFILE_WOMERSLEY      /* each harmonic of the waveform with its own profile
+                                      (Womersley, J Physiol 1955;127:553-563); scatterers only */
 } dop_sim_profile;
+
+/* How the blood signal is made. */
+typedef enum dop_sim_model {
+    DOP_SIM_MODEL_SPECTRAL = 0,    /* shaped Gaussian noise from the velocity distribution (default) */
+    DOP_SIM_MODEL_SCATTERERS       /* point scatterers moving through a sample volume (dsp/sim_scatterers.c) */
+} dop_sim_model;
+
+/* Where the sample volume of the scatterer model sits in the vessel. */
+typedef enum dop_sim_volume {
+    DOP_SIM_VOLUME_VESSEL = 0,     /* gate and beam wider than the lumen: the whole cross-section */
+    DOP_SIM_VOLUME_CENTRE,         /* a small volume on the axis */
+    DOP_SIM_VOLUME_OFF_CENTRE      /* a small volume offset_mm from the axis (deeper) */
+} dop_sim_volume;
+
+/* Scatterer model parameters (ignored by the spectral model). Sizes NAN =
+ * the default of the volume type (see datasets/README.md). */
+typedef struct dop_sim_scatterers {
+    dop_sim_volume volume;
+    size_t count;                  /* scatterers in the simulated segment, [100, 200000] */
+    double beam_width_mm;          /* -6 dB (amplitude) width of the Gaussian beam across, (0, 50] */
+    double gate_mm;                /* gate length along the beam, (0, 100] */
+    double offset_mm;              /* OFF_CENTRE: distance of the volume centre from the axis, [0, R) */
+    double viscosity_mpa_s;        /* blood dynamic viscosity, [1, 20] mPa s */
+    double density_kg_m3;          /* blood density, [900, 1200] kg/m^3 */
+    size_t harmonics;              /* Fourier harmonics of the waveform driving the profile, [1, 64] */
+    double massage_velocity_mm_s;  /* peak tissue velocity of a massage stroke or tap, [0, 500];
+                                      NAN = by artifact type (5, 10, 50 mm/s) */
+} dop_sim_scatterers;
 
 typedef enum dop_sim_format {
     DOP_SIM_FORMAT_PCM16 = 0,      /* 16-bit integer WAV */
@@ -129,6 +166,8 @@ typedef struct dop_sim_config {
 
     double f0_hz, angle_deg, c_m_s;          /* acquisition (written to the sidecar) */
     double diameter_mm;                      /* vessel inner diameter, constant */
+    dop_sim_model model;
+    dop_sim_scatterers scat;                 /* model SCATTERERS only */
     dop_sim_profile profile;
     double profile_n;                        /* for POWER_LAW */
 
@@ -173,11 +212,16 @@ typedef struct dop_sim_config {
  * no clutter, no noise, no artifact, headroom 1 dB, all components on. */
 DOP_API dop_sim_config dop_sim_config_default(void);
 
+/* Scatterer-model defaults: VESSEL, 2000 scatterers, sizes by volume type
+ * (NAN), 3.5 mPa s, 1060 kg/m^3, 16 harmonics. */
+DOP_API dop_sim_scatterers dop_sim_scatterers_default(void);
+
 /* Check every field; the message names the spec key (e.g. "vessel.diameter_mm
  * = -3 must be in (0, 100] mm"). Errors: DOP_ERR_INVALID_ARG. */
 DOP_API dop_status dop_sim_config_validate(const dop_sim_config *cfg, dop_error *err);
 
-/* Mean / centreline velocity of the profile: 1/2, n/(n+2) or 1. */
+/* Mean / centreline velocity of the profile: 1/2, n/(n+2) or 1; NAN for
+ * Womersley (the ratio changes through the beat). */
 DOP_API double dop_sim_profile_mean_ratio(const dop_sim_config *cfg);
 
 /* Nyquist velocity c fs / (4 f0 cos(angle)), cm/s. */
