@@ -514,19 +514,36 @@ static void path_step(dop_beats *b, int64_t t)
     h->back = best_tau;
 }
 
-/* Onset of the beat whose steepest rise is at node: the minimum of the most
- * reliable trace in the foot window before it. */
+/* Onset of the beat whose combined onset strength peaks at node: the foot
+ * of the upstroke of the most reliable trace by intersecting tangents (the
+ * tangent at the steepest rise within a few frames of node meets the level
+ * of the minimum before it; Chiu et al., Am Heart J 1991;121:1460-1470),
+ * kept between that minimum and the steepest rise. A flat, noisy
+ * diastole does not move it, as it moves the minimum itself. */
 static int64_t foot_of(const dop_beats *b, int64_t node)
 {
-    int64_t len = (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
-    int64_t lo = node - len;
+    const int k = b->primary_trace;
+    int64_t lo = node - (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
     if (lo < b->first_seq) lo = b->first_seq;
     if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
-    int64_t onset = node;
-    const int k = b->primary_trace;
-    for (int64_t s = node; s >= lo; s--)
-        if (at(b, s)->trace[k] <= at(b, onset)->trace[k]) onset = s;
-    return onset;
+    if (node - lo < 2) return node;
+    int64_t steep = node;
+    double slope = -INFINITY;
+    for (int64_t s = node - (int64_t)b->smooth_len / 2; s <= node + (int64_t)b->smooth_len / 2; s++) {
+        if (s <= lo || s >= b->next_seq) continue;
+        double d = at(b, s)->trace[k] - at(b, s - 1)->trace[k];
+        if (d > slope) {
+            slope = d;
+            steep = s;
+        }
+    }
+    int64_t low = steep;
+    for (int64_t s = steep; s >= lo; s--)
+        if (at(b, s)->trace[k] < at(b, low)->trace[k]) low = s;
+    if (!(slope > 0.0)) return low;
+    double foot = (double)steep - (at(b, steep)->trace[k] - at(b, low)->trace[k]) / slope;
+    if (foot < (double)low) foot = (double)low;
+    return (int64_t)llround(foot);
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile. */

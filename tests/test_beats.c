@@ -1,0 +1,298 @@
+/* The beat stage and its two helpers on synthetic signals with a known
+ * answer (beats.h, beat_tempo.h, beat_evidence.h):
+ *  - a pulse train with a second, smaller click in every cycle (a valve
+ *    click, a dicrotic wave) gives one beat per cycle at the true rate;
+ *  - the tempo estimator takes a period with a second event per cycle as
+ *    the period, and an even train at 150 bpm as 150 bpm, not 75;
+ *  - white noise and aperiodic bursts (speech-like) give no beats, and their
+ *    frames are flagged not pulsatile; a periodic envelope without a signal
+ *    above the noise (SNR 3 dB) gives none either;
+ *  - a stationary spectral line (mains hum) adds nothing to the spectral
+ *    evidence, a pulsatile band does;
+ *  - a beat with more than the reject fraction of burst frames is rejected
+ *    with reason "artifact" when bursts are otherwise rare. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dopflow/beat_evidence.h"
+#include "dopflow/beat_tempo.h"
+#include "dopflow/beats.h"
+
+#define FRAME_RATE 100.0
+
+typedef struct collected {
+    int beats, accepted, artifact_rejected;
+    double first_s, last_s;     /* onsets of the first and last accepted beat */
+    double sum_length_s;        /* accepted beats */
+    long frames, not_pulsatile;
+} collected;
+
+static int on_frame(const dop_frame *f, void *user)
+{
+    collected *c = user;
+    c->frames++;
+    if (f->flags & DOP_FRAME_NOT_PULSATILE) c->not_pulsatile++;
+    return 0;
+}
+
+static int on_beat(const dop_beat *b, void *user)
+{
+    collected *c = user;
+    c->beats++;
+    if (b->reject_reason == DOP_BEAT_ARTIFACT) c->artifact_rejected++;
+    if (b->rejected) return 0;
+    if (c->accepted++ == 0) c->first_s = b->start_s;
+    c->last_s = b->start_s;
+    c->sum_length_s += b->end_s - b->start_s;
+    assert_true(b->sqi >= 0.0 && b->sqi <= 1.0);
+    return 0;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static double uniform(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* Envelope (cm/s) of a cardiac cycle at phase 0..1: a systolic bump, a
+ * smaller second bump at `click_phase` (0 = none), a diastolic floor. */
+static double cycle_envelope(double phase, double click_phase)
+{
+    double v = 10.0 + 50.0 * exp(-0.5 * pow((phase - 0.12) / 0.05, 2.0));
+    if (click_phase > 0.0) v += 25.0 * exp(-0.5 * pow((phase - click_phase) / 0.03, 2.0));
+    return v;
+}
+
+typedef double (*envelope_fn)(double t_s, void *user);
+
+/* Push `seconds` of frames whose maximum envelope is fn(t); SNR 25 dB
+ * unless snr_db says otherwise; bursts on frames where burst(t) > 0. */
+static collected run(envelope_fn fn, void *user, double seconds, double snr_db, const int *burst_frames)
+{
+    collected c = {0};
+    dop_beats_config cfg = dop_beats_config_default();
+    cfg.frame_rate_hz = FRAME_RATE;
+    dop_beats_output out = {on_frame, on_beat, &c};
+    dop_beats *b = NULL;
+    dop_error err;
+    assert_int_equal(dop_beats_create(&cfg, &out, &b, &err), DOP_OK);
+    long n = lround(seconds * FRAME_RATE);
+    for (long i = 0; i < n; i++) {
+        dop_frame f;
+        memset(&f, 0, sizeof f);
+        f.index = i;
+        f.time_s = (double)i / FRAME_RATE;
+        f.vmax_forward_cm_s = f.vmax_cm_s = fn(f.time_s, user) + uniform();
+        f.vmean_cm_s = 0.4 * f.vmax_cm_s;
+        f.snr_db = snr_db;
+        f.diameter_mm = f.flow_ml_min = f.shear_rate_s = NAN;
+        f.beat_index = -1;
+        if (burst_frames && burst_frames[i]) f.flags |= DOP_FRAME_BURST;
+        assert_int_equal(dop_beats_push(b, &f, NULL), DOP_OK);
+    }
+    assert_int_equal(dop_beats_flush(b), DOP_OK);
+    assert_int_equal(c.frames, n);
+    dop_beats_destroy(b);
+    return c;
+}
+
+typedef struct pulse { double period_s, click_phase; } pulse;
+
+static double pulse_envelope(double t, void *user)
+{
+    const pulse *p = user;
+    double phase = fmod(t, p->period_s) / p->period_s;
+    return cycle_envelope(phase, p->click_phase);
+}
+
+static void second_click_is_not_a_beat(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 72.0, 0.45};
+    collected c = run(pulse_envelope, &p, 30.0, 25.0, NULL);
+    double hr = 60.0 / (c.sum_length_s / c.accepted);
+    print_message("72 bpm with a second click: %d beats (%d accepted), HR %.2f bpm, not pulsatile %ld of %ld frames\n",
+                  c.beats, c.accepted, hr, c.not_pulsatile, c.frames);
+    assert_true(fabs(hr - 72.0) < 0.02 * 72.0);
+    /* about 36 cycles; the first and the unfinished last are not beats */
+    assert_in_range(c.accepted, 32, 36);
+    /* onsets at the foot: a little before the systolic bump at 0.12 of the cycle */
+    double phase = fmod(c.first_s, p.period_s) / p.period_s;
+    assert_true(phase > 0.0 && phase < 0.12);
+}
+
+static void fast_heart_is_found(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 150.0, 0.0};
+    collected c = run(pulse_envelope, &p, 20.0, 25.0, NULL);
+    double hr = 60.0 / (c.sum_length_s / c.accepted);
+    print_message("150 bpm: %d accepted beats, HR %.2f bpm\n", c.accepted, hr);
+    assert_true(fabs(hr - 150.0) < 0.02 * 150.0);
+    assert_in_range(c.accepted, 44, 50);
+}
+
+static double noise_envelope(double t, void *user)
+{
+    (void)t;
+    (void)user;
+    return 10.0 + 40.0 * uniform();
+}
+
+/* Speech-like: bursts of random length (0.1 to 0.6 s) at random gaps. */
+typedef struct bursts { double until_s, level; } bursts;
+
+static double burst_envelope(double t, void *user)
+{
+    bursts *s = user;
+    if (t >= s->until_s) {
+        int on = uniform() < 0.5;
+        s->level = on ? 30.0 + 30.0 * uniform() : 5.0;
+        s->until_s = t + (on ? 0.1 + 0.5 * uniform() : 0.05 + 0.6 * uniform());
+    }
+    return s->level + 5.0 * uniform();
+}
+
+static void noise_and_speech_give_no_beats(void **state)
+{
+    (void)state;
+    collected noise = run(noise_envelope, NULL, 20.0, 20.0, NULL);
+    bursts s = {0.0, 5.0};
+    collected speech = run(burst_envelope, &s, 20.0, 20.0, NULL);
+    pulse p = {60.0 / 72.0, 0.0};
+    collected quiet = run(pulse_envelope, &p, 20.0, 3.0, NULL);
+    print_message("white noise: %d accepted beats, not pulsatile %ld/%ld; speech-like: %d, %ld/%ld; "
+                  "periodic at SNR 3 dB: %d\n", noise.accepted, noise.not_pulsatile, noise.frames, speech.accepted,
+                  speech.not_pulsatile, speech.frames, quiet.accepted);
+    assert_true(noise.accepted <= 2);
+    assert_true(speech.accepted <= 2);
+    assert_int_equal(quiet.accepted, 0);
+    assert_true(noise.not_pulsatile > noise.frames * 9 / 10);
+    assert_true(speech.not_pulsatile > speech.frames * 9 / 10);
+}
+
+static void artifact_beat_is_rejected(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 60.0, 0.0};
+    int burst[2000] = {0};
+    for (int i = 1050; i < 1100; i++) burst[i] = 1; /* half of the beat starting near 10.1 s */
+    collected c = run(pulse_envelope, &p, 20.0, 25.0, burst);
+    print_message("60 bpm with 0.5 s of bursts: %d beats, %d rejected for artifacts\n", c.beats, c.artifact_rejected);
+    assert_int_equal(c.artifact_rejected, 1);
+}
+
+/* Tempo: onset strength as a train of clicks. */
+static void tempo_period_of_click_trains(void **state)
+{
+    (void)state;
+    const double rate = 50.0;
+    dop_tempo_config cfg = dop_tempo_config_default();
+    cfg.rate_hz = rate;
+    cfg.max_samples = 600;
+    dop_tempo *t = NULL;
+    dop_error err;
+    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
+    static double x[DOP_TEMPO_FEATURES][600];
+    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
+    /* 80 bpm (37.5 samples) with a second, smaller click 0.4 of a cycle later */
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < 600; i++) {
+        double phase = fmod((double)i, 37.5) / 37.5;
+        x[0][i] = (phase < 0.03 ? 1.0 : 0.0) + (fabs(phase - 0.4) < 0.015 ? 0.6 : 0.0) + 0.2 * uniform();
+    }
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(t, rows, 600, &e);
+    print_message("80 bpm + second click: period %.3f s (0.750), z %.1f, pulsatile %d\n", e.period_s, e.z, e.pulsatile);
+    assert_true(fabs(e.period_s - 0.75) < 0.02);
+    assert_true(e.pulsatile);
+    /* an even train at 150 bpm (20 samples) */
+    for (int i = 0; i < 600; i++) x[0][i] = (i % 20 == 0 ? 1.0 : 0.0) + 0.2 * uniform();
+    dop_tempo_estimate_window(t, rows, 600, &e);
+    print_message("150 bpm: period %.3f s (0.400)\n", e.period_s);
+    assert_true(fabs(e.period_s - 0.4) < 0.01);
+    /* white noise: not pulsatile */
+    for (int i = 0; i < 600; i++) x[0][i] = uniform();
+    dop_tempo_estimate_window(t, rows, 600, &e);
+    print_message("noise: z %.2f (min %.2f)\n", e.z, cfg.z_min);
+    assert_false(e.pulsatile);
+    dop_tempo_destroy(t);
+}
+
+static void hum_line_adds_no_evidence(void **state)
+{
+    (void)state;
+    enum { BINS = 128 };
+    dop_beat_evidence_config cfg = {.bins = BINS, .frame_rate_hz = FRAME_RATE};
+    dop_beat_evidence *plain = NULL, *hum = NULL;
+    dop_error err;
+    assert_int_equal(dop_beat_evidence_create(&cfg, &plain, &err), DOP_OK);
+    assert_int_equal(dop_beat_evidence_create(&cfg, &hum, &err), DOP_OK);
+    float psd[BINS], psd_hum[BINS];
+    double contrast[2][2] = {{0.0, 0.0}, {0.0, 0.0}}; /* [plain, hum][diastole, systole] mean log excess */
+    int raised = 0;
+    for (int i = 0; i < 2000; i++) {
+        double phase = fmod((double)i / FRAME_RATE, 1.0);
+        int in_systole = phase < 0.2;
+        for (int k = 0; k < BINS; k++) {
+            double noise = -log(1.0 - uniform()); /* exponential: a periodogram bin of noise */
+            double flow = in_systole && k > 70 && k < 90 ? 30.0 : 0.0;
+            psd[k] = (float)(noise + flow);
+            psd_hum[k] = psd[k];
+        }
+        psd_hum[100] = 1000.0f; /* a steady line 30 dB above the noise in place of one noise bin */
+        dop_beat_evidence_frame a = dop_beat_evidence_push(plain, psd);
+        dop_beat_evidence_frame b = dop_beat_evidence_push(hum, psd_hum);
+        if (i < 500) continue; /* levels settled */
+        contrast[0][in_systole] += log(a.excess_power + 1e-6) / (in_systole ? 300.0 : 1200.0);
+        contrast[1][in_systole] += log(b.excess_power + 1e-6) / (in_systole ? 300.0 : 1200.0);
+        if (b.flux > a.flux * 1.001 + 1e-9) raised++;
+    }
+    double c_plain = contrast[0][1] - contrast[0][0], c_hum = contrast[1][1] - contrast[1][0];
+    print_message("log excess power systole - diastole: %.2f without, %.2f with a hum line; frames whose flux the "
+                  "line raised: %d\n", c_plain, c_hum, raised);
+    assert_true(c_plain > 1.5);                      /* the pulsatile band shows */
+    assert_true(fabs(c_hum - c_plain) < 0.1 * c_plain); /* the line changes nothing of it */
+    assert_int_equal(raised, 0);                     /* a steady line never adds flux */
+    dop_beat_evidence_destroy(plain);
+    dop_beat_evidence_destroy(hum);
+}
+
+static void bad_configs_are_refused(void **state)
+{
+    (void)state;
+    dop_beats_config cfg = dop_beats_config_default();
+    dop_beats_output out = {NULL, NULL, NULL};
+    dop_beats *b = NULL;
+    dop_error err;
+    assert_int_equal(dop_beats_create(&cfg, &out, &b, &err), DOP_ERR_INVALID_ARG); /* no frame rate */
+    cfg.frame_rate_hz = FRAME_RATE;
+    cfg.window_s = 1.0; /* shorter than two longest beats (4 s at 30 bpm) */
+    assert_int_equal(dop_beats_create(&cfg, &out, &b, &err), DOP_ERR_INVALID_ARG);
+    assert_null(b);
+    dop_beats_destroy(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(second_click_is_not_a_beat),
+        cmocka_unit_test(fast_heart_is_found),
+        cmocka_unit_test(noise_and_speech_give_no_beats),
+        cmocka_unit_test(artifact_beat_is_rejected),
+        cmocka_unit_test(tempo_period_of_click_trains),
+        cmocka_unit_test(hum_line_adds_no_evidence),
+        cmocka_unit_test(bad_configs_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
