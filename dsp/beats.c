@@ -12,7 +12,10 @@
 
 #include "dopflow/beat_tempo.h"
 
-enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, N_FEATURES };
+/* The features of a frame: the flow's velocity traces, and the spectral
+ * evidence twice: as it is, and with bursts left out (F_*_QUIET). */
+enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES };
+#define N_USED DOP_TEMPO_FEATURES
 
 #define MEDIAN_LEN 5            /* frames: removes isolated spikes and one-frame gaps */
 #define SMOOTH_S 0.08           /* moving average of the traces, s */
@@ -32,6 +35,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, N_FEATURES };
 /* Artifacts that hide the cardiac cycle (a beat with too many is rejected);
  * a clipped frame still shows it and is only left out of the averages. */
 #define HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
+#define CLEAR_FLOW 2.0          /* flow periodicity above this x z_min: bursts are artifacts */
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
 
 typedef struct slot {
@@ -52,7 +56,8 @@ struct dop_beats {
     size_t ring_mask;                /* slots - 1 (a power of two) */
     size_t slots;
     size_t smooth_len, window_len, delay_len, update_len, first_len, foot_len, max_beat_len, decimation;
-    double *tempo_in[N_FEATURES];    /* decimated window for the tempo estimate */
+    double *tempo_in[N_USED];        /* decimated window for the tempo estimate */
+    int used[N_USED];                /* the features in use: velocity traces, spectral pair */
     int64_t *path;                   /* trace back scratch, `slots` entries */
     double *snr;                     /* the window's frame SNRs, window_len + 1 entries */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
@@ -73,7 +78,7 @@ struct dop_beats {
     int have_estimate;
     dop_tempo_estimate estimate;
     double period_frames;            /* estimate.period_s x frame rate */
-    double feature_mean[N_FEATURES], feature_sd[N_FEATURES], combined_sd;
+    double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
     int primary_trace;               /* the most reliable trace: foot search */
     /* results */
     int64_t beat_count;
@@ -161,7 +166,7 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->snr = malloc((b->window_len + 1) * sizeof *b->snr);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     int ok = b->ring && b->path && b->penalty && b->snr;
-    for (int k = 0; k < N_FEATURES; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
+    for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
         return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
@@ -187,6 +192,7 @@ void dop_beats_reset(dop_beats *b)
     memset(&b->estimate, 0, sizeof b->estimate);
     b->period_frames = 0.0;
     b->primary_trace = F_VMAX;
+    for (int u = 0; u < N_USED; u++) b->used[u] = u;
     b->beat_count = 0;
     b->not_pulsatile_frames = 0;
     b->best_z = 0.0;
@@ -354,16 +360,19 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
     value[F_VMEAN] = forward_main ? f->vmean_cm_s : -f->vmean_cm_s;
     value[F_POWER] = ev ? log(ev->excess_power + POWER_FLOOR) : 0.0;
     value[F_FLUX] = ev && !dropout ? ev->flux : 0.0;
+    value[F_POWER_QUIET] = value[F_POWER];
+    value[F_FLUX_QUIET] = f->flags & HIDING_MASK ? 0.0 : value[F_FLUX];
     clean[F_VMAX] = clean[F_VMEAN] = velocity_clean;
     clean[F_POWER] = !dropout && isfinite(value[F_POWER]);
-    clean[F_FLUX] = 1;
+    clean[F_POWER_QUIET] = !(f->flags & HIDING_MASK) && isfinite(value[F_POWER]);
+    clean[F_FLUX] = clean[F_FLUX_QUIET] = 1;
 }
 
 /* held, median, trace and onset of feature k at seq. */
 static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
     slot *h = at(b, seq);
-    if (k == F_FLUX) {
+    if (k == F_FLUX || k == F_FLUX_QUIET) {
         h->held[k] = h->median[k] = h->trace[k] = h->onset[k] = isfinite(value) ? value : 0.0;
         return;
     }
@@ -407,26 +416,35 @@ static void set_penalty(dop_beats *b)
         b->penalty[d] = d > 0 ? b->cfg.tightness * pow(log((double)d / b->period_frames), 2.0) : INFINITY;
 }
 
+/* The weighted sum of the standardised onset strengths in use at seq. */
+static double combined_onset(const dop_beats *b, int64_t seq)
+{
+    const slot *h = at(b, seq);
+    double o = 0.0;
+    for (int u = 0; u < N_USED; u++)
+        if (b->feature_sd[u] > 0.0)
+            o += b->estimate.weight[u] * (h->onset[b->used[u]] - b->feature_mean[u]) / b->feature_sd[u];
+    return o;
+}
+
 /* Mean and SD of each onset strength over the window at the frame rate,
  * and the SD of their weighted standardised sum. */
 static void window_statistics(dop_beats *b, int64_t from)
 {
     const double n = (double)(b->next_seq - from);
-    for (int k = 0; k < N_FEATURES; k++) {
+    for (int u = 0; u < N_USED; u++) {
+        const int k = b->used[u];
         double sum = 0.0, sq = 0.0;
         for (int64_t s = from; s < b->next_seq; s++) sum += at(b, s)->onset[k];
         const double mean = sum / n;
         for (int64_t s = from; s < b->next_seq; s++) sq += (at(b, s)->onset[k] - mean) * (at(b, s)->onset[k] - mean);
-        b->feature_mean[k] = mean;
-        b->feature_sd[k] = sqrt(sq / n);
+        b->feature_mean[u] = mean;
+        b->feature_sd[u] = sqrt(sq / n);
     }
     b->combined_sd = 1.0;
     double sq = 0.0;
     for (int64_t s = from; s < b->next_seq; s++) {
-        double o = 0.0;
-        for (int k = 0; k < N_FEATURES; k++)
-            if (b->feature_sd[k] > 0.0)
-                o += b->estimate.weight[k] * (at(b, s)->onset[k] - b->feature_mean[k]) / b->feature_sd[k];
+        double o = combined_onset(b, s);
         sq += o * o;
     }
     if (sq > 0.0) b->combined_sd = sqrt(sq / n);
@@ -451,6 +469,21 @@ static double signal_level_db(dop_beats *b, int64_t from)
     return b->snr[(size_t)(SIGNAL_QUANTILE * (double)(n - 1))];
 }
 
+/* The tempo estimate of the features `use` over n decimated samples from `from`. */
+static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
+{
+    const size_t d = b->decimation;
+    for (int u = 0; u < N_USED; u++) {
+        b->used[u] = use[u];
+        for (size_t i = 0; i < n; i++) {
+            double sum = 0.0;
+            for (size_t j = 0; j < d; j++) sum += at(b, from + (int64_t)(i * d + j))->onset[use[u]];
+            b->tempo_in[u][i] = sum / (double)d;
+        }
+    }
+    dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
+}
+
 /* Periodicity of the last window_s (or all the data there is). */
 static void estimate_tempo(dop_beats *b)
 {
@@ -460,14 +493,17 @@ static void estimate_tempo(dop_beats *b)
     from = b->next_seq - (int64_t)(n * d);
     b->last_estimate_seq = b->next_seq;
     if (n < 8) return;
-    for (int k = 0; k < N_FEATURES; k++)
-        for (size_t i = 0; i < n; i++) {
-            double sum = 0.0;
-            for (size_t j = 0; j < d; j++) sum += at(b, from + (int64_t)(i * d + j))->onset[k];
-            b->tempo_in[k][i] = sum / (double)d;
-        }
+    /* The spectral evidence with bursts first; where the flow itself is
+     * clearly periodic (z at least CLEAR_FLOW x z_min), without them: a
+     * burst in a clean flow recording is an artifact (percussion massage,
+     * a knock), while in a recording whose flow traces are lost in noise
+     * the bursts may be the heart's own valve clicks. */
+    static const int all[N_USED] = {F_VMAX, F_VMEAN, F_POWER, F_FLUX};
+    static const int quiet[N_USED] = {F_VMAX, F_VMEAN, F_POWER_QUIET, F_FLUX_QUIET};
     dop_tempo_estimate e;
-    dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, &e);
+    tempo_of(b, all, from, n, &e);
+    if (fmax(e.feature_z[F_VMAX], e.feature_z[F_VMEAN]) >= CLEAR_FLOW * b->cfg.z_min)
+        tempo_of(b, quiet, from, n, &e);
     if (!isfinite(e.period_s)) {
         b->estimate.pulsatile = 0;
         return;
@@ -480,9 +516,10 @@ static void estimate_tempo(dop_beats *b)
     b->period_frames = e.period_s * b->cfg.frame_rate_hz;
     set_penalty(b);
     window_statistics(b, from);
-    b->primary_trace = F_VMAX;
-    for (int k = F_VMEAN; k <= F_POWER; k++)
-        if (e.weight[k] > e.weight[b->primary_trace]) b->primary_trace = k;
+    int primary = 0; /* among the traces (not the flux) */
+    for (int u = 1; u < 3; u++)
+        if (e.weight[u] > e.weight[primary]) primary = u;
+    b->primary_trace = b->used[primary];
 }
 
 /* ---- the beat path ----------------------------------------------------------- */
@@ -492,9 +529,7 @@ static void estimate_tempo(dop_beats *b)
 static void path_step(dop_beats *b, int64_t t)
 {
     slot *h = at(b, t);
-    double o = 0.0;
-    for (int k = 0; k < N_FEATURES; k++)
-        if (b->feature_sd[k] > 0.0) o += b->estimate.weight[k] * (h->onset[k] - b->feature_mean[k]) / b->feature_sd[k];
+    double o = combined_onset(b, t);
     o /= b->combined_sd;
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
@@ -646,7 +681,7 @@ void dop_beats_destroy(dop_beats *b)
 {
     if (!b) return;
     dop_tempo_destroy(b->tempo);
-    for (int k = 0; k < N_FEATURES; k++) free(b->tempo_in[k]);
+    for (int k = 0; k < N_USED; k++) free(b->tempo_in[k]);
     free(b->ring);
     free(b->path);
     free(b->snr);

@@ -23,10 +23,10 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 start=$(date +%s)
 # Under valgrind the tests run 20-50x slower; the time limits of the
 # hostile-input test's commands are not affected (they run natively).
-# The review server and browser tests are Python scripts that only drive
+# The review server and browser tests and the real-recordings check are Python scripts that only drive
 # `dopflow` processes (valgrind would trace the Python interpreter): left out,
 # like the other CLI processes, and covered by the sanitizer build.
-SKIP_TESTS='test_review_server|test_review_browser'
+SKIP_TESTS='test_review_server|test_review_browser|test_real_recordings'
 if [ -n "${TESTS:-}" ]; then
   ctest --test-dir "$BUILD_DIR" -T memcheck -j "$JOBS" --timeout 3000 --output-on-failure -R "$TESTS" -E "$SKIP_TESTS"
 else

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Heart rate and beats on the labelled real recordings (../shared/data/real, not part of the
+project): runs ../shared/tools/real-check.py on the dopflow under test and checks its last line.
+
+  real_recordings_test.py DOPFLOW SOURCE_DIR      exit 0 pass, 1 fail, 77 skipped (no data)
+
+What it asserts, and why these numbers (README, "Real recordings"):
+  - negatives_ok = all: the no-flow recordings (noise, speech) give at most 2 beats;
+  - real_hr_within_5bpm >= 13 of 15: measured 13/15 when the periodicity-driven detector landed
+    (2026-12-06); the target of issue 14 is 15/15, not yet met (cw_kit_diastole_6k, 4.5 s of flow,
+    is not found periodic enough; postdive 333 flex reads 87.5 for 81.1 bpm);
+  - beat sensitivity >= 0.60 and PPV >= 0.75 against the expert marks: measured 0.66 and 0.80;
+    the target is 0.95, not yet met.
+A drop below these is a regression."""
+import os, re, subprocess, sys
+
+dopflow, source = sys.argv[1], sys.argv[2]
+shared = os.path.join(source, '..', 'shared')
+script = os.path.join(shared, 'tools', 'real-check.py')
+if not os.path.isdir(os.path.join(shared, 'data', 'real')) or not os.path.isfile(script):
+    print('real recordings: ../shared/data/real absent: skipped')
+    sys.exit(77)
+out = subprocess.run([sys.executable, script, dopflow], capture_output=True, text=True, timeout=600).stdout
+print(out)
+m = re.search(r'real_hr_within_5bpm=(\d+)/(\d+) negatives_ok=(\d+)/(\d+) beat_sens=([\d.]+) beat_ppv=([\d.]+)', out)
+if not m:
+    print('real-check printed no summary line')
+    sys.exit(1)
+hr_ok, hr_n, neg_ok, neg_n = (int(m.group(i)) for i in range(1, 5))
+sens, ppv = float(m.group(5)), float(m.group(6))
+checks = [(neg_ok == neg_n, f'no-flow recordings without beats: {neg_ok}/{neg_n}'),
+          (hr_ok >= 13, f'heart rate within 5 bpm: {hr_ok}/{hr_n} (at least 13)'),
+          (sens >= 0.60, f'beat sensitivity {sens:.2f} (at least 0.60)'),
+          (ppv >= 0.75, f'beat PPV {ppv:.2f} (at least 0.75)')]
+for ok, text in checks:
+    print(('ok   ' if ok else 'FAIL ') + text)
+sys.exit(0 if all(ok for ok, _ in checks) else 1)
