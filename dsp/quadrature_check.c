@@ -1,18 +1,31 @@
 /* Is a stereo recording a quadrature pair? (see include/dopflow/quadrature_check.h)
  *
- * Thresholds, from the synthetic cases of tests/test_quadrature_check.c and
- * the real recordings (values measured on the first 10 s):
- *   case                                          ratio dB   asymmetry A
- *   simulated brachial_rest I/Q (unidirectional)     see the commit / report
- *   the same at low SNR (noise added, 0 dB)
- *   simulated triphasic (bidirectional) I/Q
- *   right = 0.1 x left delayed by 5 samples          20.0
- *   right = left delayed (same power)
+ * Thresholds, from the synthetic cases of tests/test_quadrature_check.c, the
+ * simulated examples (dopflow simulate datasets/examples/X.json, sidecar
+ * removed) and the real recordings of ../shared/data/real (first 10 s):
+ *   case                                              ratio dB   asymmetry A
+ *   synthetic pulsatile I/Q, SNR 15 dB                    0.01      0.945
+ *   the same, SNR -5 dB                                   0.07      0.830
+ *   the same plus reverse flow (bidirectional)            0.01      0.761
+ *   simulated brachial_rest (triphasic, clutter 30 dB)    0.3       0.84
+ *     the same at SNR 5 / 0 / -5 / -10 dB                 0.3       0.62 / 0.45 / 0.44 / 0.32
+ *   simulated femoral_exercise / tapotement               1.1 / 1.2 0.84 / 0.32
+ *   real cardiac_cw_iq_100k.wav (true I/Q)                0.2       0.29
+ *   right = 0.1 x left, 5 samples late (synthetic)       20.0       0.126
+ *   real postdive recordings (8, copied channel)      5.2 - 52.5    0.003 - 0.035
+ *     (the one at 5.2 dB is caught by A = 0.022 alone)
+ * The spec's power-weighted A (sum |P(f) - P(-f)| / sum (P(f) + P(-f)))
+ * gave 0.01 for the simulated brachial_rest: its wall clutter, 30 dB above
+ * the blood and nearly symmetric, decides alone; hence the mean per pair.
  * A real signal gives a Hermitian spectrum, A = 0 apart from the estimate's
  * noise and the copy's leakage (a copy c x(t - d) adds at most 2c/(1+c^2)
  * to A: 0.2 for c = 0.1); true Doppler flow puts most of its power on one
- * side, A well above 0.3 even when flow reverses. The limits (10 dB,
- * A < 0.1) sit between the two with a margin on both sides. */
+ * side, A about 0.3 or more even when flow reverses or the noise is 10 dB
+ * above the flow. The limits (10 dB, A < 0.1) sit between the two with a
+ * margin of about 3 on both sides of A.
+ * Not detected: a copy of comparable power (ratio < 10 dB) delayed by a
+ * large fraction of a Doppler period: such a pair is nearly a Hilbert pair
+ * and reads as one-sided flow. */
 #include "dopflow/quadrature_check.h"
 
 #include <fftw3.h>

@@ -11,11 +11,12 @@
  * P(f) (Hann segments of DOP_QUADRATURE_CHECK_NFFT points, 50 % overlap,
  * FFTW single precision). Two measures:
  *   channel ratio  |10 log10(P_L / P_R)|, dB (P = mean square of a channel);
- *   asymmetry      A = sum |P(f) - P(-f)| / sum (P(f) + P(-f)), over the
+ *   asymmetry      A = mean of |P(f) - P(-f)| / (P(f) + P(-f)) over the
  *                  pairs of bins (f, -f), f != 0, f != fs/2, in which either
- *                  bin exceeds the median bin power by 6 dB (the signal bins).
- *                  A = 0: a real signal (Hermitian spectrum); A = 1: all the
- *                  power on one side.
+ *                  bin exceeds the median bin power by 6 dB (the signal bins);
+ *                  each pair counts once, so that strong wall clutter around
+ *                  0 Hz does not decide alone. A = 0: a real signal
+ *                  (Hermitian spectrum); A = 1: all the power on one side.
  * Not quadrature when channel ratio > DOP_QUADRATURE_MAX_RATIO_DB or
  * A < DOP_QUADRATURE_MIN_ASYMMETRY. */
 #ifndef DOPFLOW_QUADRATURE_CHECK_H
