@@ -63,6 +63,8 @@ dop_channels dop_channels_parse(const char *text)
     if (strcmp(text, "iq") == 0) return DOP_CHANNELS_IQ;
     if (strcmp(text, "qi") == 0) return DOP_CHANNELS_QI;
     if (strcmp(text, "mono") == 0) return DOP_CHANNELS_MONO;
+    if (strcmp(text, "left") == 0) return DOP_CHANNELS_LEFT;
+    if (strcmp(text, "right") == 0) return DOP_CHANNELS_RIGHT;
     return DOP_CHANNELS_UNSET;
 }
 
@@ -72,6 +74,8 @@ const char *dop_channels_name(dop_channels channels)
     case DOP_CHANNELS_IQ: return "iq";
     case DOP_CHANNELS_QI: return "qi";
     case DOP_CHANNELS_MONO: return "mono";
+    case DOP_CHANNELS_LEFT: return "left";
+    case DOP_CHANNELS_RIGHT: return "right";
     default: return "unset";
     }
 }
@@ -115,7 +119,7 @@ dop_status dop_sidecar_read(const char *path, dop_acquisition *out, dop_error *e
     if (channels && !json_is_null(channels)) {
         out->channels = json_is_string(channels) ? dop_channels_parse(json_string_value(channels)) : DOP_CHANNELS_UNSET;
         if (out->channels == DOP_CHANNELS_UNSET) {
-            status = dop_error_set(err, DOP_ERR_METADATA, "%s: key \"channels\" must be \"iq\", \"qi\" or \"mono\"", path);
+            status = dop_error_set(err, DOP_ERR_METADATA, "%s: key \"channels\" must be \"iq\", \"qi\", \"mono\", \"left\" or \"right\"", path);
             goto done;
         }
     }

@@ -6,6 +6,7 @@
 #include "dopflow/atomic_file.h"
 #include "dopflow/diameter.h"
 #include "dopflow/h5_writer.h"
+#include "dopflow/quadrature_check.h"
 #include "dopflow/result_csv.h"
 #include "dopflow/review.h"
 
@@ -366,6 +367,8 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     dop_reader_config input = job->input;
     if (input.channels == DOP_CHANNELS_UNSET)
         input.channels = job->overrides.channels != DOP_CHANNELS_UNSET ? job->overrides.channels : sidecar_acq.channels;
+    /* Nobody chose the channels: a stereo file that is not I/Q is read as mono (left). */
+    if ((status = dop_quadrature_resolve(&input, &report->quadrature, err)) != DOP_OK) goto done;
     if ((status = dop_reader_open(&input, &reader, err)) != DOP_OK) goto done;
     const dop_reader_info *info = dop_reader_get_info(reader);
     dop_acquisition acq = dop_acquisition_defaults();

@@ -491,7 +491,7 @@ static int parse_row(parse_state *st)
         row.overrides.channels = dop_channels_parse(field(st, (size_t)cc));
         if (row.overrides.channels == DOP_CHANNELS_UNSET) {
             char shown[80];
-            fail_at(st, (size_t)cc, "'%s' is not a channel layout (iq, qi or mono)",
+            fail_at(st, (size_t)cc, "'%s' is not a channel layout (iq, qi, mono, left or right)",
                     quote_value(field(st, (size_t)cc), shown, sizeof shown));
             return -1;
         }

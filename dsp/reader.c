@@ -16,7 +16,10 @@
  *   IQ / QI: need 2 channels (left = I / left = Q);
  *   MONO: 1 channel gives I = x, Q = 0; with a 2-channel file the LEFT
  *         channel is taken and the right one ignored (--channels mono on a
- *         stereo recording analyses one channel non-directionally).
+ *         stereo recording analyses one channel non-directionally);
+ *   LEFT / RIGHT: a 2-channel file read as MONO from that channel (info
+ *         reports MONO with mono_channel 0 / 1); LEFT on a 1-channel file
+ *         is that channel.
  * For raw input the channel count is implied by the mapping: MONO reads one
  * channel, everything else two.
  *
@@ -167,7 +170,8 @@ static dop_status open_backend(dop_reader *r, const dop_reader_config *cfg, dop_
     if (cfg->raw_format != DOP_RAW_NONE || strcmp(cfg->path, "-") == 0)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: --format %s reads a file, not raw samples", r->path,
                              r->backend->name);
-    if (cfg->channels == DOP_CHANNELS_MONO || cfg->channels == DOP_CHANNELS_QI)
+    if (cfg->channels == DOP_CHANNELS_MONO || cfg->channels == DOP_CHANNELS_QI || cfg->channels == DOP_CHANNELS_LEFT ||
+        cfg->channels == DOP_CHANNELS_RIGHT)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: IQ files are complex; --channels %s does not apply",
                              r->path, dop_channels_name(cfg->channels));
     r->info.file_acq = dop_acquisition_unset();
@@ -189,8 +193,11 @@ static dop_status map_channels(dop_reader *r, int file_channels, dop_channels wa
     if ((wanted == DOP_CHANNELS_IQ || wanted == DOP_CHANNELS_QI) && file_channels != 2)
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: has 1 channel but --channels %s needs 2 (I and Q)",
                              r->path, dop_channels_name(wanted));
+    if (wanted == DOP_CHANNELS_RIGHT && file_channels != 2)
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: has 1 channel but channels = right needs 2", r->path);
     r->info.file_channels = file_channels;
-    r->info.channels = wanted;
+    r->info.mono_channel = wanted == DOP_CHANNELS_RIGHT ? 1 : 0;
+    r->info.channels = wanted == DOP_CHANNELS_LEFT || wanted == DOP_CHANNELS_RIGHT ? DOP_CHANNELS_MONO : wanted;
     return DOP_OK;
 }
 
@@ -230,6 +237,31 @@ static size_t wav_data_offset(const unsigned char *m, size_t len)
         pos += 8 + (size_t)size + (size & 1u);
     }
     return 0;
+}
+
+/* Frames the data chunk of a RIFF/WAVE file promises (its header's size
+ * over the fmt chunk's block_align), read from the header with pread so
+ * that libsndfile's position is untouched; -1 when not a RIFF/WAVE file,
+ * no data chunk is found, or the size is a streaming placeholder (0 or
+ * 0xFFFFFFFF). libsndfile itself reports only the frames present. */
+static int64_t wav_promised_frames(int fd, uint64_t file_size)
+{
+    unsigned char head[12], chunk[8], fmt[16];
+    if (pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head || memcmp(head, "RIFF", 4) != 0 ||
+        memcmp(head + 8, "WAVE", 4) != 0)
+        return -1;
+    uint64_t pos = 12;
+    unsigned block_align = 0;
+    for (int chunks = 0; chunks < 1000 && pos + 8 <= file_size; chunks++) {
+        if (pread(fd, chunk, sizeof chunk, (off_t)pos) != (ssize_t)sizeof chunk) return -1;
+        uint32_t size = le32(chunk + 4);
+        if (memcmp(chunk, "fmt ", 4) == 0 && size >= 16 && pread(fd, fmt, sizeof fmt, (off_t)pos + 8) == (ssize_t)sizeof fmt)
+            block_align = (unsigned)fmt[12] | (unsigned)fmt[13] << 8;
+        if (memcmp(chunk, "data", 4) == 0)
+            return block_align == 0 || size == 0 || size == 0xFFFFFFFFu ? -1 : (int64_t)(size / block_align);
+        pos += 8 + (uint64_t)size + (size & 1u);
+    }
+    return -1;
 }
 
 /* A 16-bit PCM WAV (not RF64) whose samples libsndfile would read as
@@ -305,6 +337,9 @@ static dop_status open_sndfile(dop_reader *r, const dop_reader_config *cfg, dop_
     r->seekable = sfinfo.seekable;
     describe_sndfile_format(r, sfinfo.format);
     set_duration(r);
+    const int major = sfinfo.format & SF_FORMAT_TYPEMASK;
+    if (S_ISREG(st.st_mode) && (major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX))
+        r->info.frames_promised = wav_promised_frames(fd, (uint64_t)st.st_size);
     if (S_ISREG(st.st_mode)) try_map(r, sfinfo.format, (size_t)st.st_size);
     return DOP_OK;
 }
@@ -318,7 +353,7 @@ static dop_status open_raw(dop_reader *r, const dop_reader_config *cfg, dop_erro
     if (!(cfg->raw_rate_hz > 0.0) || !isfinite(cfg->raw_rate_hz))
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: raw input needs a positive sample rate (--rate HZ)", r->path);
     /* Raw data carries no channel count: the mapping decides it. */
-    int file_channels = cfg->channels == DOP_CHANNELS_MONO ? 1 : 2;
+    int file_channels = cfg->channels == DOP_CHANNELS_MONO ? 1 : 2; /* LEFT / RIGHT: two */
     dop_status status = map_channels(r, file_channels, cfg->channels, err);
     if (status != DOP_OK) return status;
     r->info.rate_hz = cfg->raw_rate_hz;
@@ -355,7 +390,7 @@ dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_e
     *out = NULL;
     if (!cfg || !cfg->path || !cfg->path[0])
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "no input file given");
-    if (cfg->channels < DOP_CHANNELS_UNSET || cfg->channels > DOP_CHANNELS_MONO)
+    if (cfg->channels < DOP_CHANNELS_UNSET || cfg->channels > DOP_CHANNELS_RIGHT)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: unknown channel mapping %d", cfg->path, (int)cfg->channels);
     if (cfg->format == DOP_INPUT_CLARIUS)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: colour-flow ensembles (--format clarius) are not a slow-time "
@@ -375,6 +410,7 @@ dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_e
     }
     r->info.duration_s = NAN;
     r->info.frames = -1;
+    r->info.frames_promised = -1;
     r->info.gates = r->info.file_gates = 1;
     r->info.file_acq = dop_acquisition_unset();
     r->backend = choose_backend(cfg);
@@ -538,8 +574,9 @@ dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capaci
             if (!in_place) { /* the good samples before it are delivered */
                 for (size_t k = 0; k < i; k++) {
                     float left = channels == 2 ? b[2 * k] : b[k], right = channels == 2 ? b[2 * k + 1] : 0.0f;
+                    float single = channels == 2 ? b[2 * k + (size_t)reader->info.mono_channel] : b[k];
                     out[done + k] = reader->info.channels == DOP_CHANNELS_QI ? CMPLXF(right, left)
-                                    : reader->info.channels == DOP_CHANNELS_MONO ? CMPLXF(left, 0.0f)
+                                    : reader->info.channels == DOP_CHANNELS_MONO ? CMPLXF(single, 0.0f)
                                                                                  : CMPLXF(left, right);
                 }
             }
@@ -556,8 +593,9 @@ dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capaci
                 for (size_t i = 0; i < got; i++) o[i] = CMPLXF(b[i], 0.0f);
             } else if (reader->info.channels == DOP_CHANNELS_QI) {
                 for (size_t i = 0; i < got; i++) o[i] = CMPLXF(b[2 * i + 1], b[2 * i]);
-            } else if (reader->info.channels == DOP_CHANNELS_MONO) {
-                for (size_t i = 0; i < got; i++) o[i] = CMPLXF(b[2 * i], 0.0f); /* left channel of stereo */
+            } else if (reader->info.channels == DOP_CHANNELS_MONO) { /* one channel of stereo (left unless RIGHT) */
+                const float *c = b + reader->info.mono_channel;
+                for (size_t i = 0; i < got; i++) o[i] = CMPLXF(c[2 * i], 0.0f);
             } else {
                 for (size_t i = 0; i < got; i++) o[i] = CMPLXF(b[2 * i], b[2 * i + 1]);
             }

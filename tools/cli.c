@@ -95,7 +95,7 @@ int cli_analysis_option(const char *cmd, int option, const char *value, dop_job 
         job->overrides.channels = dop_channels_parse(value);
         job->input.channels = job->overrides.channels;
         if (job->overrides.channels == DOP_CHANNELS_UNSET) {
-            fprintf(stderr, "dopflow %s: --channels: expected iq, qi or mono, got '%s'\n", cmd, value);
+            fprintf(stderr, "dopflow %s: --channels: expected iq, qi, mono, left or right, got '%s'\n", cmd, value);
             return -1;
         }
         return 0;
@@ -190,7 +190,11 @@ void cli_analysis_options_help(FILE *out)
           "  --c M_S              speed of sound, m/s (default 1540)\n"
           "  --diameter MM        vessel diameter, mm (needed for flow)\n"
           "  --diameter-csv FILE  diameter over time: columns time_s,diameter_mm (interpolated)\n"
-          "  --channels iq|qi|mono  stereo I/Q (left=I), swapped, or non-directional mono\n"
+          "  --channels iq|qi|mono|left|right  stereo I/Q (left=I), swapped, or\n"
+          "                       non-directional mono (mono = left: channel 1; right:\n"
+          "                       channel 2). Default: mono file = mono; stereo = iq when\n"
+          "                       the channels form a quadrature pair, else left (a note\n"
+          "                       says so; --channels iq forces I/Q)\n"
           "  --meta FILE          JSON sidecar with f0_hz, angle_deg, c_m_s, diameter_mm, channels\n"
           "  --raw-format s16|f32 --rate HZ  raw interleaved samples (required for INPUT '-')\n"
           "Slow-time IQ (pulsed-wave Doppler from research scanners; layouts in the README):\n"
@@ -256,4 +260,19 @@ const char *cli_data_file(const char *path, char *buf, size_t size)
     int n = snprintf(buf, size, "%s/%s", dir, path);
     if (n < 0 || (size_t)n >= size || access(buf, F_OK) != 0) return path;
     return buf;
+}
+
+void cli_input_notes(const char *cmd, const char *path, const dop_quadrature_result *q, const dop_reader_info *info)
+{
+    if (q && q->checked && !q->is_quadrature)
+        fprintf(stderr, "dopflow %s: note: %s: stereo but not a quadrature (I/Q) pair (channel ratio %.1f dB, "
+                        "asymmetry %.2f): analysed as mono (left channel); --channels iq forces I/Q\n",
+                cmd, path, q->channel_ratio_db, q->asymmetry);
+    if (info && info->frames >= 0 && info->frames_promised > info->frames) {
+        int64_t missing = info->frames_promised - info->frames;
+        fprintf(stderr, "dopflow %s: warning: %s: truncated: the header promises %lld samples (%.3f s), the file "
+                        "holds %lld (%.3f s): %lld samples (%.3f s) missing; analysed as far as it goes\n",
+                cmd, path, (long long)info->frames_promised, (double)info->frames_promised / info->rate_hz,
+                (long long)info->frames, info->duration_s, (long long)missing, (double)missing / info->rate_hz);
+    }
 }

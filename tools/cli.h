@@ -36,6 +36,12 @@ int cli_exit_code(dop_status status);
  * dop_strerror). Returns the exit code for status. */
 int cli_fail(const char *cmd, dop_status status, const dop_error *err);
 
+/* The lines about the input that the user must see, on stderr, prefixed
+ * "dopflow CMD: ": a stereo file found not to be I/Q and read as mono
+ * (quadrature checked and failed), and a truncated WAV (info->frames_promised
+ * > info->frames). Either pointer may be NULL; prints nothing otherwise. */
+void cli_input_notes(const char *cmd, const char *path, const dop_quadrature_result *q, const dop_reader_info *info);
+
 /* Parse a finite double; 0 on success, -1 with a message on stderr. */
 int cli_parse_double(const char *cmd, const char *option, const char *text, double *out);
 

@@ -238,6 +238,7 @@ int cmd_analyze(int argc, char **argv)
     }
     dop_job_report report;
     dop_status status = dop_job_run(&job, rows, &report, &err);
+    if (status == DOP_OK) cli_input_notes("analyze", job.input.path, &report.quadrature, &report.input); /* issue 14b */
     int code = CLI_EXIT_OK;
     if (status != DOP_OK) {
         code = cli_fail("analyze", status, &err);

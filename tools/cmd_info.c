@@ -1,6 +1,9 @@
 /* dopflow info: describe a recording (format, rate, channels, duration) and
  * the acquisition metadata of its sidecar, with the velocity scale those
- * imply. Reads only the header: nothing is decoded. */
+ * imply. Reads the header; a stereo audio file whose mapping was not chosen
+ * also has its first 10 s decoded to check that it is a quadrature pair
+ * (quadrature_check.h), and a WAV file's data chunk size is compared with the
+ * bytes present (truncation). */
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
@@ -24,7 +27,8 @@ static void usage(FILE *out)
             "known, the velocity scale (cm/s per Hz) and the Nyquist velocity\n"
             "c fs / (4 f0 cos angle).\n\n"
             "Options:\n"
-            "  --channels iq|qi|mono  channel mapping (default: 2 channels = iq, 1 = mono)\n"
+            "  --channels iq|qi|mono|left|right  channel mapping (default: 1 channel = mono;\n"
+            "                         2 = iq when they form a quadrature pair, else left)\n"
             "  --raw-format s16|f32   FILE (or - for standard input) is raw interleaved\n"
             "                         little-endian samples; needs --rate\n"
             "  --rate HZ              sample rate of raw input, Hz\n"
@@ -73,7 +77,7 @@ static int parse_options(int argc, char **argv, info_options *opt, int *done)
         case OPT_CHANNELS:
             opt->input.channels = dop_channels_parse(optarg);
             if (opt->input.channels == DOP_CHANNELS_UNSET) {
-                fprintf(stderr, "dopflow %s: --channels must be iq, qi or mono, not '%s'\n", CMD, optarg);
+                fprintf(stderr, "dopflow %s: --channels must be iq, qi, mono, left or right, not '%s'\n", CMD, optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -153,13 +157,14 @@ static dop_status read_metadata(const info_options *opt, dop_acquisition *meta, 
     return status;
 }
 
-static const char *mapping_text(dop_channels channels, int file_channels)
+static const char *mapping_text(const dop_reader_info *info)
 {
-    switch (channels) {
+    switch (info->channels) {
     case DOP_CHANNELS_IQ: return "iq (I = left, Q = right)";
     case DOP_CHANNELS_QI: return "qi (Q = left, I = right)";
-    case DOP_CHANNELS_MONO: return file_channels == 2 ? "mono (left channel only; non-directional)"
-                                                       : "mono (real signal; non-directional)";
+    case DOP_CHANNELS_MONO: return info->file_channels != 2 ? "mono (real signal; non-directional)"
+                                   : info->mono_channel == 1 ? "mono (right channel only; non-directional)"
+                                                             : "mono (left channel only; non-directional)";
     default: return "unset";
     }
 }
@@ -203,8 +208,9 @@ static void print_meta_number(const char *key, double value, double sidecar_valu
                      !isnan(sidecar_value) ? "" : !isnan(file_value) ? " (from the file)" : " (default)");
 }
 
-static void print_text(const info_options *opt, const dop_reader_info *info, const dop_acquisition *acq,
-                       const dop_acquisition *sidecar, const char *sidecar_used, const derived *d)
+static void print_text(const info_options *opt, const dop_reader_info *info, const dop_quadrature_result *q,
+                       const dop_acquisition *acq, const dop_acquisition *sidecar, const char *sidecar_used,
+                       const derived *d)
 {
     print_value("file", "%s", strcmp(opt->input.path, "-") == 0 ? "standard input" : opt->input.path);
     print_value("format", "%s", info->format);
@@ -219,10 +225,19 @@ static void print_text(const info_options *opt, const dop_reader_info *info, con
         print_value("samples", "complex (I, Q) per pulse and gate");
     } else {
         print_value("channels in file", "%d", info->file_channels);
-        print_value("mapping", "%s", mapping_text(info->channels, info->file_channels));
+        print_value("mapping", "%s", mapping_text(info));
     }
+    if (q->checked)
+        print_value("quadrature", "%s (channel ratio %.1f dB, asymmetry %.2f)%s", q->is_quadrature ? "yes" : "no",
+                    q->channel_ratio_db, q->asymmetry,
+                    q->is_quadrature ? "" : ": analysed as mono (left channel); --channels iq forces I/Q");
     if (info->frames >= 0) {
         print_value(iq_file ? "pulses" : "frames", "%lld", (long long)info->frames);
+        if (info->frames_promised > info->frames)
+            print_value("truncated", "header promises %lld frames (%.3f s): %lld (%.3f s) missing",
+                        (long long)info->frames_promised, (double)info->frames_promised / info->rate_hz,
+                        (long long)(info->frames_promised - info->frames),
+                        (double)(info->frames_promised - info->frames) / info->rate_hz);
         print_value("duration", "%.3f s", info->duration_s);
     } else {
         print_value("frames", "unknown (stream)");
@@ -249,8 +264,9 @@ static void print_text(const info_options *opt, const dop_reader_info *info, con
 /* JSON number or null for unknown (NAN). */
 static json_t *json_number_or_null(double value) { return isnan(value) ? json_null() : json_real(value); }
 
-static int print_json(const info_options *opt, const dop_reader_info *info, const dop_acquisition *acq,
-                      const dop_acquisition *sidecar, const char *sidecar_used, const derived *d)
+static int print_json(const info_options *opt, const dop_reader_info *info, const dop_quadrature_result *q,
+                      const dop_acquisition *acq, const dop_acquisition *sidecar, const char *sidecar_used,
+                      const derived *d)
 {
     json_t *meta = json_pack("{s:o, s:o, s:o, s:o, s:o}",
                              "f0_hz", json_number_or_null(acq->f0_hz),
@@ -278,6 +294,14 @@ static int print_json(const info_options *opt, const dop_reader_info *info, cons
     json_object_set_new(root, "gates", json_integer(info->gates));
     json_object_set_new(root, "file_gates", json_integer(info->file_gates));
     json_object_set_new(root, "gate_first", json_integer(info->gate_first));
+    /* Only when they say something, so that other files' output is unchanged. */
+    if (q->checked)
+        json_object_set_new(root, "quadrature", json_pack("{s:b, s:o, s:f}", "is_quadrature", q->is_quadrature,
+                                                          "channel_ratio_db", json_number_or_null(isinf(q->channel_ratio_db)
+                                                                                ? NAN : q->channel_ratio_db),
+                                                          "asymmetry", q->asymmetry));
+    if (info->frames_promised > info->frames && info->frames >= 0)
+        json_object_set_new(root, "frames_promised", json_integer(info->frames_promised));
     int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (rc != 0) return -1;
@@ -331,6 +355,9 @@ int cmd_info(int argc, char **argv)
     dop_status status = read_metadata(&opt, &sidecar, sidecar_used, sizeof sidecar_used, &err);
     if (status != DOP_OK) return cli_fail(CMD, status, &err);
     if (opt.input.channels == DOP_CHANNELS_UNSET) opt.input.channels = sidecar.channels;
+    dop_quadrature_result q;
+    status = dop_quadrature_resolve(&opt.input, &q, &err);
+    if (status != DOP_OK) return cli_fail(CMD, status, &err);
 
     dop_reader *reader = NULL;
     status = dop_reader_open(&opt.input, &reader, &err);
@@ -344,11 +371,12 @@ int cmd_info(int argc, char **argv)
 
     code = CLI_EXIT_OK;
     if (opt.json) {
-        if (print_json(&opt, info, &acq, &sidecar, sidecar_used, &d) != 0)
+        if (print_json(&opt, info, &q, &acq, &sidecar, sidecar_used, &d) != 0)
             code = cli_fail(CMD, dop_error_set(&err, DOP_ERR_NOMEM, "cannot build the JSON output"), &err);
     } else {
-        print_text(&opt, info, &acq, &sidecar, sidecar_used, &d);
+        print_text(&opt, info, &q, &acq, &sidecar, sidecar_used, &d);
     }
+    cli_input_notes(CMD, strcmp(opt.input.path, "-") == 0 ? "standard input" : opt.input.path, NULL, info);
     dop_reader_close(reader);
     if (code == CLI_EXIT_OK && (fflush(stdout) != 0 || ferror(stdout)))
         code = cli_fail(CMD, dop_error_set(&err, DOP_ERR_IO, "standard output: write failed"), &err);

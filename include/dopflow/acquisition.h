@@ -21,7 +21,10 @@ typedef enum dop_channels {
     DOP_CHANNELS_UNSET = 0,
     DOP_CHANNELS_IQ,   /* stereo: left = I, right = Q; positive f = toward probe */
     DOP_CHANNELS_QI,   /* stereo, swapped: left = Q, right = I */
-    DOP_CHANNELS_MONO  /* one real channel: non-directional, analysed one-sided */
+    DOP_CHANNELS_MONO, /* one real channel: non-directional, analysed one-sided
+                          (a stereo file: its left channel) */
+    DOP_CHANNELS_LEFT, /* stereo: the left channel alone, as mono */
+    DOP_CHANNELS_RIGHT /* stereo: the right channel alone, as mono */
 } dop_channels;
 
 typedef struct dop_acquisition {
@@ -47,12 +50,13 @@ DOP_API void dop_acquisition_overlay(dop_acquisition *base, const dop_acquisitio
  * Returns DOP_ERR_METADATA with a message naming the key. */
 DOP_API dop_status dop_acquisition_validate(const dop_acquisition *acq, dop_error *err);
 
-/* Parse "iq" | "qi" | "mono"; DOP_CHANNELS_UNSET when not recognised. */
+/* Parse "iq" | "qi" | "mono" | "left" | "right"; DOP_CHANNELS_UNSET when not
+ * recognised. */
 DOP_API dop_channels dop_channels_parse(const char *text);
 DOP_API const char *dop_channels_name(dop_channels channels);
 
 /* Read a JSON sidecar. Keys: f0_hz, angle_deg, c_m_s, diameter_mm (numbers),
- * channels ("iq" | "qi" | "mono"); unknown keys are ignored. Fields not in
+ * channels ("iq" | "qi" | "mono" | "left" | "right"); unknown keys are ignored. Fields not in
  * the file stay NAN/UNSET in *out. Errors: DOP_ERR_IO (cannot open),
  * DOP_ERR_METADATA (malformed JSON, wrong type, non-physical value). */
 DOP_API dop_status dop_sidecar_read(const char *path, dop_acquisition *out, dop_error *err);

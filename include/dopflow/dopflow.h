@@ -9,6 +9,7 @@
 #include "dopflow/atomic_file.h"
 #include "dopflow/records.h"
 #include "dopflow/reader.h"
+#include "dopflow/quadrature_check.h"
 #include "dopflow/wall_filter.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/noise_floor.h"

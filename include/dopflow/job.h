@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include "dopflow/analysis.h"
+#include "dopflow/quadrature_check.h"
 #include "dopflow/reader.h"
 #include "dopflow/summary.h"
 
@@ -57,7 +58,10 @@ typedef struct dop_job {
 
 typedef struct dop_job_report {
     dop_acquisition acq;               /* metadata as used */
-    dop_reader_info input;             /* the recording as the reader saw it */
+    dop_reader_info input;             /* the recording as the reader saw it (frames_promised >
+                                          frames: truncated, analysed as far as it goes) */
+    dop_quadrature_result quadrature;  /* stereo check when the channels were not chosen;
+                                          is_quadrature = 0: analysed as mono (left) */
     long long unwrapped_frames;        /* frames unwrapped past Nyquist (alias.h) */
     int unwrap;                        /* unwrapping was on */
     double fs_hz;

@@ -13,8 +13,9 @@
  *      MATLAB .mat (v5, v7.3) through libmatio: a named variable.
  *    These carry G gates (depth samples) per pulse; the reader returns the
  *    selected range gate_first..gate_last, pulse by pulse.
- * Stereo files map by dop_channels (IQ: left = I, right = Q; QI swapped);
- * mono gives I = x, Q = 0 (non-directional). Reads are buffered in bounded
+ * Stereo files map by dop_channels (IQ: left = I, right = Q; QI swapped;
+ * LEFT / RIGHT: that channel alone as mono); mono gives I = x, Q = 0
+ * (non-directional). Reads are buffered in bounded
  * blocks (HDF5: hyperslabs); memory is constant whatever the file length. */
 #ifndef DOPFLOW_READER_H
 #define DOPFLOW_READER_H
@@ -65,8 +66,12 @@ typedef struct dop_reader_config {
 typedef struct dop_reader_info {
     double rate_hz;            /* samples (complex) per second */
     int file_channels;         /* channels stored in the file */
-    dop_channels channels;     /* mapping in use */
+    dop_channels channels;     /* mapping in use (LEFT / RIGHT read as MONO) */
+    int mono_channel;          /* MONO from a stereo file: 0 = left, 1 = right channel */
     int64_t frames;            /* samples per channel, -1 if unknown (stream) */
+    int64_t frames_promised;   /* RIFF/WAV: frames the header's data chunk promises
+                                  (> frames: the file is truncated); -1 if not known
+                                  (not WAV, or a streamed header of size 0 / 0xFFFFFFFF) */
     double duration_s;         /* frames / rate, NAN if unknown */
     char format[96];           /* e.g. "WAV (Microsoft) / Signed 16 bit PCM" or "raw s16" */
     int is_float;              /* 1 if stored as floating point */
