@@ -8,6 +8,7 @@
 /* Below this a bin's level counts as empty (the wall-filter stop band of a
  * float spectrum): its ratio is taken as 1. */
 #define LEVEL_MIN 1e-30f
+#define LANES 8                 /* partial sums per quantity */
 
 struct dop_beat_evidence {
     dop_beat_evidence_config cfg;
@@ -51,6 +52,21 @@ void dop_beat_evidence_reset(dop_beat_evidence *e)
     e->frames = 0;
 }
 
+/* One bin: its excess over the typical level, its rise, and the level's
+ * quantile step. */
+static inline void track_bin(float *restrict levels, float *restrict lasts, const float *restrict psd, size_t k,
+                             float up, float down, float *excess, float *flux, float *total)
+{
+    const float level = levels[k], p = psd[k];
+    const float q = p / level, above = p - level, next = level * (p > level ? up : down);
+    const float ratio = sqrtf(q > 1.0f ? q : 1.0f), rise = ratio - lasts[k];
+    *total += level;
+    *excess += above > 0.0f ? above : 0.0f;
+    *flux += rise > 0.0f ? rise : 0.0f;
+    lasts[k] = ratio;
+    levels[k] = next > LEVEL_MIN ? next : LEVEL_MIN;
+}
+
 dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float *psd)
 {
     const size_t bins = e->cfg.bins;
@@ -68,16 +84,20 @@ dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float
     e->frames++;
     const float step = fmaxf(e->mu, 1.0f / (float)(e->frames + 1));
     const float up = 1.0f + step, down = 1.0f / up;
+    /* LANES independent partial sums per quantity over whole blocks of
+     * LANES bins, then the tail: no branch and no reordered sum, so that
+     * the block loop runs in vector registers. */
+    float excess_lane[LANES] = {0}, flux_lane[LANES] = {0}, total_lane[LANES] = {0};
+    size_t base = 0;
+    for (; base + LANES <= bins; base += LANES)
+        for (size_t j = 0; j < LANES; j++)
+            track_bin(e->level, e->last, psd, base + j, up, down, &excess_lane[j], &flux_lane[j], &total_lane[j]);
+    for (size_t k = base; k < bins; k++) track_bin(e->level, e->last, psd, k, up, down, &excess_lane[0], &flux_lane[0], &total_lane[0]);
     double excess = 0.0, flux = 0.0, total = 0.0;
-    for (size_t k = 0; k < bins; k++) {
-        const float level = e->level[k], p = psd[k];
-        total += (double)level;
-        const float ratio = p > level ? sqrtf(p / level) : 1.0f;
-        if (p > level) excess += (double)(p - level);
-        if (ratio > e->last[k]) flux += (double)(ratio - e->last[k]);
-        e->last[k] = ratio;
-        float next = p > level ? level * up : level * down;
-        e->level[k] = next > LEVEL_MIN ? next : LEVEL_MIN;
+    for (size_t j = 0; j < LANES; j++) {
+        excess += excess_lane[j];
+        flux += flux_lane[j];
+        total += total_lane[j];
     }
     out.excess_power = total > 0.0 ? excess / total : 0.0;
     out.flux = flux;

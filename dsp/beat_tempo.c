@@ -52,16 +52,27 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     return DOP_OK;
 }
 
+/* x . y over n values, in four independent sums (so that the compiler can
+ * use vector registers without reordering one sum). */
+static double dot(const double *x, const double *y, size_t n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i] * y[i];
+        s1 += x[i + 1] * y[i + 1];
+        s2 += x[i + 2] * y[i + 2];
+        s3 += x[i + 3] * y[i + 3];
+    }
+    for (; i < n; i++) s0 += x[i] * y[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* Normalised autocorrelation r(0..max_lag) of x (zero mean) into acf. */
 static void autocorrelate(const double *x, size_t n, size_t max_lag, double *acf)
 {
-    double r0 = 0.0;
-    for (size_t i = 0; i < n; i++) r0 += x[i] * x[i];
-    for (size_t lag = 0; lag <= max_lag; lag++) {
-        double s = 0.0;
-        for (size_t i = lag; i < n; i++) s += x[i] * x[i - lag];
-        acf[lag] = r0 > 0.0 ? s / r0 : 0.0;
-    }
+    const double r0 = dot(x, x, n);
+    for (size_t lag = 0; lag <= max_lag; lag++) acf[lag] = r0 > 0.0 && lag < n ? dot(x + lag, x, n - lag) / r0 : 0.0;
 }
 
 /* Correlation length 1 + 2 sum r(k) up to the first non-positive r. */

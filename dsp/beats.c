@@ -21,7 +21,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define SMOOTH_S 0.08           /* moving average of the traces, s */
 #define FOOT_WINDOW_S 0.25      /* the foot is searched this far before the steepest rise, s */
 #define FOOT_PERIOD_FRACTION 0.3 /* ... and at most this fraction of the period */
-#define UPDATE_S 1.0            /* periodicity re-estimated and path fixed every UPDATE_S */
+#define UPDATE_S 2.0            /* periodicity re-estimated and path fixed every UPDATE_S */
 #define COMMIT_DELAY_S 4.0      /* path nodes are fixed this long after they were scored */
 #define FIRST_ESTIMATE_S 4.0    /* first estimate after this much data (or at the end) */
 #define TEMPO_RATE_HZ 50.0      /* onset strengths decimated to about this rate for the tempo */
@@ -31,7 +31,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define SHORT_BEAT 0.6          /* beats shorter than this fraction of the period are irregular */
 #define LONG_BEAT 1.6           /* ... and longer than this */
 #define SIGNAL_MIN_DB 10.0      /* a pulsatile span has frames this far above the noise */
-#define SIGNAL_QUANTILE 0.9     /* ... at this quantile of its frames' SNR */
+#define SIGNAL_SHARE 0.1        /* ... in at least this share of its frames */
 /* Artifacts that hide the cardiac cycle (a beat with too many is rejected);
  * a clipped frame still shows it and is only left out of the averages. */
 #define HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
@@ -59,7 +59,6 @@ struct dop_beats {
     double *tempo_in[N_USED];        /* decimated window for the tempo estimate */
     int used[N_USED];                /* the features in use: velocity traces, spectral pair */
     int64_t *path;                   /* trace back scratch, `slots` entries */
-    double *snr;                     /* the window's frame SNRs, window_len + 1 entries */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
     /* stream state */
     int64_t hist_first;              /* oldest frame with features */
@@ -163,9 +162,8 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     }
     b->ring = malloc(b->slots * sizeof *b->ring);
     b->path = malloc(b->slots * sizeof *b->path);
-    b->snr = malloc((b->window_len + 1) * sizeof *b->snr);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
-    int ok = b->ring && b->path && b->penalty && b->snr;
+    int ok = b->ring && b->path && b->penalty;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -450,23 +448,13 @@ static void window_statistics(dop_beats *b, int64_t from)
     if (sq > 0.0) b->combined_sd = sqrt(sq / n);
 }
 
-static int cmp_double(const void *x, const void *y)
+/* Whether a share SIGNAL_SHARE of the frames [from, next_seq) reach
+ * SIGNAL_MIN_DB of SNR (the top decile of their SNRs is above it). */
+static int has_signal(const dop_beats *b, int64_t from)
 {
-    double a = *(const double *)x, c = *(const double *)y;
-    return (a > c) - (a < c);
-}
-
-/* SIGNAL_QUANTILE of the SNR of the frames [from, next_seq), dB. */
-static double signal_level_db(dop_beats *b, int64_t from)
-{
-    size_t n = 0;
-    for (int64_t s = from; s < b->next_seq && n <= b->window_len; s++) {
-        double v = at(b, s)->frame.snr_db;
-        b->snr[n++] = isfinite(v) ? v : 0.0;
-    }
-    if (n == 0) return 0.0;
-    qsort(b->snr, n, sizeof *b->snr, cmp_double);
-    return b->snr[(size_t)(SIGNAL_QUANTILE * (double)(n - 1))];
+    int64_t n = 0, loud = 0;
+    for (int64_t s = from; s < b->next_seq; s++, n++) loud += at(b, s)->frame.snr_db >= SIGNAL_MIN_DB;
+    return n > 0 && (double)loud >= SIGNAL_SHARE * (double)n;
 }
 
 /* The tempo estimate of the features `use` over n decimated samples from `from`. */
@@ -509,7 +497,7 @@ static void estimate_tempo(dop_beats *b)
         return;
     }
     /* Periodic noise is not flow: a pulsatile span also has a signal. */
-    if (signal_level_db(b, from) < SIGNAL_MIN_DB) e.pulsatile = 0;
+    if (!has_signal(b, from)) e.pulsatile = 0;
     b->estimate = e;
     b->have_estimate = 1;
     if (e.z > b->best_z) b->best_z = e.z;
@@ -684,7 +672,6 @@ void dop_beats_destroy(dop_beats *b)
     for (int k = 0; k < N_USED; k++) free(b->tempo_in[k]);
     free(b->ring);
     free(b->path);
-    free(b->snr);
     free(b->penalty);
     free(b);
 }
