@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dopflow/beat_measure.h"
 #include "dopflow/beat_tempo.h"
 
 /* The features of a frame: the flow's velocity traces, and the spectral
@@ -32,9 +33,6 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define LONG_BEAT 1.6           /* ... and longer than this */
 #define SIGNAL_MIN_DB 10.0      /* a pulsatile span has frames this far above the noise */
 #define SIGNAL_SHARE 0.1        /* ... in at least this share of its frames */
-/* Artifacts that hide the cardiac cycle (a beat with too many is rejected);
- * a clipped frame still shows it and is only left out of the averages. */
-#define HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
 #define CLEAR_FLOW 2.0          /* flow periodicity above this x z_min: bursts are artifacts */
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
 
@@ -237,16 +235,7 @@ static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
         if (!prev && !next) continue;
         double t = 0.0;
         if (prev && next) t = (f->time_s - prev->time_s) / (next->time_s - prev->time_s);
-        const dop_frame *a = prev ? prev : next, *c = next ? next : prev;
-#define LERP(field) f->field = a->field + t * (c->field - a->field)
-        LERP(vmax_cm_s);
-        LERP(vmax_forward_cm_s);
-        LERP(vmax_reverse_cm_s);
-        LERP(vmean_cm_s);
-        LERP(flow_ml_min);
-        LERP(shear_rate_s);
-#undef LERP
-        f->flags |= DOP_FRAME_BRIDGED;
+        dop_frame_bridge(f, prev ? prev : next, next ? next : prev, t);
     }
 }
 
@@ -274,28 +263,20 @@ static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
 /* Velocity indices of the beat [start, end) from its (bridged) frames. */
 static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *beat)
 {
-    const int64_t m = end - start;
-    double psv = -INFINITY, sum_max = 0.0, sum_mean = 0.0, sum_flow = 0.0, sum_shear = 0.0;
+    dop_beat_sums sums = dop_beat_sums_empty();
     for (int64_t s = start; s < end; s++) {
         dop_frame *f = &at(b, s)->frame;
         f->beat_index = beat->index;
         if (beat->rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
-        if (f->vmax_cm_s > psv) psv = f->vmax_cm_s;
-        sum_max += f->vmax_cm_s;
-        sum_mean += f->vmean_cm_s;
-        sum_flow += f->flow_ml_min;
-        sum_shear += f->shear_rate_s;
+        dop_beat_sums_add(&sums, f);
     }
+    const double fraction = beat->artifact_fraction; /* as judged, before bridging */
     /* End-diastolic velocity: the envelope over the last two frames of the cycle. */
-    beat->edv_cm_s = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
-                            : at(b, end - 1)->frame.vmax_cm_s;
-    beat->psv_cm_s = psv;
-    beat->tamax_cm_s = sum_max / (double)m;
-    beat->tamean_cm_s = sum_mean / (double)m;
-    beat->flow_ml_min = sum_flow / (double)m;
-    beat->shear_rate_s = sum_shear / (double)m;
-    beat->pi = beat->tamax_cm_s != 0.0 ? (psv - beat->edv_cm_s) / beat->tamax_cm_s : NAN;
-    beat->ri = psv != 0.0 ? (psv - beat->edv_cm_s) / psv : NAN;
+    const int64_t m = end - start;
+    double edv = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
+                        : at(b, end - 1)->frame.vmax_cm_s;
+    dop_beat_set_indices(beat, &sums, edv);
+    beat->artifact_fraction = fraction;
 }
 
 /* Close the beat [start, end): judge, annotate, emit its frames, then the beat. */
@@ -304,7 +285,7 @@ static void close_beat(dop_beats *b, int64_t start, int64_t end)
     const int64_t m = end - start;
     int64_t artifacts = 0;
     for (int64_t s = start; s < end; s++)
-        if (at(b, s)->frame.flags & HIDING_MASK) artifacts++;
+        if (at(b, s)->frame.flags & DOP_FRAME_HIDING_MASK) artifacts++;
     dop_beat beat = {0};
     beat.index = b->beat_count++;
     beat.start_s = at(b, start)->frame.time_s;
@@ -344,7 +325,7 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
 {
     const double forward = f->vmax_forward_cm_s, reverse = -f->vmax_reverse_cm_s;
     const int dropout = (f->flags & DOP_FRAME_DROPOUT) != 0;
-    const int velocity_clean = !(f->flags & (HIDING_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(forward) &&
+    const int velocity_clean = !(f->flags & (DOP_FRAME_HIDING_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(forward) &&
                                isfinite(reverse) && isfinite(f->vmean_cm_s);
     if (velocity_clean) {
         /* The flow's main direction: the mean of forward - reverse maximum
@@ -359,10 +340,10 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
     value[F_POWER] = ev ? log(ev->excess_power + POWER_FLOOR) : 0.0;
     value[F_FLUX] = ev && !dropout ? ev->flux : 0.0;
     value[F_POWER_QUIET] = value[F_POWER];
-    value[F_FLUX_QUIET] = f->flags & HIDING_MASK ? 0.0 : value[F_FLUX];
+    value[F_FLUX_QUIET] = f->flags & DOP_FRAME_HIDING_MASK ? 0.0 : value[F_FLUX];
     clean[F_VMAX] = clean[F_VMEAN] = velocity_clean;
     clean[F_POWER] = !dropout && isfinite(value[F_POWER]);
-    clean[F_POWER_QUIET] = !(f->flags & HIDING_MASK) && isfinite(value[F_POWER]);
+    clean[F_POWER_QUIET] = !(f->flags & DOP_FRAME_HIDING_MASK) && isfinite(value[F_POWER]);
     clean[F_FLUX] = clean[F_FLUX_QUIET] = 1;
 }
 
@@ -642,7 +623,7 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
     int clean[N_FEATURES];
     feature_values(b, frame, evidence, value, clean);
     double len = fmin((double)(seq - b->hist_first + 1), (double)b->window_len);
-    b->hiding_rate += (((frame->flags & HIDING_MASK) ? 1.0 : 0.0) - b->hiding_rate) / len;
+    b->hiding_rate += (((frame->flags & DOP_FRAME_HIDING_MASK) ? 1.0 : 0.0) - b->hiding_rate) / len;
     for (int k = 0; k < N_FEATURES; k++) trace_feature(b, seq, k, value[k], clean[k]);
 
     const int64_t have = b->next_seq - b->hist_first;

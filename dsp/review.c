@@ -4,6 +4,7 @@
  * because a misspelt edit that did nothing would look like a review that
  * was applied. JSON by jansson; SHA-256 by nettle. */
 #include "dopflow/review.h"
+#include "dopflow/beat_measure.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -362,16 +363,7 @@ static void bridge_artifacts(dop_frame *f, size_t m)
             if (!(f[q].flags & DOP_FRAME_ARTIFACT_MASK)) next = &f[q];
         if (!prev && !next) continue;
         double t = prev && next ? (f[s].time_s - prev->time_s) / (next->time_s - prev->time_s) : 0.0;
-        const dop_frame *a = prev ? prev : next, *c = next ? next : prev;
-#define LERP(field) f[s].field = a->field + t * (c->field - a->field)
-        LERP(vmax_cm_s);
-        LERP(vmax_forward_cm_s);
-        LERP(vmax_reverse_cm_s);
-        LERP(vmean_cm_s);
-        LERP(flow_ml_min);
-        LERP(shear_rate_s);
-#undef LERP
-        f[s].flags |= DOP_FRAME_BRIDGED;
+        dop_frame_bridge(&f[s], prev ? prev : next, next ? next : prev, t);
     }
 }
 
@@ -379,28 +371,12 @@ static void bridge_artifacts(dop_frame *f, size_t m)
  * beats.h); end_s is the next onset. */
 static void beat_stats(dop_beat *beat, const dop_frame *f, size_t m, double end_s)
 {
-    double psv = -INFINITY, sum_max = 0.0, sum_mean = 0.0, sum_flow = 0.0, sum_shear = 0.0;
-    size_t artifacts = 0;
-    for (size_t s = 0; s < m; s++) {
-        artifacts += (f[s].flags & DOP_FRAME_ARTIFACT_MASK) != 0;
-        if (f[s].vmax_cm_s > psv) psv = f[s].vmax_cm_s;
-        sum_max += f[s].vmax_cm_s;
-        sum_mean += f[s].vmean_cm_s;
-        sum_flow += f[s].flow_ml_min;
-        sum_shear += f[s].shear_rate_s;
-    }
+    dop_beat_sums sums = dop_beat_sums_empty();
+    for (size_t s = 0; s < m; s++) dop_beat_sums_add(&sums, &f[s]);
     beat->start_s = f[0].time_s;
     beat->end_s = end_s;
     beat->heart_rate_bpm = 60.0 / (beat->end_s - beat->start_s);
-    beat->artifact_fraction = (double)artifacts / (double)m;
-    beat->edv_cm_s = m >= 2 ? 0.5 * (f[m - 1].vmax_cm_s + f[m - 2].vmax_cm_s) : f[m - 1].vmax_cm_s;
-    beat->psv_cm_s = psv;
-    beat->tamax_cm_s = sum_max / (double)m;
-    beat->tamean_cm_s = sum_mean / (double)m;
-    beat->flow_ml_min = sum_flow / (double)m;
-    beat->shear_rate_s = sum_shear / (double)m;
-    beat->pi = beat->tamax_cm_s != 0.0 ? (psv - beat->edv_cm_s) / beat->tamax_cm_s : NAN;
-    beat->ri = psv != 0.0 ? (psv - beat->edv_cm_s) / psv : NAN;
+    dop_beat_set_indices(beat, &sums, m >= 2 ? 0.5 * (f[m - 1].vmax_cm_s + f[m - 2].vmax_cm_s) : f[m - 1].vmax_cm_s);
 }
 
 /* The reject/restore edit that names the onset at `onset_s` of a beat

@@ -1,0 +1,48 @@
+/* The measurements of one cardiac cycle (see beat_measure.h). */
+#include "dopflow/beat_measure.h"
+
+#include <math.h>
+
+dop_beat_sums dop_beat_sums_empty(void)
+{
+    dop_beat_sums s = {.psv_cm_s = -INFINITY};
+    return s;
+}
+
+void dop_beat_sums_add(dop_beat_sums *s, const dop_frame *f)
+{
+    if (f->vmax_cm_s > s->psv_cm_s) s->psv_cm_s = f->vmax_cm_s;
+    s->vmax += f->vmax_cm_s;
+    s->vmean += f->vmean_cm_s;
+    s->flow += f->flow_ml_min;
+    s->shear += f->shear_rate_s;
+    s->frames++;
+    s->hiding += (f->flags & DOP_FRAME_HIDING_MASK) != 0;
+}
+
+void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_s)
+{
+    const double m = (double)s->frames, psv = s->psv_cm_s;
+    beat->edv_cm_s = edv_cm_s;
+    beat->psv_cm_s = psv;
+    beat->tamax_cm_s = s->vmax / m;
+    beat->tamean_cm_s = s->vmean / m;
+    beat->flow_ml_min = s->flow / m;
+    beat->shear_rate_s = s->shear / m;
+    beat->pi = beat->tamax_cm_s != 0.0 ? (psv - edv_cm_s) / beat->tamax_cm_s : NAN;
+    beat->ri = psv != 0.0 ? (psv - edv_cm_s) / psv : NAN;
+    beat->artifact_fraction = (double)s->hiding / m;
+}
+
+void dop_frame_bridge(dop_frame *f, const dop_frame *a, const dop_frame *c, double t)
+{
+#define LERP(field) f->field = a->field + t * (c->field - a->field)
+    LERP(vmax_cm_s);
+    LERP(vmax_forward_cm_s);
+    LERP(vmax_reverse_cm_s);
+    LERP(vmean_cm_s);
+    LERP(flow_ml_min);
+    LERP(shear_rate_s);
+#undef LERP
+    f->flags |= DOP_FRAME_BRIDGED;
+}

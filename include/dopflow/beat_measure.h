@@ -1,0 +1,44 @@
+/* dopflow: the measurements of one cardiac cycle from its frames, shared
+ * by the beat segmenter (beats.h) and the review replay (review.h) so that
+ * a beat split or restored by a reviewer is measured exactly as a detected
+ * one. Velocities cm/s, flow ml/min, shear rate 1/s. */
+#ifndef DOPFLOW_BEAT_MEASURE_H
+#define DOPFLOW_BEAT_MEASURE_H
+
+#include <stddef.h>
+
+#include "dopflow/export.h"
+#include "dopflow/records.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Artifacts that hide the cardiac cycle: a beat with more than the reject
+ * fraction of them is rejected. A clipped frame still shows the cycle
+ * (systole is what clips) and is only left out of the averages. */
+#define DOP_FRAME_HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
+
+/* Sums over a beat's frames. */
+typedef struct dop_beat_sums {
+    double psv_cm_s;                 /* largest vmax so far (-INFINITY when empty) */
+    double vmax, vmean, flow, shear; /* sums */
+    size_t frames, hiding;           /* frames, and those with DOP_FRAME_HIDING_MASK */
+} dop_beat_sums;
+
+DOP_API dop_beat_sums dop_beat_sums_empty(void);
+DOP_API void dop_beat_sums_add(dop_beat_sums *s, const dop_frame *f);
+
+/* PSV, EDV (given: the envelope just before the next onset), TAMAX,
+ * TAMEAN, flow, shear rate, PI (Gosling) and RI (Pourcelot), and the
+ * artifact fraction, from the sums of a beat of at least one frame. */
+DOP_API void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_s);
+
+/* An artifact frame's velocities, flow and shear rate interpolated
+ * linearly at fraction t (0..1) between the clean frames a and c. */
+DOP_API void dop_frame_bridge(dop_frame *f, const dop_frame *a, const dop_frame *c, double t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
