@@ -330,16 +330,24 @@ typedef struct study_ctx {
     char *results_dir;
 } study_ctx;
 
+/* Open results_dir/KEY<suffix> for an atomic write. */
+static dop_status open_result(const char *results_dir, const char *key, const char *suffix, dop_atomic_file **af,
+                              dop_error *err)
+{
+    char name[KEY_HEX + 16];
+    snprintf(name, sizeof name, "%s%s", key, suffix);
+    char *path = path_join(results_dir, name);
+    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    dop_status st = dop_atomic_open(path, af, err);
+    free(path);
+    return st;
+}
+
 static dop_status write_results(const char *results_dir, const char *key, const dop_summary *s, size_t n,
                                 dop_error *err)
 {
-    char name[KEY_HEX + 8];
-    snprintf(name, sizeof name, "%s.csv", key);
-    char *path = path_join(results_dir, name);
-    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     dop_atomic_file *af;
-    dop_status st = dop_atomic_open(path, &af, err);
-    free(path);
+    dop_status st = open_result(results_dir, key, ".csv", &af, err);
     if (st != DOP_OK) return st;
     FILE *f = dop_atomic_stream(af);
     fprintf(f, "%s\n", dop_summary_csv_header());
@@ -356,13 +364,8 @@ static dop_status write_results(const char *results_dir, const char *key, const 
 static dop_status write_review_result(const char *results_dir, const char *key, const dop_job_report *r,
                                       dop_error *err)
 {
-    char name[KEY_HEX + 16];
-    snprintf(name, sizeof name, "%s.review.csv", key);
-    char *path = path_join(results_dir, name);
-    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     dop_atomic_file *af;
-    dop_status st = dop_atomic_open(path, &af, err);
-    free(path);
+    dop_status st = open_result(results_dir, key, ".review.csv", &af, err);
     if (st != DOP_OK) return st;
     fprintf(dop_atomic_stream(af), REVIEW_RESULT_HEADER "\n%d,%lld,%.6g,%lld,%lld\n", r->reviewed,
             (long long)r->review_rejected_beats, r->review_excluded_s, (long long)r->review_edits,
