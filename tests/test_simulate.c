@@ -16,6 +16,7 @@
 #include <fftw3.h>
 
 #include "dopflow/simulate.h"
+#include "sim_util.h"
 
 /* Doppler shift of velocity v (cm/s). */
 static double doppler_hz(const dop_sim_config *c, double v_cm_s)
@@ -38,53 +39,12 @@ static dop_sim_config steady_config(double mean_cm_s, dop_sim_profile profile, d
     return c;
 }
 
-static float complex *generate(const dop_sim_config *c, size_t *n)
-{
-    dop_sim *sim = NULL;
-    dop_error err;
-    dop_status st = dop_sim_create(c, &sim, &err);
-    if (st != DOP_OK) fail_msg("create: %s", err.message);
-    *n = (size_t)dop_sim_length(sim);
-    float complex *x = malloc(*n * sizeof *x);
-    assert_non_null(x);
-    size_t got = 0;
-    dop_sim_generate(sim, x, *n, &got);
-    assert_int_equal(got, *n);
-    dop_sim_destroy(sim);
-    return x;
-}
-
-/* Welch PSD (Hann, 50 % overlap), natural FFT order, nfft bins. */
-static double *welch(const float complex *x, size_t n, size_t nfft)
-{
-    double *psd = calloc(nfft, sizeof *psd);
-    fftwf_complex *in = fftwf_malloc(nfft * sizeof *in), *out = fftwf_malloc(nfft * sizeof *out);
-    fftwf_plan plan = fftwf_plan_dft_1d((int)nfft, in, out, FFTW_FORWARD, FFTW_ESTIMATE);
-    for (size_t start = 0; start + nfft <= n; start += nfft / 2) {
-        for (size_t i = 0; i < nfft; i++) {
-            double w = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)nfft);
-            in[i] = (float)w * x[start + i];
-        }
-        fftwf_execute(plan);
-        for (size_t k = 0; k < nfft; k++) psd[k] += (double)crealf(out[k]) * crealf(out[k]) + (double)cimagf(out[k]) * cimagf(out[k]);
-    }
-    fftwf_destroy_plan(plan);
-    fftwf_free(in);
-    fftwf_free(out);
-    return psd;
-}
-
-static double bin_hz(size_t k, size_t nfft, double fs)
-{
-    return (k < nfft / 2 ? (double)k : (double)k - (double)nfft) * fs / (double)nfft;
-}
-
 /* Power-weighted mean frequency over the two-sided spectrum, Hz. */
 static double mean_frequency(const double *psd, size_t nfft, double fs)
 {
     double num = 0.0, den = 0.0;
     for (size_t k = 0; k < nfft; k++) {
-        num += bin_hz(k, nfft, fs) * psd[k];
+        num += sim_util_bin_hz(k, nfft, fs) * psd[k];
         den += psd[k];
     }
     return num / den;
@@ -97,7 +57,7 @@ static double positive_quantile(const double *psd, size_t nfft, double fs, doubl
     for (size_t k = 0; k < nfft / 2; k++) total += psd[k];
     for (size_t k = 0; k < nfft / 2; k++) {
         acc += psd[k];
-        if (acc >= fraction * total) return bin_hz(k, nfft, fs);
+        if (acc >= fraction * total) return sim_util_bin_hz(k, nfft, fs);
     }
     return fs / 2.0;
 }
@@ -116,16 +76,16 @@ static void test_plug_mean_frequency_is_doppler_shift(void **state)
     (void)state;
     dop_sim_config c = steady_config(30.0, DOP_SIM_PROFILE_PLUG, 2.0);
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t nfft = 2048;
-    double *psd = welch(x, n, nfft);
+    double *psd = sim_util_welch(x, n, nfft);
     double expected = doppler_hz(&c, 30.0);
     double fmean = mean_frequency(psd, nfft, c.fs_hz);
     assert_true(fabs(fmean - expected) < 0.01 * expected);
     size_t kmax = 0;
     for (size_t k = 1; k < nfft; k++)
         if (psd[k] > psd[kmax]) kmax = k;
-    assert_true(fabs(bin_hz(kmax, nfft, c.fs_hz) - expected) < 3.0 * c.fs_hz / (double)nfft + 0.05 * expected);
+    assert_true(fabs(sim_util_bin_hz(kmax, nfft, c.fs_hz) - expected) < 3.0 * c.fs_hz / (double)nfft + 0.05 * expected);
     /* Unit blood power before scaling. */
     assert_true(fabs(power_of(x, n) - 1.0) < 0.05);
     free(psd);
@@ -150,9 +110,9 @@ static void test_parabolic_profile(void **state)
     dop_sim_destroy(sim);
 
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t nfft = 2048;
-    double *psd = welch(x, n, nfft);
+    double *psd = sim_util_welch(x, n, nfft);
     double f_mean = doppler_hz(&c, 20.0), f_centre = doppler_hz(&c, 40.0);
     assert_true(fabs(mean_frequency(psd, nfft, c.fs_hz) - f_mean) < 0.02 * f_mean);
     double edge = positive_quantile(psd, nfft, c.fs_hz, 0.99);
@@ -160,7 +120,7 @@ static void test_parabolic_profile(void **state)
     /* Uniform area over velocity: equal power in three equal bands inside (0.1, 0.9) fc. */
     double band[3] = {0, 0, 0};
     for (size_t k = 0; k < nfft / 2; k++) {
-        double f = bin_hz(k, nfft, c.fs_hz) / f_centre;
+        double f = sim_util_bin_hz(k, nfft, c.fs_hz) / f_centre;
         if (f > 0.1 && f < 0.9) band[(int)((f - 0.1) / (0.8 / 3.0))] += psd[k];
     }
     double avg = (band[0] + band[1] + band[2]) / 3.0;
@@ -182,8 +142,8 @@ static void test_blunt_profile(void **state)
     assert_true(fabs(r[10].centreline_velocity_cm_s - 40.0) < 1e-9);
     dop_sim_destroy(sim);
     size_t n;
-    float complex *x = generate(&c, &n);
-    double *psd = welch(x, n, 2048);
+    float complex *x = sim_util_generate(&c, &n);
+    double *psd = sim_util_welch(x, n, 2048);
     double f_mean = doppler_hz(&c, 30.0);
     assert_true(fabs(mean_frequency(psd, 2048, c.fs_hz) - f_mean) < 0.02 * f_mean);
     /* Most of the area moves near the centreline: the median is above the mean. */
@@ -198,16 +158,16 @@ static void test_reverse_flow_is_negative(void **state)
     (void)state;
     dop_sim_config c = steady_config(-15.0, DOP_SIM_PROFILE_PARABOLIC, 2.0);
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t nfft = 2048;
-    double *psd = welch(x, n, nfft);
+    double *psd = sim_util_welch(x, n, nfft);
     double expected = doppler_hz(&c, -15.0);
     assert_true(expected < 0.0);
     assert_true(fabs(mean_frequency(psd, nfft, c.fs_hz) - expected) < 0.02 * fabs(expected));
     double neg = 0.0, total = 0.0;
     for (size_t k = 0; k < nfft; k++) {
         total += psd[k];
-        if (bin_hz(k, nfft, c.fs_hz) < 0.0) neg += psd[k];
+        if (sim_util_bin_hz(k, nfft, c.fs_hz) < 0.0) neg += psd[k];
     }
     assert_true(neg > 0.95 * total);
     free(psd);
@@ -222,8 +182,8 @@ static void test_aliasing_wraps(void **state)
     c.rest.mean_velocity_cm_s = 1.3 * dop_sim_nyquist_cm_s(&c);
     c.after = c.rest;
     size_t n;
-    float complex *x = generate(&c, &n);
-    double *psd = welch(x, n, 2048);
+    float complex *x = sim_util_generate(&c, &n);
+    double *psd = sim_util_welch(x, n, 2048);
     double expected = -0.7 * c.fs_hz / 2.0;
     assert_true(fabs(mean_frequency(psd, 2048, c.fs_hz) - expected) < 0.03 * fabs(expected));
     free(psd);
@@ -335,21 +295,21 @@ static void test_snr_and_clutter_levels(void **state)
     noise.blood = noise.clutter = 0;
     clutter.blood = clutter.noise = 0;
     size_t n;
-    float complex *xb = generate(&blood, &n), *xn = generate(&noise, &n), *xc = generate(&clutter, &n);
+    float complex *xb = sim_util_generate(&blood, &n), *xn = sim_util_generate(&noise, &n), *xc = sim_util_generate(&clutter, &n);
     double pb = power_of(xb, n), pn = power_of(xn, n), pc = power_of(xc, n);
     assert_true(fabs(10.0 * log10(pb / pn) - 12.0) < 0.5);
     assert_true(fabs(10.0 * log10(pc / pb) - 35.0) < 0.5);
     size_t nfft = 4096;
-    double *psd = welch(xc, n, nfft);
+    double *psd = sim_util_welch(xc, n, nfft);
     double inside = 0.0, total = 0.0;
     for (size_t k = 0; k < nfft; k++) {
         total += psd[k];
-        if (fabs(bin_hz(k, nfft, c.fs_hz)) < 30.0) inside += psd[k];
+        if (fabs(sim_util_bin_hz(k, nfft, c.fs_hz)) < 30.0) inside += psd[k];
     }
     assert_true(inside > 0.99 * total);
     /* The mixture is the sum of the parts (same streams). */
     size_t nm;
-    float complex *xm = generate(&c, &nm);
+    float complex *xm = sim_util_generate(&c, &nm);
     for (size_t i = 0; i < n; i += 997) assert_true(cabsf(xm[i] - (xb[i] + xn[i] + xc[i])) < 1e-3f * (1.0f + cabsf(xm[i])));
     free(psd);
     free(xb);
@@ -369,7 +329,7 @@ static void test_tapotement_bursts(void **state)
     c.artifact.end_s = 10.0;
     c.blood = 0;
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t bursts = 0, active = 0;
     int in = 0;
     for (size_t i = 0; i < n; i++) {
@@ -395,7 +355,7 @@ static void test_dropout(void **state)
     c.n_dropouts = 1;
     c.dropouts[0] = (dop_sim_dropout){2.0, 0.5};
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t a = (size_t)(2.01 * c.fs_hz), b = (size_t)(2.49 * c.fs_hz);
     assert_true(power_of(x + a, b - a) == 0.0);
     assert_true(power_of(x + (size_t)(2.6 * c.fs_hz), 1000) > 100.0);
@@ -413,7 +373,7 @@ static void test_streaming_and_determinism(void **state)
     c.snr_db = 15.0;
     c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_PETRISSAGE);
     size_t n;
-    float complex *whole = generate(&c, &n);
+    float complex *whole = sim_util_generate(&c, &n);
     dop_sim *sim = NULL;
     assert_int_equal(dop_sim_create(&c, &sim, NULL), DOP_OK);
     float complex *parts = malloc(n * sizeof *parts);
@@ -434,7 +394,7 @@ static void test_streaming_and_determinism(void **state)
     }
     dop_sim_destroy(sim);
     c.seed = 2;
-    float complex *other = generate(&c, &n);
+    float complex *other = sim_util_generate(&c, &n);
     assert_true(memcmp(whole, other, n * sizeof *other) != 0);
     free(other);
     free(parts);

@@ -18,6 +18,7 @@
 #include "dopflow/dopflow.h"
 #include "dopflow/simulate.h"
 #include "sim_internal.h"
+#include "sim_util.h"
 
 static double doppler_hz(const dop_sim_config *c, double v_cm_s)
 {
@@ -37,47 +38,6 @@ static dop_sim_config steady_scatterers(double mean_cm_s, dop_sim_profile profil
     c.hrv_percent = 0.0;
     c.rsa_percent = 0.0;
     return c;
-}
-
-static float complex *generate(const dop_sim_config *c, size_t *n)
-{
-    dop_sim *sim = NULL;
-    dop_error err;
-    if (dop_sim_create(c, &sim, &err) != DOP_OK) fail_msg("create: %s", err.message);
-    *n = (size_t)dop_sim_length(sim);
-    float complex *x = malloc(*n * sizeof *x);
-    assert_non_null(x);
-    size_t got = 0;
-    dop_sim_generate(sim, x, *n, &got);
-    assert_int_equal(got, *n);
-    dop_sim_destroy(sim);
-    return x;
-}
-
-/* Welch PSD (Hann, 50 % overlap), natural FFT order. */
-static double *welch(const float complex *x, size_t n, size_t nfft)
-{
-    double *psd = calloc(nfft, sizeof *psd);
-    fftwf_complex *in = fftwf_malloc(nfft * sizeof *in), *out = fftwf_malloc(nfft * sizeof *out);
-    fftwf_plan plan = fftwf_plan_dft_1d((int)nfft, in, out, FFTW_FORWARD, FFTW_ESTIMATE);
-    for (size_t start = 0; start + nfft <= n; start += nfft / 2) {
-        for (size_t i = 0; i < nfft; i++) {
-            double w = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)nfft);
-            in[i] = (float)w * x[start + i];
-        }
-        fftwf_execute(plan);
-        for (size_t k = 0; k < nfft; k++)
-            psd[k] += (double)crealf(out[k]) * crealf(out[k]) + (double)cimagf(out[k]) * cimagf(out[k]);
-    }
-    fftwf_destroy_plan(plan);
-    fftwf_free(in);
-    fftwf_free(out);
-    return psd;
-}
-
-static double bin_hz(size_t k, size_t nfft, double fs)
-{
-    return (k < nfft / 2 ? (double)k : (double)k - (double)nfft) * fs / (double)nfft;
 }
 
 /* Womersley number -> 0: the shape is Poiseuille's parabola 2 (1 - x^2)
@@ -193,16 +153,16 @@ static void test_plug_spectrum_peak(void **state)
     (void)state;
     dop_sim_config c = steady_scatterers(30.0, DOP_SIM_PROFILE_PLUG);
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t nfft = 1024;
-    double *psd = welch(x, n, nfft);
+    double *psd = sim_util_welch(x, n, nfft);
     double expected = doppler_hz(&c, 30.0);
     size_t kmax = 0;
     for (size_t k = 1; k < nfft; k++)
         if (psd[k] > psd[kmax]) kmax = k;
     double bin = c.fs_hz / (double)nfft;
-    print_message("plug 30 cm/s: peak %.1f Hz, Doppler %.1f Hz, bin %.1f Hz\n", bin_hz(kmax, nfft, c.fs_hz), expected, bin);
-    assert_true(fabs(bin_hz(kmax, nfft, c.fs_hz) - expected) <= bin);
+    print_message("plug 30 cm/s: peak %.1f Hz, Doppler %.1f Hz, bin %.1f Hz\n", sim_util_bin_hz(kmax, nfft, c.fs_hz), expected, bin);
+    assert_true(fabs(sim_util_bin_hz(kmax, nfft, c.fs_hz) - expected) <= bin);
     double p = 0.0;
     for (size_t i = 0; i < n; i++) p += (double)crealf(x[i]) * crealf(x[i]) + (double)cimagf(x[i]) * cimagf(x[i]);
     p /= (double)n;
@@ -225,12 +185,12 @@ static void test_massage_moves_tissue(void **state)
     c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_PETRISSAGE);
     c.artifact.end_s = c.duration_s;
     size_t n;
-    float complex *x = generate(&c, &n);
+    float complex *x = sim_util_generate(&c, &n);
     size_t nfft = 4096;
-    double *psd = welch(x, n, nfft);
+    double *psd = sim_util_welch(x, n, nfft);
     double limit = 2.0 * c.f0_hz * 0.010 / c.c_m_s, total = 0.0, inside = 0.0, moving = 0.0;
     for (size_t k = 0; k < nfft; k++) {
-        double f = fabs(bin_hz(k, nfft, c.fs_hz));
+        double f = fabs(sim_util_bin_hz(k, nfft, c.fs_hz));
         total += psd[k];
         if (f <= 2.0 * limit) inside += psd[k];
         if (f > 3.0 * c.fs_hz / (double)nfft) moving += psd[k];
@@ -256,7 +216,7 @@ static void test_determinism(void **state)
     c.snr_db = 15.0;
     c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_TAPOTEMENT);
     size_t n;
-    float complex *whole = generate(&c, &n), *again = generate(&c, &n);
+    float complex *whole = sim_util_generate(&c, &n), *again = sim_util_generate(&c, &n);
     assert_memory_equal(whole, again, n * sizeof *whole);
     dop_sim *sim = NULL;
     assert_int_equal(dop_sim_create(&c, &sim, NULL), DOP_OK);
@@ -276,7 +236,7 @@ static void test_determinism(void **state)
     }
     dop_sim_destroy(sim);
     c.seed = 2;
-    float complex *other = generate(&c, &n);
+    float complex *other = sim_util_generate(&c, &n);
     assert_true(memcmp(whole, other, n * sizeof *other) != 0);
     free(other);
     free(parts);
