@@ -60,35 +60,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Value of column `name` in row `row` (0 = first data row) of CSV text. */
-static double csv_value(const char *text, const char *name, int row)
-{
-    const char *line = text;
-    int col = 0, target = -1;
-    const char *p = line;
-    for (int c = 0; *p && *p != '\n'; c++) {
-        const char *end = p;
-        while (*end && *end != ',' && *end != '\n') end++;
-        if ((size_t)(end - p) == strlen(name) && strncmp(p, name, strlen(name)) == 0) target = c;
-        p = *end == ',' ? end + 1 : end;
-        col = c;
-    }
-    (void)col;
-    if (target < 0) return NAN;
-    for (int r = 0; r <= row; r++) {
-        p = strchr(p, '\n');
-        if (!p) return NAN;
-        p++;
-    }
-    for (int c = 0; c < target; c++) {
-        p = strpbrk(p, ",\n");
-        if (!p || *p == '\n') return NAN;
-        p++;
-    }
-    if (*p == ',' || *p == '\n') return NAN;
-    return strtod(p, NULL);
-}
-
 static void outputs_have_named_columns_and_physics(void **state)
 {
     fixture *fx = *state;
@@ -106,8 +77,8 @@ static void outputs_have_named_columns_and_physics(void **state)
     const char *required = "epoch,start_s,end_s,mean_velocity_cm_s,tamax_cm_s,flow_ml_min,heart_rate_bpm,n_beats,pi,ri,"
                            "rejected_fraction";
     assert_int_equal(strncmp(text, required, strlen(required)), 0);
-    double mean = csv_value(text, "mean_velocity_cm_s", 0), flow = csv_value(text, "flow_ml_min", 0);
-    double hr = csv_value(text, "heart_rate_bpm", 0);
+    double mean = io_csv_value(text, "mean_velocity_cm_s", 0), flow = io_csv_value(text, "flow_ml_min", 0);
+    double hr = io_csv_value(text, "heart_rate_bpm", 0);
     print_message("summary: mean %.2f (true %.2f) cm/s, flow %.1f ml/min, HR %.1f\n", mean, fx->true_mean_cm_s, flow, hr);
     assert_true(fabs(mean - fx->true_mean_cm_s) <= 0.05 * fx->true_mean_cm_s);
     assert_float_equal(flow, mean * M_PI * 0.2 * 0.2 * 60.0, 0.01 * flow);
@@ -212,12 +183,12 @@ static void diameter_track_scales_flow(void **state)
         io_file_write(csv, text, (size_t)len);
         snprintf(args, sizeof args, "analyze '%s' --diameter-csv '%s' --summary -", fx->wav, csv);
         assert_int_equal(cli_run(args, NULL, &out, NULL), 0);
-        flows[i] = csv_value(out, "flow_ml_min", 0);
+        flows[i] = io_csv_value(out, "flow_ml_min", 0);
         free(out);
     }
     snprintf(args, sizeof args, "analyze '%s' --diameter 4 --summary -", fx->wav);
     assert_int_equal(cli_run(args, NULL, &out, NULL), 0);
-    assert_float_equal(csv_value(out, "flow_ml_min", 0), flows[0], 1e-3 * flows[0]);
+    assert_float_equal(io_csv_value(out, "flow_ml_min", 0), flows[0], 1e-3 * flows[0]);
     assert_float_equal(flows[1] / flows[0], 4.0, 1e-3);
     free(out);
     unlink(csv);
@@ -233,13 +204,13 @@ static void epochs_and_overrides(void **state)
     assert_int_equal(cli_count_lines(out), 3);
     assert_non_null(strstr(out, "\na,0,4,"));
     assert_non_null(strstr(out, "\nb,4,8,"));
-    double mean_a = csv_value(out, "mean_velocity_cm_s", 0);
+    double mean_a = io_csv_value(out, "mean_velocity_cm_s", 0);
     free(out);
     free(err);
     /* --angle 45 overrides the sidecar's 60: velocities scale by cos 60 / cos 45. */
     snprintf(args, sizeof args, "analyze '%s' --epochs 'a:0:4' --angle 45 --summary -", fx->wav);
     assert_int_equal(cli_run(args, NULL, &out, &err), 0);
-    double mean_45 = csv_value(out, "mean_velocity_cm_s", 0);
+    double mean_45 = io_csv_value(out, "mean_velocity_cm_s", 0);
     assert_float_equal(mean_45 / mean_a, cos(M_PI / 3) / cos(M_PI / 4), 1e-3);
     free(out);
     free(err);
@@ -359,7 +330,7 @@ static void raw_stdin_streams_frames(void **state)
     assert_int_equal(strncmp(out, "time_s,vmax_cm_s,vmean_cm_s", 27), 0);
     assert_true(cli_count_lines(out) >= 290);
     /* 1000 Hz at 4 MHz and 60 degrees: 38.5 cm/s. */
-    double v = csv_value(out, "vmean_cm_s", 150);
+    double v = io_csv_value(out, "vmean_cm_s", 150);
     assert_true(fabs(v - 38.5) < 0.5);
     free(out);
     free(err);

@@ -28,32 +28,6 @@ typedef struct fixture {
     int n_onsets;
 } fixture;
 
-/* Value of column `name` in data row `row` of CSV text (NAN if absent). */
-static double csv_value(const char *text, const char *name, int row)
-{
-    const char *p = text;
-    int target = -1;
-    for (int c = 0; *p && *p != '\n'; c++) {
-        const char *end = p;
-        while (*end && *end != ',' && *end != '\n') end++;
-        if ((size_t)(end - p) == strlen(name) && strncmp(p, name, strlen(name)) == 0) target = c;
-        p = *end == ',' ? end + 1 : end;
-    }
-    if (target < 0) return NAN;
-    for (int r = 0; r <= row; r++) {
-        p = strchr(p, '\n');
-        if (!p) return NAN;
-        p++;
-    }
-    for (int c = 0; c < target; c++) {
-        p = strpbrk(p, ",\n");
-        if (!p || *p == '\n') return NAN;
-        p++;
-    }
-    if (*p == ',' || *p == '\n' || !*p) return NAN;
-    return strtod(p, NULL);
-}
-
 static char *read_text(const char *path)
 {
     char *text = NULL;
@@ -79,7 +53,7 @@ static int setup(void **state)
     char *text = NULL;
     if (io_file_read(fx->beats, &text, NULL) != 0) return -1;
     for (int r = 0; r < 64; r++) {
-        double t = csv_value(text, "start_s", r);
+        double t = io_csv_value(text, "start_s", r);
         if (isnan(t)) break;
         fx->onsets[fx->n_onsets++] = t;
     }
@@ -121,7 +95,7 @@ static int analyze(const fixture *fx, const char *extra, char **err)
 static int beat_row_at(const char *beats, double t)
 {
     for (int r = 0; r < 64; r++) {
-        double s = csv_value(beats, "start_s", r);
+        double s = io_csv_value(beats, "start_s", r);
         if (isnan(s)) return -1;
         if (fabs(s - t) <= 0.15) return r;
     }
@@ -167,12 +141,12 @@ static void reject_beat_survives_reanalysis_with_other_parameters(void **state)
         int row = beat_row_at(beats, onset);
         print_message("%s: beat at %.2f s is row %d\n", variants[v], onset, row);
         assert_true(row >= 0);
-        assert_float_equal(csv_value(beats, "rejected", row), 1.0, 0);
+        assert_float_equal(io_csv_value(beats, "rejected", row), 1.0, 0);
         assert_non_null(strstr(beats, ",reject_reason\n"));
         assert_non_null(strstr(beats, "\"review: probe slipped\""));
-        assert_float_equal(csv_value(summary, "reviewed", 0), 1.0, 0);
-        assert_float_equal(csv_value(summary, "n_beats_rejected", 0), 1.0, 0);
-        assert_float_equal(csv_value(summary, "n_review_edits_unmatched", 0), 0.0, 0);
+        assert_float_equal(io_csv_value(summary, "reviewed", 0), 1.0, 0);
+        assert_float_equal(io_csv_value(summary, "n_beats_rejected", 0), 1.0, 0);
+        assert_float_equal(io_csv_value(summary, "n_review_edits_unmatched", 0), 0.0, 0);
         free(beats);
         free(summary);
         free(err);
@@ -185,7 +159,7 @@ static void restore_add_and_exclude(void **state)
     fixture *fx = *state;
     assert_int_equal(analyze(fx, "--no-review", NULL), 0);
     char *before = read_text(fx->summary);
-    const double n_before = csv_value(before, "n_beats", 0);
+    const double n_before = io_csv_value(before, "n_beats", 0);
     /* restore an accepted beat: matched, nothing changes; add a beat in the
      * middle of beat 2; exclude the whole of beats 5 and 6 */
     char edits[1024];
@@ -200,16 +174,16 @@ static void restore_add_and_exclude(void **state)
     print_message("%s", err);
     char *beats = read_text(fx->beats), *summary = read_text(fx->summary), *frames = read_text(fx->frames);
     assert_true(beat_row_at(beats, mid) >= 0); /* the added onset starts a beat */
-    assert_float_equal(csv_value(beats, "rejected", beat_row_at(beats, mid)), 0.0, 0);
-    assert_float_equal(csv_value(beats, "rejected", beat_row_at(beats, fx->onsets[5])), 1.0, 0);
-    assert_float_equal(csv_value(beats, "rejected", beat_row_at(beats, fx->onsets[6])), 1.0, 0);
+    assert_float_equal(io_csv_value(beats, "rejected", beat_row_at(beats, mid)), 0.0, 0);
+    assert_float_equal(io_csv_value(beats, "rejected", beat_row_at(beats, fx->onsets[5])), 1.0, 0);
+    assert_float_equal(io_csv_value(beats, "rejected", beat_row_at(beats, fx->onsets[6])), 1.0, 0);
     assert_non_null(strstr(beats, "\"review: cough\""));
     assert_non_null(strstr(frames, ",excluded,"));
     /* one beat more, two rejected */
-    assert_float_equal(csv_value(summary, "n_beats", 0), n_before + 1 - 2, 0);
-    assert_float_equal(csv_value(summary, "n_beats_rejected", 0), 2.0, 0);
-    assert_float_equal(csv_value(summary, "reviewed", 0), 0.0, 0);
-    assert_true(csv_value(summary, "rejected_fraction", 0) > 0.15);
+    assert_float_equal(io_csv_value(summary, "n_beats", 0), n_before + 1 - 2, 0);
+    assert_float_equal(io_csv_value(summary, "n_beats_rejected", 0), 2.0, 0);
+    assert_float_equal(io_csv_value(summary, "reviewed", 0), 0.0, 0);
+    assert_true(io_csv_value(summary, "rejected_fraction", 0) > 0.15);
     assert_non_null(strstr(err, "not yet marked reviewed"));
     free(before);
     free(beats);
@@ -231,7 +205,7 @@ static void unmatched_edits_are_reported(void **state)
     assert_int_equal(analyze(fx, NULL, &err), 0);
     print_message("%s", err);
     char *summary = read_text(fx->summary);
-    assert_float_equal(csv_value(summary, "n_review_edits_unmatched", 0), 3.0, 0);
+    assert_float_equal(io_csv_value(summary, "n_review_edits_unmatched", 0), 3.0, 0);
     assert_non_null(strstr(err, "edit 1 (reject_beat at 100 s) matches no beat"));
     assert_non_null(strstr(err, "edit 2 (reject_beat at"));
     assert_non_null(strstr(err, "edit 3 (exclude 200 to 201 s) matches no beat"));

@@ -2,6 +2,7 @@
 #include "io_util.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,4 +107,30 @@ int io_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+/* Value of column `name` in data row `row` of CSV text (NAN if absent). */
+double io_csv_value(const char *text, const char *name, int row)
+{
+    const char *p = text;
+    int target = -1;
+    for (int c = 0; *p && *p != '\n'; c++) {
+        const char *end = p;
+        while (*end && *end != ',' && *end != '\n') end++;
+        if ((size_t)(end - p) == strlen(name) && strncmp(p, name, strlen(name)) == 0) target = c;
+        p = *end == ',' ? end + 1 : end;
+    }
+    if (target < 0) return NAN;
+    for (int r = 0; r <= row; r++) {
+        p = strchr(p, '\n');
+        if (!p) return NAN;
+        p++;
+    }
+    for (int c = 0; c < target; c++) {
+        p = strpbrk(p, ",\n");
+        if (!p || *p == '\n') return NAN;
+        p++;
+    }
+    if (*p == ',' || *p == '\n' || !*p) return NAN;
+    return strtod(p, NULL);
 }

@@ -33,4 +33,8 @@ int io_dir_count(const char *path);
 /* 1 if something exists at path (file, folder, ...), 0 if not. */
 int io_exists(const char *path);
 
+/* Value of column `name` in data row `row` (0 = first) of CSV text; NAN if
+ * the column, the row or the value is absent. */
+double io_csv_value(const char *text, const char *name, int row);
+
 #endif
