@@ -35,6 +35,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define SIGNAL_SHARE 0.1        /* ... in at least this share of its frames */
 #define CLEAR_FLOW 2.0          /* flow periodicity above this x z_min: bursts are artifacts */
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
+#define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
 
 typedef struct slot {
     dop_frame frame;
@@ -242,7 +243,9 @@ static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
 /* Quality index and rejection of a beat of m frames (see beats.h).
  * Artifacts are rare events: where the artifact detector flags a large
  * share of all frames (a recording whose own dynamics, such as loud valve
- * clicks, trip it), only the excess of a beat over that share counts. */
+ * clicks, trip it), only the excess of a beat over that share counts, and
+ * where it flags most frames it describes the recording, not rare events:
+ * no beat is then rejected as an artifact. */
 static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
 {
     const double period = b->period_frames;
@@ -251,7 +254,8 @@ static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
     double q_interval = period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
     beat->sqi = q_period * q_interval * (1.0 - excess);
     beat->reject_reason = DOP_BEAT_ACCEPTED;
-    if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction)
+    if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction &&
+        b->hiding_rate <= HIDING_MAJORITY)
         beat->reject_reason = DOP_BEAT_ARTIFACT;
     else if ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period)
         beat->reject_reason = DOP_BEAT_IRREGULAR_INTERVAL;
@@ -599,7 +603,12 @@ static void advance(dop_beats *b, int final)
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
     b->dp_seq = b->next_seq;
-    int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)b->delay_len;
+    /* Without periodicity the path waits a whole window before it is fixed
+     * as not pulsatile: when the periodicity emerges later in the window
+     * (the first beats of a recording, flow after a noisy span) the path
+     * still holds those beats. */
+    const size_t wait = pulsatile_now(b) ? b->delay_len : b->window_len;
+    int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)wait;
     fix_path(b, horizon);
     if (!final) release_old(b, horizon);
 }

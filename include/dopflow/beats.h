@@ -17,7 +17,10 @@
  * [P/2, 2P], less tightness x ln(d / P)^2. A valve click or a second
  * systolic component is not a second beat because a beat there would cost
  * more in the prior than it gains. The best path is traced back every
- * second and beats older than the commit delay (window_s / 2) are fixed.
+ * second and beats older than the commit delay (window_s / 2) are fixed;
+ * while the span is not (yet) pulsatile the path waits a whole window, so
+ * that the first beats of a recording, found periodic only once enough
+ * of it has been seen, are kept.
  * Each beat's onset is then moved to the foot of its systolic upstroke: the
  * minimum of the most reliable trace in the min(0.25 s, 0.3 P) before the
  * steepest rise.
@@ -28,7 +31,9 @@
  * q_period = min(1, z / (2 z_min)) from the periodicity of its span and
  * q_interval = max(0, 1 - |length - P| / P). A beat is rejected (left out
  * of every average) for, in this order: more artifact frames than
- * reject_fraction (artifact); a length outside [0.6 P, 1.6 P]
+ * reject_fraction and than the recording's usual share (artifact; never
+ * where the detector flags most frames: it then describes the recording,
+ * such as broadband valve clicks, not rare events); a length outside [0.6 P, 1.6 P]
  * (irregular_interval: a missed or a false beat); sqi below min_sqi
  * (low_quality).
  *
@@ -36,7 +41,7 @@
  * their beat index, DOP_FRAME_REJECTED_BEAT / DOP_FRAME_BRIDGED /
  * DOP_FRAME_NOT_PULSATILE once the beat that contains them has ended.
  * Memory is fixed at create (about window_s + 60/min_hr seconds of frames);
- * latency is the commit delay plus one beat. */
+ * latency is the commit delay plus one beat (window_s where not pulsatile). */
 #ifndef DOPFLOW_BEATS_H
 #define DOPFLOW_BEATS_H
 
