@@ -92,6 +92,7 @@ const char *dop_beat_reason_name(int reason)
     case DOP_BEAT_IRREGULAR_INTERVAL: return "irregular_interval";
     case DOP_BEAT_LOW_QUALITY: return "low_quality";
     case DOP_BEAT_REVIEW: return "review";
+    case DOP_BEAT_NOT_PULSATILE: return "not_pulsatile";
     default: return "";
     }
 }
@@ -203,10 +204,8 @@ static int pulsatile_now(const dop_beats *b) { return b->have_estimate && b->est
 static void emit_frame(dop_beats *b, dop_frame *f)
 {
     if (b->stopped) return;
-    if (!pulsatile_now(b)) {
-        f->flags |= DOP_FRAME_NOT_PULSATILE;
-        b->not_pulsatile_frames++;
-    }
+    if (!pulsatile_now(b)) f->flags |= DOP_FRAME_NOT_PULSATILE;
+    if (f->flags & DOP_FRAME_NOT_PULSATILE) b->not_pulsatile_frames++;
     if (b->output.on_frame && b->output.on_frame(f, b->output.user)) b->stopped = 1;
 }
 
@@ -240,13 +239,15 @@ static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
     }
 }
 
-/* Quality index and rejection of a beat of m frames (see beats.h).
- * Artifacts are rare events: where the artifact detector flags a large
+/* Quality index and rejection of a beat of m frames, loud of them
+ * SIGNAL_MIN_DB above the noise (see beats.h). A beat without flow in it
+ * (the periodicity of its window came from flow elsewhere in the window)
+ * is not pulsatile. Artifacts are rare events: where the artifact detector flags a large
  * share of all frames (a recording whose own dynamics, such as loud valve
  * clicks, trip it), only the excess of a beat over that share counts, and
  * where it flags most frames it describes the recording, not rare events:
  * no beat is then rejected as an artifact. */
-static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
+static void judge_beat(const dop_beats *b, int64_t m, int64_t loud, dop_beat *beat)
 {
     const double period = b->period_frames;
     const double excess = fmax(0.0, beat->artifact_fraction - b->hiding_rate);
@@ -254,7 +255,9 @@ static void judge_beat(const dop_beats *b, int64_t m, dop_beat *beat)
     double q_interval = period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
     beat->sqi = q_period * q_interval * (1.0 - excess);
     beat->reject_reason = DOP_BEAT_ACCEPTED;
-    if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction &&
+    if ((double)loud < SIGNAL_SHARE * (double)m)
+        beat->reject_reason = DOP_BEAT_NOT_PULSATILE;
+    else if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction &&
         b->hiding_rate <= HIDING_MAJORITY)
         beat->reject_reason = DOP_BEAT_ARTIFACT;
     else if ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period)
@@ -287,19 +290,25 @@ static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *bea
 static void close_beat(dop_beats *b, int64_t start, int64_t end)
 {
     const int64_t m = end - start;
-    int64_t artifacts = 0;
-    for (int64_t s = start; s < end; s++)
-        if (at(b, s)->frame.flags & DOP_FRAME_HIDING_MASK) artifacts++;
+    int64_t artifacts = 0, loud = 0;
+    for (int64_t s = start; s < end; s++) {
+        const dop_frame *f = &at(b, s)->frame;
+        if (f->flags & DOP_FRAME_HIDING_MASK) artifacts++;
+        if (f->snr_db >= SIGNAL_MIN_DB) loud++;
+    }
     dop_beat beat = {0};
     beat.index = b->beat_count++;
     beat.start_s = at(b, start)->frame.time_s;
     beat.end_s = at(b, end)->frame.time_s;
     beat.heart_rate_bpm = 60.0 / (beat.end_s - beat.start_s);
     beat.artifact_fraction = (double)artifacts / (double)m;
-    judge_beat(b, m, &beat);
+    judge_beat(b, m, loud, &beat);
     if (!beat.rejected) bridge_artifacts(b, start, end);
     measure_beat(b, start, end, &beat);
-    for (int64_t s = start; s < end; s++) emit_frame(b, &at(b, s)->frame);
+    for (int64_t s = start; s < end; s++) {
+        if (beat.reject_reason == DOP_BEAT_NOT_PULSATILE) at(b, s)->frame.flags |= DOP_FRAME_NOT_PULSATILE;
+        emit_frame(b, &at(b, s)->frame);
+    }
     b->first_seq = end;
     if (!b->stopped && b->output.on_beat && b->output.on_beat(&beat, b->output.user)) b->stopped = 1;
 }

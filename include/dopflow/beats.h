@@ -30,7 +30,10 @@
  * sqi = q_period x q_interval x (1 - artifact fraction), with
  * q_period = min(1, z / (2 z_min)) from the periodicity of its span and
  * q_interval = max(0, 1 - |length - P| / P). A beat is rejected (left out
- * of every average) for, in this order: more artifact frames than
+ * of every average) for, in this order: fewer than 10 % of its frames
+ * 10 dB above the noise (not_pulsatile: the periodicity of its window came
+ * from flow elsewhere; its frames carry DOP_FRAME_NOT_PULSATILE); more
+ * artifact frames than
  * reject_fraction and than the recording's usual share (artifact; never
  * where the detector flags most frames: it then describes the recording,
  * such as broadband valve clicks, not rare events); a length outside [0.6 P, 1.6 P]

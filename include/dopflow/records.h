@@ -69,10 +69,12 @@ typedef enum dop_beat_reason {
     DOP_BEAT_ARTIFACT,            /* more artifact frames than the reject fraction */
     DOP_BEAT_IRREGULAR_INTERVAL,  /* length far from the heart period of its neighbourhood */
     DOP_BEAT_LOW_QUALITY,         /* signal quality index below the threshold */
-    DOP_BEAT_REVIEW               /* rejected by a reviewer (review.h; the text is "review: <reason>") */
+    DOP_BEAT_REVIEW,              /* rejected by a reviewer (review.h; the text is "review: <reason>") */
+    DOP_BEAT_NOT_PULSATILE        /* no flow in it: too few frames above the noise (beats.h) */
 } dop_beat_reason;
 
-/* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality", "review". */
+/* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality", "review",
+ * "not_pulsatile". */
 DOP_API const char *dop_beat_reason_name(int reason);
 
 #ifdef __cplusplus
