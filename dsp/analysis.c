@@ -9,6 +9,7 @@
 #include "dopflow/analysis.h"
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
+#include "dopflow/spectral_lines.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ struct dop_analysis {
     dop_noise_floor *noise;
     dop_envelope *envelope;
     dop_beat_evidence *evidence; /* spectral beat features */
+    dop_spectral_lines *lines;   /* stationary spectral lines left out */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
     float *velocity_axis;   /* cm/s per bin */
@@ -202,6 +204,8 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     }
     cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
     if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK) goto fail;
+    dop_spectral_lines_config lcfg = {.bins = bins, .frame_rate_hz = cfg->noise.frame_rate_hz, .eligible = noise_mask};
+    if ((status = dop_spectral_lines_create(&lcfg, &a->lines, err)) != DOP_OK) goto fail;
     if (cfg->vmean_method == DOP_VMEAN_KASAI && (status = dop_kasai_create(bins, cfg->fs_hz, &a->kasai, err)) != DOP_OK)
         goto fail;
     cfg->envelope.bins = bins;
@@ -244,6 +248,7 @@ fail:
 
 long long dop_analysis_unwrapped_frames(const dop_analysis *a) { return a->unwrapped_frames; }
 long long dop_analysis_not_pulsatile_frames(const dop_analysis *a) { return dop_beats_not_pulsatile_frames(a->beats); }
+long long dop_analysis_spectral_line_frames(const dop_analysis *a) { return dop_spectral_lines_frames(a->lines); }
 double dop_analysis_best_periodicity(const dop_analysis *a) { return dop_beats_best_periodicity(a->beats); }
 const float *dop_analysis_velocity_axis(const dop_analysis *a) { return a->velocity_axis; }
 size_t dop_analysis_bins(const dop_analysis *a) { return dop_spectrum_bins(a->spectrum); }
@@ -264,10 +269,15 @@ static uint32_t artifact_flags(const dop_analysis *a, const dop_spectrum_frame *
     return flags;
 }
 
-static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
+static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
 {
     dop_analysis *a = user;
     const dop_analysis_config *cfg = &a->cfg;
+    /* Every estimate sees the spectrum without its stationary lines; the
+     * spectrum passed on (the sonogram) is the recording's own. */
+    dop_spectrum_frame clean = *raw;
+    clean.psd = dop_spectral_lines_remove(a->lines, raw->psd);
+    const dop_spectrum_frame *sf = &clean;
     double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
@@ -333,7 +343,7 @@ static int on_spectrum_frame(const dop_spectrum_frame *sf, void *user)
     f.flags = flags;
     f.beat_index = -1;
 
-    if (a->output.on_spectrum && a->output.on_spectrum(sf, noise, a->output.user)) return 1;
+    if (a->output.on_spectrum && a->output.on_spectrum(raw, noise, a->output.user)) return 1;
     dop_beat_evidence_frame evidence = dop_beat_evidence_push(a->evidence, sf->psd);
     a->frame_status = dop_beats_push(a->beats, &f, &evidence);
     return a->frame_status != DOP_OK;
@@ -420,6 +430,7 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);
     dop_beat_evidence_destroy(a->evidence);
+    dop_spectral_lines_destroy(a->lines);
     free(a->work);
     free(a->velocity_axis);
     free(a);

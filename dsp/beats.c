@@ -35,6 +35,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define SIGNAL_SHARE 0.1        /* ... in at least this share of its frames */
 #define CLEAR_FLOW 2.0          /* flow periodicity above this x z_min: bursts are artifacts */
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
+#define CONFIRM_PERIOD 0.1       /* two estimates in a row agree: periods within this fraction */
 #define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
 
 typedef struct slot {
@@ -74,6 +75,7 @@ struct dop_beats {
     int64_t direction_count;
     /* the periodicity in force */
     int have_estimate;
+    int confirmed;                   /* pulsatile in two estimates in a row, with one period */
     dop_tempo_estimate estimate;
     double period_frames;            /* estimate.period_s x frame rate */
     double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
@@ -187,6 +189,7 @@ void dop_beats_reset(dop_beats *b)
     b->direction_count = 0;
     b->hiding_rate = 0.0;
     b->have_estimate = 0;
+    b->confirmed = 0;
     memset(&b->estimate, 0, sizeof b->estimate);
     b->period_frames = 0.0;
     b->primary_trace = F_VMAX;
@@ -492,6 +495,8 @@ static void estimate_tempo(dop_beats *b)
     }
     /* Periodic noise is not flow: a pulsatile span also has a signal. */
     if (!has_signal(b, from)) e.pulsatile = 0;
+    b->confirmed = e.pulsatile && b->have_estimate && b->estimate.pulsatile &&
+                   fabs(e.period_s / b->estimate.period_s - 1.0) < CONFIRM_PERIOD;
     b->estimate = e;
     b->have_estimate = 1;
     if (e.z > b->best_z) b->best_z = e.z;
@@ -612,11 +617,12 @@ static void advance(dop_beats *b, int final)
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
     b->dp_seq = b->next_seq;
-    /* Without periodicity the path waits a whole window before it is fixed
-     * as not pulsatile: when the periodicity emerges later in the window
-     * (the first beats of a recording, flow after a noisy span) the path
-     * still holds those beats. */
-    const size_t wait = pulsatile_now(b) ? b->delay_len : b->window_len;
+    /* Until two estimates in a row find the same period the path waits a
+     * whole window before it is fixed: when the periodicity emerges later
+     * in the window (the first beats of a recording, flow after a noisy
+     * span) the path still holds those beats, and a window that is only
+     * just periodic, perhaps at a wrong period, does not fix them yet. */
+    const size_t wait = b->confirmed ? b->delay_len : b->window_len;
     int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)wait;
     fix_path(b, horizon);
     if (!final) release_old(b, horizon);

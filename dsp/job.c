@@ -491,6 +491,7 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     if (o.replay) report_review(review, o.replay, report);
     report->unwrapped_frames = dop_analysis_unwrapped_frames(analysis);
     report->not_pulsatile_frames = dop_analysis_not_pulsatile_frames(analysis);
+    report->spectral_line_frames = dop_analysis_spectral_line_frames(analysis);
     report->best_periodicity = dop_analysis_best_periodicity(analysis);
     if (o.status != DOP_OK) status = o.status;
     if (status != DOP_OK) goto done;

@@ -253,6 +253,10 @@ int cmd_analyze(int argc, char **argv)
             fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
                             "unwrapped (quality 'unwrapped' in the frames)\n", report.unwrapped_frames,
                     report.nyquist_cm_s);
+        if (report.spectral_line_frames > 0)
+            fprintf(stderr, "dopflow analyze: note: %s: a stationary spectral line (hum or interference) was left out "
+                            "of the estimates in %lld of %lld frames\n", job.input.path, report.spectral_line_frames,
+                    (long long)report.frames);
         if (report.frames > 0 && report.not_pulsatile_frames * 2 > report.frames)
             fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
                             "evidence: periodicity z %.2f < %g, or no signal above the noise): no beats there, heart "

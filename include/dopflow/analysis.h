@@ -117,6 +117,9 @@ DOP_API double dop_analysis_cm_s_per_hz(const dop_analysis *a);
 DOP_API dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
 /* Frames whose band was unwrapped past the Nyquist limit so far. */
 DOP_API long long dop_analysis_unwrapped_frames(const dop_analysis *a);
+/* Frames whose spectrum had a stationary spectral line (hum, interference)
+ * left out so far (spectral_lines.h). */
+DOP_API long long dop_analysis_spectral_line_frames(const dop_analysis *a);
 /* Frames without periodic cardiac evidence so far (no beats there; see
  * beats.h), and the periodicity z of the most periodic window. */
 DOP_API long long dop_analysis_not_pulsatile_frames(const dop_analysis *a);

@@ -70,6 +70,7 @@ typedef struct dop_job_report {
     int64_t frames, beats, rejected_beats;
     char sidecar_used[1024];           /* path of the sidecar read, "" if none */
     long long not_pulsatile_frames; /* frames without periodic cardiac evidence (no beats there) */
+    long long spectral_line_frames; /* frames with a stationary spectral line left out (spectral_lines.h) */
     double best_periodicity;        /* periodicity z of the most periodic window (beats.h) */
     /* The review applied (review.h); all zero / "" without one. */
     char review_used[1024];            /* path of the review file, "" if none */
