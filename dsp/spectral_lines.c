@@ -118,7 +118,8 @@ static int is_line_bin(const dop_spectral_lines *s, size_t k)
     if (k < REACH_BINS || k + REACH_BINS >= s->cfg.bins) return 0;
     for (size_t j = k - REACH_BINS; j <= k + REACH_BINS; j++)
         if (!s->eligible[j]) return 0;
-    return s->median[k] > LINE_RATIO * surroundings(s, k) && s->median[k] > STEADY_RATIO * s->mean[k];
+    /* the steadiness first: it is cheap and rules out nearly every bin */
+    return s->median[k] > STEADY_RATIO * s->mean[k] && s->median[k] > LINE_RATIO * surroundings(s, k);
 }
 
 /* Whether a band of blood signal lies beside the lines: BLOOD_BINS eligible
