@@ -1,5 +1,5 @@
-/* Colour-flow estimation (dsp/ensemble.c) and the Clarius raw IQ reader
- * (dsp/clarius_raw.c), on ensembles generated in code:
+/* Colour-flow estimation (dsp/colorflow/ensemble.c) and the Clarius raw IQ reader
+ * (dsp/input/clarius_raw.c), on ensembles generated in code:
  *  - a tone of known phase step per shot under 60 dB of stationary and
  *    drifting clutter comes back within 0.03 rad (bias of the order-1
  *    regression filter on E = 12 shots, measured: <= 0.016 rad for steps of

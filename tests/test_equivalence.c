@@ -32,7 +32,7 @@
 #include "dopflow/result_csv.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/wall_filter.h"
-#include "fmt.h"
+#include "core/fmt.h"
 #include "io_util.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;

@@ -20,8 +20,8 @@
 
 #include "dopflow/reader.h"
 #include "io_util.h"
-#include "reader_backend.h"
-#include "sim_sink.h"
+#include "input/reader_backend.h"
+#include "sim/sink/sim_sink.h"
 
 #define PRF_HZ 4000.0
 

@@ -17,7 +17,7 @@
 
 #include "dopflow/dopflow.h"
 #include "dopflow/simulate.h"
-#include "sim_internal.h"
+#include "sim/sim_internal.h"
 #include "sim_util.h"
 
 static double doppler_hz(const dop_sim_config *c, double v_cm_s)

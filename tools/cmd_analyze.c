@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "dopflow/color_job.h"
-#include "plot.h"
+#include "plot/plot.h"
 
 static void usage(FILE *out)
 {

@@ -1,5 +1,5 @@
 /* dopflow plot: figures of analysis and study results (PNG, SVG or PDF by
- * the output's extension). The figures themselves are in tools/plot*.c so
+ * the output's extension). The figures themselves are in tools/plot/ so
  * that `analyze --plots` and `study --plots` can draw them too. */
 #include <errno.h>
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
-#include "plot.h"
+#include "plot/plot.h"
 
 static const char *const CMD = "plot";
 

@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "review_server.h"
+#include "review/review_server.h"
 
 static void usage(FILE *out)
 {

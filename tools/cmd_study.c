@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "plot.h"
+#include "plot/plot.h"
 
 #define STUDY_FIGURE "study.png" /* --plots: written into OUTDIR, linked from report.md */
 #include "dopflow/study.h"

@@ -6,7 +6,7 @@
  * different power; a true quadrature pair of Doppler flow has channels of
  * comparable power and a spectrum with the flow on one side.
  *
- * Method (dsp/quadrature_check.c): z = L + jR over the first
+ * Method (dsp/input/quadrature_check.c): z = L + jR over the first
  * DOP_QUADRATURE_CHECK_SECONDS of the file; Welch averaged power spectrum
  * P(f) (Hann segments of DOP_QUADRATURE_CHECK_NFFT points, 50 % overlap,
  * FFTW single precision). Two measures:

@@ -18,7 +18,7 @@
  * of the echoes of point scatterers moving with a Womersley or power-law
  * velocity field through a Gaussian-beam, gated sample volume, and massage
  * displaces a tissue layer: a second model, independent of the spectral
- * picture the estimators assume (dsp/sim_scatterers.c).
+ * picture the estimators assume (dsp/sim/sim_scatterers.c).
  *
  * Units: velocities cm/s (positive = toward the probe = positive Doppler
  * frequency), times s, frequencies Hz, diameters mm, flow ml/min, powers
@@ -67,7 +67,7 @@ typedef enum dop_sim_profile {
 /* How the blood signal is made. */
 typedef enum dop_sim_model {
     DOP_SIM_MODEL_SPECTRAL = 0,    /* shaped Gaussian noise from the velocity distribution (default) */
-    DOP_SIM_MODEL_SCATTERERS       /* point scatterers moving through a sample volume (dsp/sim_scatterers.c) */
+    DOP_SIM_MODEL_SCATTERERS       /* point scatterers moving through a sample volume (dsp/sim/sim_scatterers.c) */
 } dop_sim_model;
 
 /* Where the sample volume of the scatterer model sits in the vessel. */

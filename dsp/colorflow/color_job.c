@@ -6,7 +6,7 @@
 #include "dopflow/color_job.h"
 #include "dopflow/atomic_file.h"
 #include "dopflow/ensemble.h"
-#include "fmt.h"
+#include "core/fmt.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -22,7 +22,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include "cpu.h"
+#include "core/cpu.h"
 #define DOP_NF_AVX512 DOP_HAVE_AVX512_PATHS /* AVX-512 versions of exact passes, chosen at run time */
 #if DOP_NF_AVX512
 #include <immintrin.h>

@@ -5,7 +5,7 @@
  * constant for any duration. Every file is written to a temporary name and
  * renamed into place only when all of them are complete. */
 #include "sim_internal.h"
-#include "sim_sink.h"
+#include "sim/sink/sim_sink.h"
 
 #include "dopflow/acquisition.h"
 #include "dopflow/atomic_file.h"

@@ -35,7 +35,7 @@
  * logs during a read is taken as a failure. Its log and HDF5's error stack
  * are kept from the terminal (lib_guard.h); the last libmatio message is
  * quoted in ours. */
-#include "lib_guard.h"
+#include "core/lib_guard.h"
 #include "reader_backend.h"
 
 #include <errno.h>

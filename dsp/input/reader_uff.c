@@ -55,7 +55,7 @@
  * Pulses are read as hyperslabs of at most DOP_READER_BACKEND_BLOCK_BYTES
  * (real part, then imaginary part, interleaved into the output).
  * HDF5's error stack is never printed (lib_guard.h). */
-#include "lib_guard.h"
+#include "core/lib_guard.h"
 #include "reader_backend.h"
 
 #include <errno.h>

@@ -11,7 +11,7 @@
  * values, averaged over each 10 ms step.
  *
  * Scatterer model (model = SCATTERERS): the blood comes from
- * dsp/sim_scatterers.c instead, block by block in motion steps; the
+ * dsp/sim/sim_scatterers.c instead, block by block in motion steps; the
  * spectral object is idle (the FFT of silence), massage moves a tissue
  * layer (sim_tissue.c) and the clutter phasors, noise and dropouts are the
  * impairments' as in the spectral model.

@@ -16,7 +16,7 @@
  * The text header is fixed (libmatio's default carries the date), but the
  * HDF5 objects libmatio creates carry time stamps, so two runs of the same
  * spec give the same numbers, not the same bytes. */
-#include "lib_guard.h"
+#include "core/lib_guard.h"
 #include "sim_sink.h"
 
 #include <math.h>

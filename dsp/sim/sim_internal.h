@@ -1,4 +1,4 @@
-/* Private pieces shared by the simulator stages (dsp/sim_*.c). */
+/* Private pieces shared by the simulator stages (dsp/sim/sim_*.c). */
 #ifndef DOPFLOW_SIM_INTERNAL_H
 #define DOPFLOW_SIM_INTERNAL_H
 

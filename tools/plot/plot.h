@@ -94,7 +94,7 @@ dop_status plot_study(const char *outdir, const char *out, const plot_options *o
 int plot_error_is_output(const char *out, const dop_error *err);
 
 /* ------------------------------------------------------------------------
- * Internals shared by tools/plot*.c (not for the commands).
+ * Internals shared by the files of tools/plot/ (not for the commands).
  * ---------------------------------------------------------------------- */
 
 /* Colour-map-0 indices set by plot_figure_begin (PLplot's cmap0). */

@@ -31,7 +31,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cpu.h"
+#include "core/cpu.h"
 #define DOP_WALL_AVX512 DOP_HAVE_AVX512_PATHS
 #if DOP_WALL_AVX512
 #include <immintrin.h>

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fmt.h"
+#include "core/fmt.h"
 
 /* ",value" with printf("%.<prec>f"), or "," for NAN / infinity. */
 static char *put(char *p, double value, int prec)

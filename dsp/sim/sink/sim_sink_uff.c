@@ -22,7 +22,7 @@
  * object. The simulator models no depth: the gates are put nominally
  * lambda / 2 = c / (2 f0) apart from z = 0 (1 mm apart when f0 or c is
  * unknown). No object time stamps: the same spec gives the same bytes. */
-#include "lib_guard.h"
+#include "core/lib_guard.h"
 #include "sim_sink.h"
 
 #include <math.h>
