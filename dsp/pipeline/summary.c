@@ -157,18 +157,18 @@ dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double 
 
 void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 {
-    int excluded = (f->flags & (DOP_FRAME_REJECTED_BEAT | DOP_FRAME_EXCLUDED)) ||
-                   ((f->flags & DOP_FRAME_ARTIFACT_MASK) && !(f->flags & DOP_FRAME_BRIDGED));
+    /* Artifact frames are left out even where bridged (beat_measure.h). */
+    int excluded = (f->flags & (DOP_FRAME_REJECTED_BEAT | DOP_FRAME_EXCLUDED | DOP_FRAME_ARTIFACT_MASK)) != 0;
     for (size_t i = 0; i < a->count; i++) {
         if (f->time_s < a->epochs[i].start_s || f->time_s >= a->epochs[i].end_s) continue;
         epoch_acc *e = &a->acc[i];
         e->frames++;
         if (f->flags & DOP_FRAME_NOT_PULSATILE) e->not_pulsatile++;
+        if (f->flags & DOP_FRAME_BRIDGED) e->bridged++;
         if (excluded) {
             e->excluded++;
             continue;
         }
-        if (f->flags & DOP_FRAME_BRIDGED) e->bridged++;
         e->included++;
         e->sum_vmean += f->vmean_cm_s;
         e->sum_vmax += f->vmax_cm_s;

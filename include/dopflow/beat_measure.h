@@ -19,19 +19,31 @@ extern "C" {
  * (systole is what clips) and is only left out of the averages. */
 #define DOP_FRAME_HIDING_MASK (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)
 
-/* Sums over a beat's frames. */
-typedef struct dop_beat_sums {
-    double psv_cm_s;                 /* largest vmax so far (-INFINITY when empty) */
+/* The velocity sums of a set of frames. */
+typedef struct dop_frame_sums {
+    double psv_cm_s;                 /* largest vmax (-INFINITY when empty) */
     double vmax, vmean, flow, shear; /* sums */
-    size_t frames, hiding;           /* frames, and those with DOP_FRAME_HIDING_MASK */
+    size_t frames;
+} dop_frame_sums;
+
+/* Sums over a beat's frames: over its clean frames (no artifact flag of
+ * DOP_FRAME_ARTIFACT_MASK), and over all of them (bridged values) for a
+ * beat that has no clean frame. Artifact frames are left out rather than
+ * bridged because they fall at any phase of the cycle (taps, knocks): left
+ * out, they leave the time average unbiased, while a straight line across a
+ * systolic peak cuts it (percussion massage read 2-3 % low that way). */
+typedef struct dop_beat_sums {
+    dop_frame_sums clean, all;
+    size_t hiding;                   /* frames with DOP_FRAME_HIDING_MASK */
 } dop_beat_sums;
 
 DOP_API dop_beat_sums dop_beat_sums_empty(void);
 DOP_API void dop_beat_sums_add(dop_beat_sums *s, const dop_frame *f);
 
 /* PSV, EDV (given: the envelope just before the next onset), TAMAX,
- * TAMEAN, flow, shear rate, PI (Gosling) and RI (Pourcelot), and the
- * artifact fraction, from the sums of a beat of at least one frame. */
+ * TAMEAN, flow, shear rate, PI (Gosling) and RI (Pourcelot) from the clean
+ * frames (all frames when none is clean), and the artifact fraction, from
+ * the sums of a beat of at least one frame. */
 DOP_API void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_s);
 
 /* An artifact frame's velocities, flow and shear rate interpolated

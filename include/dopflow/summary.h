@@ -3,9 +3,10 @@
  * An epoch is a labelled time span. Its summary is computed from annotated
  * frames and beats:
  *  - mean_velocity_cm_s, tamax_cm_s, flow_ml_min: time averages over the
- *    epoch's frames that are not excluded (artifact frames outside accepted
- *    beats and frames of rejected beats are excluded; artifact frames
- *    bridged inside accepted beats count with interpolated values);
+ *    epoch's frames that are not excluded (artifact frames, bridged or
+ *    not, and frames of rejected beats are excluded: artifacts fall at any
+ *    phase of the cycle, so leaving them out keeps the average unbiased,
+ *    while a bridge across a systolic peak cuts it; beat_measure.h);
  *  - heart_rate_bpm, n_beats, pi, ri: over accepted beats whose onset lies
  *    in the epoch (HR = 60 / mean beat duration);
  *  - rejected_fraction: excluded frames / frames in the epoch;
@@ -53,7 +54,7 @@ typedef struct dop_summary {
     double pi, ri;               /* NAN without beats */
     double rejected_fraction;    /* 0..1 */
     double shear_rate_s;         /* NAN without a diameter */
-    double bridged_fraction;     /* artifact frames bridged by interpolation */
+    double bridged_fraction;     /* artifact frames bridged in the frames output (left out of the means) */
     double analysed_s;           /* time actually covered by frames in the epoch */
     int directional;             /* 1: I/Q (signed velocities); 0: mono, one-sided */
     int pulsatile;               /* 1: periodic cardiac evidence over most of the epoch */
