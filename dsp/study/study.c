@@ -37,6 +37,7 @@
 #include <jansson.h>
 #include <nettle/sha2.h>
 
+#include "core/fs.h"
 #include "dopflow/atomic_file.h"
 #include "dopflow/dopflow.h"
 #include "dopflow/manifest.h"
@@ -51,63 +52,11 @@
 /* small helpers                                                        */
 /* ------------------------------------------------------------------ */
 
-static char *path_join(const char *dir, const char *name)
-{
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = malloc(a + b + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, a);
-    size_t n = a;
-    if (a && dir[a - 1] != '/') p[n++] = '/';
-    memcpy(p + n, name, b + 1);
-    return p;
-}
-
-static dop_status make_dirs(const char *path, dop_error *err)
-{
-    char *p = strdup(path);
-    if (!p) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
-            free(p);
-            return st;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-        dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", p, strerror(errno));
-        free(p);
-        return st;
-    }
-    struct stat sb;
-    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: not a folder", p);
-        free(p);
-        return st;
-    }
-    free(p);
-    return DOP_OK;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void hex_digest(const uint8_t *digest, char *hex)
-{
-    for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
 /* One CSV field, quoted when it has to be (RFC 4180). */
@@ -222,39 +171,8 @@ dop_status dop_study_params_text(const dop_job *job, char **out, dop_error *err)
     return DOP_OK;
 }
 
-/* Feed "tag size=N\n" and the file's bytes. 1 = hashed, 0 = does not
- * exist, -1 = cannot be read (message in err). */
-static int hash_file(struct sha256_ctx *sha, const char *tag, const char *path, dop_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT) return 0;
-        dop_error_set(err, DOP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        dop_error_set(err, DOP_ERR_IO, "%s: not a regular file", path);
-        return -1;
-    }
-    char head[128];
-    int n = snprintf(head, sizeof head, "%s size=%jd\n", tag, (intmax_t)sb.st_size);
-    sha256_update(sha, (size_t)n, (const uint8_t *)head);
-    uint8_t buf[1 << 16];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) sha256_update(sha, got, buf);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        dop_error_set(err, DOP_ERR_IO, "%s: read error", path);
-        return -1;
-    }
-    return 1;
-}
-
-static dop_status compute_key(const char *params_text, const dop_job *job, const dop_epoch *epochs,
-                              size_t n_epochs, char key[KEY_HEX + 1], dop_error *err)
+static dop_status compute_key(const char *params_text, const dop_job *job, const char *sidecar_path,
+                              const dop_epoch *epochs, size_t n_epochs, char key[KEY_HEX + 1], dop_error *err)
 {
     struct sha256_ctx sha;
     sha256_init(&sha);
@@ -276,13 +194,10 @@ static dop_status compute_key(const char *params_text, const dop_job *job, const
     sha256_update(&sha, len, (const uint8_t *)text);
     free(text);
 
-    int got = hash_file(&sha, "input", job->input.path, err);
+    int got = dop_fs_sha256_tagged_file(&sha, "input", job->input.path, err);
     if (got == 0) return dop_error_set(err, DOP_ERR_IO, "%s: cannot open: %s", job->input.path, strerror(ENOENT));
     if (got < 0) return DOP_ERR_IO;
-    char *sidecar = job->meta_path ? strdup(job->meta_path) : dop_sidecar_path_for(job->input.path);
-    if (!sidecar) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    got = hash_file(&sha, "sidecar", sidecar, err);
-    free(sidecar);
+    got = sidecar_path[0] ? dop_fs_sha256_tagged_file(&sha, "sidecar", sidecar_path, err) : 0;
     if (got < 0) return DOP_ERR_IO;
     if (got == 0) sha256_update(&sha, 13, (const uint8_t *)"sidecar none\n");
     /* The review file (review.h): a changed review is a new result. Without
@@ -292,18 +207,16 @@ static dop_status compute_key(const char *params_text, const dop_job *job, const
     } else {
         char *review = dop_review_path_for(job->input.path);
         if (!review) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-        got = hash_file(&sha, "review", review, err);
+        got = dop_fs_sha256_tagged_file(&sha, "review", review, err);
         free(review);
         if (got < 0) return DOP_ERR_IO;
     }
     if (job->diameter_csv) {
-        got = hash_file(&sha, "diameter_csv", job->diameter_csv, err);
+        got = dop_fs_sha256_tagged_file(&sha, "diameter_csv", job->diameter_csv, err);
         if (got < 0) return DOP_ERR_IO;
         if (got == 0) sha256_update(&sha, 18, (const uint8_t *)"diameter_csv none\n");
     }
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_digest(&sha, SHA256_DIGEST_SIZE, digest);
-    hex_digest(digest, key);
+    dop_fs_sha256_hex(&sha, key);
     return DOP_OK;
 }
 
@@ -336,7 +249,7 @@ static dop_status open_result(const char *results_dir, const char *key, const ch
 {
     char name[KEY_HEX + 16];
     snprintf(name, sizeof name, "%s%s", key, suffix);
-    char *path = path_join(results_dir, name);
+    char *path = dop_fs_path_join(results_dir, name);
     if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     dop_status st = dop_atomic_open(path, af, err);
     free(path);
@@ -389,9 +302,6 @@ static void process_row(const study_ctx *ctx, size_t index, worker_msg *msg)
 
     dop_job job = cfg->job;
     job.input.path = r->path;
-    /* Precedence: sidecar < manifest row < command line. */
-    job.overrides = r->overrides;
-    dop_acquisition_overlay(&job.overrides, &cfg->job.overrides);
     job.summary_path = job.frames_path = job.beats_path = job.h5_path = NULL;
     job.frames_stream = 0;
     job.stop = cfg->stop;
@@ -408,7 +318,12 @@ static void process_row(const study_ctx *ctx, size_t index, worker_msg *msg)
         job.epochs = NULL;
         job.n_epochs = 0;
     }
-    st = compute_key(ctx->params_text, &job, epochs, n_epochs, msg->key, &e);
+    /* Precedence: sidecar < manifest row < command line; the job reads the sidecar itself. */
+    dop_acquisition_layers meta;
+    st = dop_acquisition_resolve(r->path, cfg->job.meta_path, &r->overrides, &cfg->job.overrides, &meta, &e);
+    job.overrides = meta.overrides;
+    if (st != DOP_OK) goto fail;
+    st = compute_key(ctx->params_text, &job, meta.sidecar_path, epochs, n_epochs, msg->key, &e);
     if (st != DOP_OK) {
         msg->key[0] = '\0';
         goto fail;
@@ -416,8 +331,8 @@ static void process_row(const study_ctx *ctx, size_t index, worker_msg *msg)
     if (cfg->resume) {
         char name[KEY_HEX + 8];
         snprintf(name, sizeof name, "%s.csv", msg->key);
-        char *path = path_join(ctx->results_dir, name);
-        int have = path && file_exists(path);
+        char *path = dop_fs_path_join(ctx->results_dir, name);
+        int have = path && dop_fs_is_file(path);
         free(path);
         if (have) {
             msg->outcome = OUTCOME_REUSED;
@@ -807,12 +722,12 @@ static char *json_dup_string(json_t *o, const char *key, int *bad)
 static dop_status meta_read(const char *dir, study_meta *m, dop_error *err)
 {
     memset(m, 0, sizeof *m);
-    char *path = path_join(dir, ".study/shard.json");
+    char *path = dop_fs_path_join(dir, ".study/shard.json");
     if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     json_error_t je;
     json_t *o = json_load_file(path, 0, &je);
     if (!o) {
-        dop_status st = file_exists(path)
+        dop_status st = dop_fs_is_file(path)
                             ? dop_error_set(err, DOP_ERR_FORMAT, "%s: %s (line %d)", path, je.text, je.line)
                             : dop_error_set(err, DOP_ERR_FORMAT, "%s: not a study folder (no .study/shard.json; "
                                             "was the shard run finished?)", dir);
@@ -981,7 +896,7 @@ static dop_status copy_results(FILE *out, const entry *e, const result_columns *
 {
     char name[KEY_HEX + 8];
     snprintf(name, sizeof name, "%s.csv", e->key);
-    char *path = path_join(e->results_dir, name);
+    char *path = dop_fs_path_join(e->results_dir, name);
     if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     FILE *in = fopen(path, "rb");
     if (!in) {
@@ -1197,7 +1112,7 @@ static int read_review_result(const entry *e, int *reviewed, long long *beats, d
 {
     char name[KEY_HEX + 16];
     snprintf(name, sizeof name, "%s.review.csv", e->key);
-    char *path = path_join(e->results_dir, name);
+    char *path = dop_fs_path_join(e->results_dir, name);
     FILE *f = path ? fopen(path, "r") : NULL;
     free(path);
     if (!f) return 0;
@@ -1309,11 +1224,11 @@ static dop_status aggregate(const aggregate_in *in, dop_study_summary *summary, 
     }
     for (size_t i = 0; i < n * k; i++) vel[i] = flow[i] = NAN;
 
-    rec_path = path_join(in->out_dir, "recordings.csv");
-    fail_path = path_join(in->out_dir, "failures.csv");
-    cond_path = path_join(in->out_dir, "conditions.csv");
-    anova_path = path_join(in->out_dir, "anova.csv");
-    report_path = path_join(in->out_dir, "report.md");
+    rec_path = dop_fs_path_join(in->out_dir, "recordings.csv");
+    fail_path = dop_fs_path_join(in->out_dir, "failures.csv");
+    cond_path = dop_fs_path_join(in->out_dir, "conditions.csv");
+    anova_path = dop_fs_path_join(in->out_dir, "anova.csv");
+    report_path = dop_fs_path_join(in->out_dir, "report.md");
     if (!rec_path || !fail_path || !cond_path || !anova_path || !report_path) {
         st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         goto done;
@@ -1770,17 +1685,6 @@ done:
 /* run                                                                  */
 /* ------------------------------------------------------------------ */
 
-static dop_status params_sha(const char *params_text, char hex[KEY_HEX + 1])
-{
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    struct sha256_ctx sha;
-    sha256_init(&sha);
-    sha256_update(&sha, strlen(params_text), (const uint8_t *)params_text);
-    sha256_digest(&sha, SHA256_DIGEST_SIZE, digest);
-    hex_digest(digest, hex);
-    return DOP_OK;
-}
-
 dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary, dop_error *err)
 {
     dop_study_summary sum;
@@ -1819,17 +1723,17 @@ dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary
     ctx.cfg = cfg;
     ctx.manifest = manifest;
     if ((st = dop_study_params_text(&cfg->job, &ctx.params_text, err)) != DOP_OK) goto done;
-    ctx.results_dir = path_join(cfg->out_dir, ".results");
-    study_dir = path_join(cfg->out_dir, ".study");
-    index_path = path_join(cfg->out_dir, ".study/index.csv");
-    meta_path = path_join(cfg->out_dir, ".study/shard.json");
+    ctx.results_dir = dop_fs_path_join(cfg->out_dir, ".results");
+    study_dir = dop_fs_path_join(cfg->out_dir, ".study");
+    index_path = dop_fs_path_join(cfg->out_dir, ".study/index.csv");
+    meta_path = dop_fs_path_join(cfg->out_dir, ".study/shard.json");
     if (!ctx.results_dir || !study_dir || !index_path || !meta_path) {
         st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = make_dirs(cfg->out_dir, err)) != DOP_OK) goto done;
-    if ((st = make_dirs(ctx.results_dir, err)) != DOP_OK) goto done;
-    if ((st = make_dirs(study_dir, err)) != DOP_OK) goto done;
+    if ((st = dop_fs_make_dirs(cfg->out_dir, err)) != DOP_OK) goto done;
+    if ((st = dop_fs_make_dirs(ctx.results_dir, err)) != DOP_OK) goto done;
+    if ((st = dop_fs_make_dirs(study_dir, err)) != DOP_OK) goto done;
     /* Until this run completes, the folder holds no finished shard: a
      * merge must not take an earlier run's index for this one. */
     if (unlink(meta_path) != 0 && errno != ENOENT) {
@@ -1877,7 +1781,7 @@ dop_status dop_study_run(const dop_study_config *cfg, dop_study_summary *summary
         e->results_dir = ctx.results_dir;
     }
 
-    params_sha(ctx.params_text, psha);
+    dop_fs_sha256_text(ctx.params_text, strlen(ctx.params_text), psha);
     meta.version = (char *)dop_version();
     meta.manifest = (char *)cfg->manifest_path;
     meta.manifest_sha256 = (char *)dop_manifest_sha256(manifest);
@@ -2061,7 +1965,7 @@ static int cmp_entry_row(const void *a, const void *b)
 
 static dop_status copy_file(const char *src, const char *dst, dop_error *err)
 {
-    if (file_exists(dst)) return DOP_OK;
+    if (dop_fs_is_file(dst)) return DOP_OK;
     if (link(src, dst) == 0) return DOP_OK;
     FILE *in = fopen(src, "rb");
     if (!in) return dop_error_set(err, DOP_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
@@ -2138,8 +2042,8 @@ dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, s
             goto done;
         }
     for (size_t i = 0; i < n_shards; i++) {
-        results_dirs[i] = path_join(shard_dirs[i], ".results");
-        char *ipath = path_join(shard_dirs[i], ".study/index.csv");
+        results_dirs[i] = dop_fs_path_join(shard_dirs[i], ".results");
+        char *ipath = dop_fs_path_join(shard_dirs[i], ".study/index.csv");
         if (!results_dirs[i] || !ipath) {
             free(ipath);
             st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
@@ -2164,16 +2068,16 @@ dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, s
         goto done;
     }
 
-    results_out = path_join(out_dir, ".results");
-    study_dir = path_join(out_dir, ".study");
-    index_path = path_join(out_dir, ".study/index.csv");
-    meta_path = path_join(out_dir, ".study/shard.json");
+    results_out = dop_fs_path_join(out_dir, ".results");
+    study_dir = dop_fs_path_join(out_dir, ".study");
+    index_path = dop_fs_path_join(out_dir, ".study/index.csv");
+    meta_path = dop_fs_path_join(out_dir, ".study/shard.json");
     if (!results_out || !study_dir || !index_path || !meta_path) {
         st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((st = make_dirs(out_dir, err)) != DOP_OK || (st = make_dirs(results_out, err)) != DOP_OK ||
-        (st = make_dirs(study_dir, err)) != DOP_OK)
+    if ((st = dop_fs_make_dirs(out_dir, err)) != DOP_OK || (st = dop_fs_make_dirs(results_out, err)) != DOP_OK ||
+        (st = dop_fs_make_dirs(study_dir, err)) != DOP_OK)
         goto done;
     /* the merged folder is a complete study folder: results copied in */
     for (size_t i = 0; i < ir.count; i++) {
@@ -2181,17 +2085,17 @@ dop_status dop_study_merge(const char *out_dir, const char *const *shard_dirs, s
         if (e->error) continue;
         char name[KEY_HEX + 16];
         snprintf(name, sizeof name, "%s.csv", e->key);
-        char *src = path_join(e->results_dir, name), *dst = path_join(results_out, name);
+        char *src = dop_fs_path_join(e->results_dir, name), *dst = dop_fs_path_join(results_out, name);
         if (!src || !dst) st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
         else if (strcmp(src, dst) != 0) st = copy_file(src, dst, err);
         free(src);
         free(dst);
         if (st != DOP_OK) goto done;
         snprintf(name, sizeof name, "%s.review.csv", e->key); /* only when the recording had a review */
-        src = path_join(e->results_dir, name);
-        dst = path_join(results_out, name);
+        src = dop_fs_path_join(e->results_dir, name);
+        dst = dop_fs_path_join(results_out, name);
         if (!src || !dst) st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-        else if (strcmp(src, dst) != 0 && file_exists(src)) st = copy_file(src, dst, err);
+        else if (strcmp(src, dst) != 0 && dop_fs_is_file(src)) st = copy_file(src, dst, err);
         free(src);
         free(dst);
         if (st != DOP_OK) goto done;
