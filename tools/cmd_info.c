@@ -134,29 +134,6 @@ static int parse_options(int argc, char **argv, info_options *opt, int *done)
     return CLI_EXIT_OK;
 }
 
-/* Sidecar layer: --meta when given (must exist), else FILE.json when it
- * exists, else nothing. *used receives the path read ("" if none). */
-static dop_status read_metadata(const info_options *opt, dop_acquisition *meta, char *used, size_t used_size,
-                                dop_error *err)
-{
-    *meta = dop_acquisition_unset();
-    used[0] = '\0';
-    if (opt->meta_path) {
-        snprintf(used, used_size, "%s", opt->meta_path);
-        return dop_sidecar_read(opt->meta_path, meta, err);
-    }
-    if (strcmp(opt->input.path, "-") == 0) return DOP_OK; /* a stream has no sidecar */
-    char *path = dop_sidecar_path_for(opt->input.path);
-    if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    dop_status status = DOP_OK;
-    if (access(path, F_OK) == 0) {
-        snprintf(used, used_size, "%s", path);
-        status = dop_sidecar_read(path, meta, err);
-    }
-    free(path);
-    return status;
-}
-
 static const char *mapping_text(const dop_reader_info *info)
 {
     switch (info->channels) {
@@ -350,11 +327,11 @@ int cmd_info(int argc, char **argv)
 
     dop_error err;
     dop_error_clear(&err);
-    dop_acquisition sidecar;
-    char sidecar_used[1024];
-    dop_status status = read_metadata(&opt, &sidecar, sidecar_used, sizeof sidecar_used, &err);
+    /* The sidecar layer (--meta or FILE.json); the command line adds only --channels, set on opt.input. */
+    dop_acquisition_layers meta;
+    dop_status status = dop_acquisition_resolve(opt.input.path, opt.meta_path, NULL, NULL, &meta, &err);
     if (status != DOP_OK) return cli_fail(CMD, status, &err);
-    if (opt.input.channels == DOP_CHANNELS_UNSET) opt.input.channels = sidecar.channels;
+    if (opt.input.channels == DOP_CHANNELS_UNSET) opt.input.channels = meta.layered.channels;
     dop_quadrature_result q;
     status = dop_quadrature_resolve(&opt.input, &q, &err);
     if (status != DOP_OK) return cli_fail(CMD, status, &err);
@@ -366,15 +343,15 @@ int cmd_info(int argc, char **argv)
     /* Precedence: defaults < the file's own (IQ formats) < sidecar < command line (only --channels here). */
     dop_acquisition acq = dop_acquisition_defaults();
     dop_acquisition_overlay(&acq, &info->file_acq);
-    dop_acquisition_overlay(&acq, &sidecar);
+    dop_acquisition_overlay(&acq, &meta.layered);
     derived d = derive(&acq, info->rate_hz);
 
     code = CLI_EXIT_OK;
     if (opt.json) {
-        if (print_json(&opt, info, &q, &acq, &sidecar, sidecar_used, &d) != 0)
+        if (print_json(&opt, info, &q, &acq, &meta.sidecar, meta.sidecar_path, &d) != 0)
             code = cli_fail(CMD, dop_error_set(&err, DOP_ERR_NOMEM, "cannot build the JSON output"), &err);
     } else {
-        print_text(&opt, info, &q, &acq, &sidecar, sidecar_used, &d);
+        print_text(&opt, info, &q, &acq, &meta.sidecar, meta.sidecar_path, &d);
     }
     cli_input_notes(CMD, strcmp(opt.input.path, "-") == 0 ? "standard input" : opt.input.path, NULL, info);
     dop_reader_close(reader);

@@ -6,7 +6,9 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 dop_acquisition dop_acquisition_unset(void)
 {
@@ -166,4 +168,46 @@ char *dop_sidecar_path_for(const char *input_path)
     memcpy(path, input_path, stem);
     memcpy(path + stem, ".json", 6);
     return path;
+}
+
+/* The sidecar that applies: meta_path, else INPUT.json when it exists. */
+static dop_status find_sidecar(const char *input_path, const char *meta_path, char *path, size_t size,
+                               dop_error *err)
+{
+    path[0] = '\0';
+    if (meta_path) {
+        snprintf(path, size, "%s", meta_path);
+        return DOP_OK;
+    }
+    if (strcmp(input_path, "-") == 0) return DOP_OK;
+    char *guessed = dop_sidecar_path_for(input_path);
+    if (!guessed) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    if (access(guessed, F_OK) == 0) snprintf(path, size, "%s", guessed);
+    free(guessed);
+    return DOP_OK;
+}
+
+dop_status dop_acquisition_resolve(const char *input_path, const char *meta_path, const dop_acquisition *row,
+                                   const dop_acquisition *command_line, dop_acquisition_layers *out,
+                                   dop_error *err)
+{
+    out->sidecar = dop_acquisition_unset();
+    out->overrides = dop_acquisition_unset();
+    if (row) dop_acquisition_overlay(&out->overrides, row);
+    if (command_line) dop_acquisition_overlay(&out->overrides, command_line);
+    out->layered = out->overrides;
+    out->sidecar_path[0] = '\0';
+    if (!input_path) return dop_error_set(err, DOP_ERR_INVALID_ARG, "no input given");
+    dop_status status = find_sidecar(input_path, meta_path, out->sidecar_path, sizeof out->sidecar_path, err);
+    if (status != DOP_OK || !out->sidecar_path[0]) return status;
+    status = dop_sidecar_read(out->sidecar_path, &out->sidecar, err);
+    if (status != DOP_OK) {
+        out->sidecar = dop_acquisition_unset();
+        out->sidecar_path[0] = '\0';
+        /* a sidecar that exists or is named but cannot be read is bad metadata */
+        return status == DOP_ERR_IO ? DOP_ERR_METADATA : status;
+    }
+    out->layered = out->sidecar;
+    dop_acquisition_overlay(&out->layered, &out->overrides);
+    return DOP_OK;
 }

@@ -175,32 +175,6 @@ static void report_review(const dop_review *review, const dop_review_replay *rep
     }
 }
 
-/* The sidecar layer of the metadata (all unknown when there is none). */
-static dop_status read_sidecar(const dop_job *job, dop_acquisition *acq, dop_job_report *report, dop_error *err)
-{
-    *acq = dop_acquisition_unset();
-    const char *sidecar = job->meta_path;
-    char *guessed = NULL;
-    if (!sidecar && strcmp(job->input.path, "-") != 0) {
-        guessed = dop_sidecar_path_for(job->input.path);
-        if (!guessed) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-        if (access(guessed, F_OK) == 0) sidecar = guessed;
-    }
-    dop_status status = DOP_OK;
-    if (sidecar) {
-        dop_acquisition from_file;
-        status = dop_sidecar_read(sidecar, &from_file, err);
-        if (status == DOP_OK) {
-            dop_acquisition_overlay(acq, &from_file);
-            snprintf(report->sidecar_used, sizeof report->sidecar_used, "%s", sidecar);
-        } else if (status == DOP_ERR_IO) {
-            status = DOP_ERR_METADATA; /* a named sidecar that cannot be read is bad metadata */
-        }
-    }
-    free(guessed);
-    return status;
-}
-
 static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis, int reviewed, job_outputs *o,
                                dop_error *err)
 {
@@ -338,6 +312,242 @@ static dop_status write_h5_review(const dop_review *review, const char *path, do
     return status;
 }
 
+/* Everything one run holds, released in one place (job_run_free). */
+typedef struct job_run {
+    const dop_job *job;
+    dop_job_report *report;
+    dop_reader *reader;
+    const dop_reader_info *info;
+    dop_diameter_track *track;
+    dop_analysis *analysis;
+    dop_review *review;
+    dop_analysis_config cfg;
+    dop_epoch *own_epochs;
+    const dop_epoch *epochs;
+    size_t n_epochs;
+    double start_s, end_s;       /* the analysed span, s from the start of the file */
+    int64_t first_sample;
+    double remaining_limit;      /* samples to analyse; -1 = to the end */
+    job_outputs o;
+} job_run;
+
+/* Metadata layers (defaults < the file's own < sidecar < job overrides),
+ * the review, and the reader opened with the channels resolved. */
+static dop_status open_input(job_run *run, dop_error *err)
+{
+    const dop_job *job = run->job;
+    dop_job_report *report = run->report;
+    dop_acquisition_layers meta;
+    dop_status status = dop_acquisition_resolve(job->input.path, job->meta_path, NULL, &job->overrides, &meta, err);
+    if (status != DOP_OK) return status;
+    size_t used = strnlen(meta.sidecar_path, sizeof report->sidecar_used - 1); /* truncated like the old report */
+    memcpy(report->sidecar_used, meta.sidecar_path, used);
+    report->sidecar_used[used] = '\0';
+    if ((status = load_review(job, &run->review, report, err)) != DOP_OK) return status;
+
+    dop_reader_config input = job->input;
+    if (input.channels == DOP_CHANNELS_UNSET) input.channels = meta.layered.channels;
+    /* Nobody chose the channels: a stereo file that is not I/Q is read as mono (left). */
+    if ((status = dop_quadrature_resolve(&input, &report->quadrature, err)) != DOP_OK) return status;
+    if ((status = dop_reader_open(&input, &run->reader, err)) != DOP_OK) return status;
+    run->info = dop_reader_get_info(run->reader);
+    dop_acquisition acq = dop_acquisition_defaults();
+    dop_acquisition_overlay(&acq, &run->info->file_acq);
+    dop_acquisition_overlay(&acq, &meta.layered);
+    acq.channels = run->info->channels;
+    report->acq = acq;
+    report->input = *run->info;
+    report->fs_hz = run->info->rate_hz;
+    report->non_directional = acq.channels == DOP_CHANNELS_MONO;
+    return DOP_OK;
+}
+
+/* The analysis configuration for this recording: rate, metadata, gates,
+ * unwrapping, the diameter track. */
+static dop_status configure_analysis(job_run *run, dop_error *err)
+{
+    const dop_reader_info *info = run->info;
+    dop_analysis_config *cfg = &run->cfg;
+    *cfg = run->job->analysis;
+    cfg->fs_hz = info->rate_hz;
+    cfg->acq = run->report->acq;
+    cfg->gates = info->gates;
+    if (cfg->unwrap == DOP_UNWRAP_AUTO)
+        cfg->unwrap = info->kind != DOP_INPUT_AUDIO && cfg->acq.channels != DOP_CHANNELS_MONO ? DOP_UNWRAP_ON
+                                                                                              : DOP_UNWRAP_OFF;
+    run->report->unwrap = cfg->unwrap == DOP_UNWRAP_ON;
+    if (run->job->diameter_csv) {
+        dop_status status = dop_diameter_track_load(run->job->diameter_csv, &run->track, err);
+        if (status != DOP_OK) return status;
+        cfg->diameter_fn = dop_diameter_track_at;
+        cfg->diameter_user = run->track;
+    }
+    return DOP_OK;
+}
+
+/* The analysed span (start_s, end_s), checked against the recording, in samples. */
+static dop_status choose_span(job_run *run, dop_error *err)
+{
+    const dop_job *job = run->job;
+    const dop_reader_info *info = run->info;
+    run->start_s = isnan(job->start_s) ? 0.0 : job->start_s;
+    run->end_s = isnan(job->end_s) ? (info->frames >= 0 ? info->duration_s : DBL_MAX) : job->end_s;
+    if (info->frames == 0) /* an empty file or stream: say so, not "--start 0 s is past the end" */
+        return dop_error_set(err, DOP_ERR_NO_DATA, "%s: no samples (empty recording)",
+                             strcmp(job->input.path, "-") == 0 ? "standard input" : job->input.path);
+    if (info->frames >= 0 && run->start_s >= info->duration_s)
+        return dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
+                             job->input.path, run->start_s, info->duration_s);
+    if (run->start_s < 0.0 || !(run->start_s < run->end_s))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s",
+                             run->start_s, run->end_s);
+    run->first_sample = (int64_t)llround(run->start_s * info->rate_hz);
+    run->remaining_limit = run->end_s >= DBL_MAX / 2 ? -1.0 : (run->end_s - run->start_s) * info->rate_hz;
+    run->cfg.time_offset_s = (double)run->first_sample / info->rate_hz;
+    /* Floating-point samples are not limited to full scale (a float file
+     * may hold values far beyond 1): loud is not clipped there. */
+    if (info->is_float) run->cfg.clip_level = INFINITY;
+    run->o.time_offset_s = run->cfg.time_offset_s;
+    return DOP_OK;
+}
+
+/* The analysis, and the review's replay between it and the outputs. */
+static dop_status create_analysis(job_run *run, dop_error *err)
+{
+    job_outputs *o = &run->o;
+    dop_analysis_output callbacks = {on_spectrum, run->review ? to_replay_frame : on_frame,
+                                     run->review ? to_replay_beat : on_beat, o};
+    dop_status status = dop_analysis_create(&run->cfg, &callbacks, &run->analysis, err);
+    if (status != DOP_OK) {
+        if (status == DOP_ERR_METADATA || status == DOP_ERR_ALIASING || status == DOP_ERR_INVALID_ARG) {
+            char detail[sizeof err->message];
+            snprintf(detail, sizeof detail, "%s", err ? err->message : "");
+            dop_error_set(err, status, "%s: %s", run->job->input.path, detail);
+        }
+        return status;
+    }
+    run->report->nyquist_cm_s = dop_analysis_nyquist_cm_s(run->analysis);
+    if (!run->review) return DOP_OK;
+    dop_review_replay_config rc = {dop_analysis_frame_period_s(run->analysis), run->cfg.beats.reject_fraction};
+    dop_review_replay_output ro = {on_frame, on_reviewed_beat, o};
+    return dop_review_replay_create(run->review, &rc, &ro, &o->replay, err);
+}
+
+/* The job's epochs, or one epoch "all" over the analysed span; then the
+ * summary accumulator and the output files. */
+static dop_status prepare_outputs(job_run *run, dop_error *err)
+{
+    run->epochs = run->job->epochs;
+    run->n_epochs = run->job->n_epochs;
+    if (!run->epochs || run->n_epochs == 0) {
+        run->own_epochs = calloc(1, sizeof *run->own_epochs);
+        if (!run->own_epochs) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+        snprintf(run->own_epochs->label, sizeof run->own_epochs->label, "all");
+        run->own_epochs->start_s = run->start_s;
+        run->own_epochs->end_s = run->end_s;
+        run->epochs = run->own_epochs;
+        run->n_epochs = 1;
+    }
+    job_outputs *o = &run->o;
+    dop_status status = dop_summary_acc_create(run->epochs, run->n_epochs,
+                                               dop_analysis_frame_period_s(run->analysis), &o->acc, err);
+    if (status == DOP_OK) status = open_outputs(run->job, run->analysis, run->review != NULL, o, err);
+    if (status == DOP_OK && o->h5)
+        status = write_h5_attributes(run->job, &run->cfg, run->info, run->start_s, run->end_s, o->h5, err);
+    if (status == DOP_OK && o->h5 && run->review)
+        status = write_h5_review(run->review, run->report->review_used, o->h5, err);
+    return status;
+}
+
+/* Read the span block by block (READ_BLOCK samples, whatever the number of
+ * gates) into the analysis; stops when the job's stop flag is raised. */
+static dop_status push_samples(job_run *run, dop_error *err)
+{
+    const dop_job *job = run->job;
+    const size_t gates = (size_t)run->info->gates;
+    const size_t block_pulses = gates < READ_BLOCK ? READ_BLOCK / gates : 1;
+    float complex *block = malloc(block_pulses * gates * sizeof *block);
+    if (!block) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    dop_status status = DOP_OK;
+    if (run->first_sample > 0) status = dop_reader_skip_to(run->reader, run->first_sample, err);
+    double pushed = 0.0;
+    while (status == DOP_OK) {
+        if (job->stop && *job->stop) {
+            status = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->input.path);
+            break;
+        }
+        size_t want = block_pulses;
+        if (run->remaining_limit >= 0.0) {
+            double left = run->remaining_limit - pushed;
+            if (left <= 0.0) break;
+            if (left < (double)want) want = (size_t)ceil(left);
+        }
+        size_t got = 0;
+        if ((status = dop_reader_read(run->reader, block, want, &got, err)) != DOP_OK || got == 0) break;
+        status = dop_analysis_push(run->analysis, block, got, err);
+        if (run->o.status != DOP_OK) status = run->o.status;
+        pushed += (double)got;
+        if (job->frames_stream && run->o.frames) fflush(dop_atomic_stream(run->o.frames));
+    }
+    free(block);
+    return status;
+}
+
+/* Flush the analysis and the review's replay; what they counted into the report. */
+static dop_status finish_analysis(job_run *run, dop_error *err)
+{
+    dop_job_report *report = run->report;
+    job_outputs *o = &run->o;
+    dop_status status = dop_analysis_flush(run->analysis, err);
+    if (status == DOP_OK && o->replay && dop_review_replay_flush(o->replay) != DOP_OK)
+        status = dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+    if (o->replay) report_review(run->review, o->replay, report);
+    report->unwrapped_frames = dop_analysis_unwrapped_frames(run->analysis);
+    report->not_pulsatile_frames = dop_analysis_not_pulsatile_frames(run->analysis);
+    report->spectral_line_frames = dop_analysis_spectral_line_frames(run->analysis);
+    report->best_periodicity = dop_analysis_best_periodicity(run->analysis);
+    if (o->status != DOP_OK) status = o->status;
+    if (status == DOP_OK && report->frames == 0)
+        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: recording too short: not one complete %g ms analysis window",
+                               run->job->input.path, run->cfg.spectrum.window_ms);
+    return status;
+}
+
+/* One summary row per epoch: into summaries (may be NULL) and the summary
+ * file; then every output committed. */
+static dop_status write_summaries(job_run *run, dop_summary *summaries, dop_error *err)
+{
+    const dop_job_report *report = run->report;
+    dop_summary *rows = calloc(run->n_epochs, sizeof *rows);
+    if (!rows) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
+    dop_summary_acc_result(run->o.acc, rows);
+    for (size_t i = 0; i < run->n_epochs; i++) rows[i].directional = !report->non_directional;
+    if (run->o.summary) {
+        FILE *out = dop_atomic_stream(run->o.summary);
+        fprintf(out, "%s%s\n", dop_summary_csv_header(), run->review ? ",reviewed,n_review_edits_unmatched" : "");
+        for (size_t i = 0; i < run->n_epochs; i++) {
+            dop_summary_csv_row(out, &rows[i]);
+            if (run->review) fprintf(out, ",%d,%lld", report->reviewed, (long long)report->review_unmatched);
+            fputc('\n', out);
+        }
+    }
+    if (summaries) memcpy(summaries, rows, run->n_epochs * sizeof *rows);
+    free(rows);
+    return commit_outputs(run->job, &run->o, err);
+}
+
+static void job_run_free(job_run *run)
+{
+    free(run->o.db_row);
+    dop_summary_acc_destroy(run->o.acc);
+    dop_review_replay_destroy(run->o.replay);
+    dop_review_destroy(run->review);
+    dop_analysis_destroy(run->analysis);
+    dop_diameter_track_destroy(run->track);
+    dop_reader_close(run->reader);
+    free(run->own_epochs);
+}
+
 dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_report *report_out, dop_error *err)
 {
     dop_job_report report_local;
@@ -346,192 +556,22 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
     dop_error_clear(err);
     if (!job->input.path) return dop_error_set(err, DOP_ERR_INVALID_ARG, "no input given");
 
-    dop_reader *reader = NULL;
-    dop_diameter_track *track = NULL;
-    dop_analysis *analysis = NULL;
-    dop_epoch *own_epochs = NULL;
-    dop_review *review = NULL;
-    float complex *block = NULL;
-    job_outputs o;
-    memset(&o, 0, sizeof o);
-    o.report = report;
-    o.err = err;
-    o.tap = job->tap;
-
-    /* Metadata layers: defaults < the file's own < sidecar < job overrides. */
-    dop_acquisition sidecar_acq;
-    dop_status status = read_sidecar(job, &sidecar_acq, report, err);
-    if (status != DOP_OK) goto done;
-    if ((status = load_review(job, &review, report, err)) != DOP_OK) goto done;
-
-    dop_reader_config input = job->input;
-    if (input.channels == DOP_CHANNELS_UNSET)
-        input.channels = job->overrides.channels != DOP_CHANNELS_UNSET ? job->overrides.channels : sidecar_acq.channels;
-    /* Nobody chose the channels: a stereo file that is not I/Q is read as mono (left). */
-    if ((status = dop_quadrature_resolve(&input, &report->quadrature, err)) != DOP_OK) goto done;
-    if ((status = dop_reader_open(&input, &reader, err)) != DOP_OK) goto done;
-    const dop_reader_info *info = dop_reader_get_info(reader);
-    dop_acquisition acq = dop_acquisition_defaults();
-    dop_acquisition_overlay(&acq, &info->file_acq);
-    dop_acquisition_overlay(&acq, &sidecar_acq);
-    dop_acquisition_overlay(&acq, &job->overrides);
-    acq.channels = info->channels;
-    report->acq = acq;
-    report->input = *info;
-    report->fs_hz = info->rate_hz;
-    report->non_directional = acq.channels == DOP_CHANNELS_MONO;
-
-    dop_analysis_config cfg = job->analysis;
-    cfg.fs_hz = info->rate_hz;
-    cfg.acq = acq;
-    cfg.gates = info->gates;
-    if (cfg.unwrap == DOP_UNWRAP_AUTO)
-        cfg.unwrap = info->kind != DOP_INPUT_AUDIO && acq.channels != DOP_CHANNELS_MONO ? DOP_UNWRAP_ON : DOP_UNWRAP_OFF;
-    report->unwrap = cfg.unwrap == DOP_UNWRAP_ON;
-    if (job->diameter_csv) {
-        if ((status = dop_diameter_track_load(job->diameter_csv, &track, err)) != DOP_OK) goto done;
-        cfg.diameter_fn = dop_diameter_track_at;
-        cfg.diameter_user = track;
-    }
-
-    /* The analysed span, in samples. */
-    double start_s = isnan(job->start_s) ? 0.0 : job->start_s;
-    double end_s = isnan(job->end_s) ? (info->frames >= 0 ? info->duration_s : DBL_MAX) : job->end_s;
-    if (info->frames == 0) { /* an empty file or stream: say so, not "--start 0 s is past the end" */
-        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: no samples (empty recording)",
-                               strcmp(job->input.path, "-") == 0 ? "standard input" : job->input.path);
-        goto done;
-    }
-    if (info->frames >= 0 && start_s >= info->duration_s) {
-        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
-                               job->input.path, start_s, info->duration_s);
-        goto done;
-    }
-    if (start_s < 0.0 || !(start_s < end_s)) {
-        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s", start_s, end_s);
-        goto done;
-    }
-    const int64_t first_sample = (int64_t)llround(start_s * info->rate_hz);
-    const double remaining_limit = end_s >= DBL_MAX / 2 ? -1.0 : (end_s - start_s) * info->rate_hz;
-    cfg.time_offset_s = (double)first_sample / info->rate_hz;
-    /* Floating-point samples are not limited to full scale (a float file
-     * may hold values far beyond 1): loud is not clipped there. */
-    if (info->is_float) cfg.clip_level = INFINITY;
-    o.time_offset_s = cfg.time_offset_s;
-
-    dop_analysis_output callbacks = {on_spectrum, review ? to_replay_frame : on_frame,
-                                     review ? to_replay_beat : on_beat, &o};
-    if ((status = dop_analysis_create(&cfg, &callbacks, &analysis, err)) != DOP_OK) {
-        if (status == DOP_ERR_METADATA || status == DOP_ERR_ALIASING || status == DOP_ERR_INVALID_ARG) {
-            char detail[sizeof err->message];
-            snprintf(detail, sizeof detail, "%s", err ? err->message : "");
-            dop_error_set(err, status, "%s: %s", job->input.path, detail);
-        }
-        goto done;
-    }
-    report->nyquist_cm_s = dop_analysis_nyquist_cm_s(analysis);
-    if (review) {
-        dop_review_replay_config rc = {dop_analysis_frame_period_s(analysis), cfg.beats.reject_fraction};
-        dop_review_replay_output ro = {on_frame, on_reviewed_beat, &o};
-        if ((status = dop_review_replay_create(review, &rc, &ro, &o.replay, err)) != DOP_OK) goto done;
-    }
-
-    const dop_epoch *epochs = job->epochs;
-    size_t n_epochs = job->n_epochs;
-    if (!epochs || n_epochs == 0) {
-        own_epochs = calloc(1, sizeof *own_epochs);
-        if (!own_epochs) {
-            status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        snprintf(own_epochs->label, sizeof own_epochs->label, "all");
-        own_epochs->start_s = start_s;
-        own_epochs->end_s = end_s;
-        epochs = own_epochs;
-        n_epochs = 1;
-    }
-    if ((status = dop_summary_acc_create(epochs, n_epochs, dop_analysis_frame_period_s(analysis), &o.acc, err)) != DOP_OK)
-        goto done;
-    if ((status = open_outputs(job, analysis, review != NULL, &o, err)) != DOP_OK) goto done;
-    if (o.h5 && (status = write_h5_attributes(job, &cfg, info, start_s, end_s, o.h5, err)) != DOP_OK) goto done;
-    if (o.h5 && review && (status = write_h5_review(review, report->review_used, o.h5, err)) != DOP_OK) goto done;
-
-    /* READ_BLOCK samples per read, whatever the number of gates. */
-    const size_t block_pulses = info->gates < READ_BLOCK ? READ_BLOCK / (size_t)info->gates : 1;
-    block = malloc(block_pulses * (size_t)info->gates * sizeof *block);
-    if (!block) {
-        status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if (first_sample > 0 && (status = dop_reader_skip_to(reader, first_sample, err)) != DOP_OK) goto done;
-    double pushed = 0.0;
-    for (;;) {
-        if (job->stop && *job->stop) {
-            status = dop_error_set(err, DOP_ERR_INTERRUPTED, "%s: interrupted", job->input.path);
-            goto done;
-        }
-        size_t want = block_pulses;
-        if (remaining_limit >= 0.0) {
-            double left = remaining_limit - pushed;
-            if (left <= 0.0) break;
-            if (left < (double)want) want = (size_t)ceil(left);
-        }
-        size_t got = 0;
-        if ((status = dop_reader_read(reader, block, want, &got, err)) != DOP_OK) goto done;
-        if (got == 0) break;
-        status = dop_analysis_push(analysis, block, got, err);
-        if (o.status != DOP_OK) status = o.status;
-        if (status != DOP_OK) goto done;
-        pushed += (double)got;
-        if (job->frames_stream && o.frames) fflush(dop_atomic_stream(o.frames));
-    }
-    status = dop_analysis_flush(analysis, err);
-    if (status == DOP_OK && o.replay && dop_review_replay_flush(o.replay) != DOP_OK)
-        status = dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
-    if (o.replay) report_review(review, o.replay, report);
-    report->unwrapped_frames = dop_analysis_unwrapped_frames(analysis);
-    report->not_pulsatile_frames = dop_analysis_not_pulsatile_frames(analysis);
-    report->spectral_line_frames = dop_analysis_spectral_line_frames(analysis);
-    report->best_periodicity = dop_analysis_best_periodicity(analysis);
-    if (o.status != DOP_OK) status = o.status;
-    if (status != DOP_OK) goto done;
-    if (report->frames == 0) {
-        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: recording too short: not one complete %g ms analysis window",
-                               job->input.path, cfg.spectrum.window_ms);
-        goto done;
-    }
-
-    dop_summary *rows = calloc(n_epochs, sizeof *rows);
-    if (!rows) {
-        status = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    dop_summary_acc_result(o.acc, rows);
-    for (size_t i = 0; i < n_epochs; i++) rows[i].directional = !report->non_directional;
-    if (o.summary) {
-        FILE *out = dop_atomic_stream(o.summary);
-        fprintf(out, "%s%s\n", dop_summary_csv_header(), review ? ",reviewed,n_review_edits_unmatched" : "");
-        for (size_t i = 0; i < n_epochs; i++) {
-            dop_summary_csv_row(out, &rows[i]);
-            if (review)
-                fprintf(out, ",%d,%lld", report->reviewed, (long long)report->review_unmatched);
-            fputc('\n', out);
-        }
-    }
-    if (summaries) memcpy(summaries, rows, n_epochs * sizeof *rows);
-    free(rows);
-    status = commit_outputs(job, &o, err);
-
-done:
-    if (status != DOP_OK) abort_outputs(&o);
-    free(block);
-    free(o.db_row);
-    dop_summary_acc_destroy(o.acc);
-    dop_review_replay_destroy(o.replay);
-    dop_review_destroy(review);
-    dop_analysis_destroy(analysis);
-    dop_diameter_track_destroy(track);
-    dop_reader_close(reader);
-    free(own_epochs);
+    job_run run;
+    memset(&run, 0, sizeof run);
+    run.job = job;
+    run.report = report;
+    run.o.report = report;
+    run.o.err = err;
+    run.o.tap = job->tap;
+    dop_status status = open_input(&run, err);
+    if (status == DOP_OK) status = configure_analysis(&run, err);
+    if (status == DOP_OK) status = choose_span(&run, err);
+    if (status == DOP_OK) status = create_analysis(&run, err);
+    if (status == DOP_OK) status = prepare_outputs(&run, err);
+    if (status == DOP_OK) status = push_samples(&run, err);
+    if (status == DOP_OK) status = finish_analysis(&run, err);
+    if (status == DOP_OK) status = write_summaries(&run, summaries, err);
+    if (status != DOP_OK) abort_outputs(&run.o);
+    job_run_free(&run);
     return status;
 }

@@ -15,7 +15,8 @@
 #include <strings.h>
 
 #include <jansson.h>
-#include <nettle/sha2.h>
+
+#include "core/fs.h"
 
 struct dop_review {
     dop_review_edit *edits;
@@ -40,16 +41,6 @@ char *dop_review_path_for(const char *input_path)
     memcpy(path, input_path, stem);
     memcpy(path + stem, suffix, sizeof suffix);
     return path;
-}
-
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-    struct sha256_ctx sha;
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_init(&sha);
-    sha256_update(&sha, len, data);
-    sha256_digest(&sha, SHA256_DIGEST_SIZE, digest);
-    for (int i = 0; i < SHA256_DIGEST_SIZE; i++) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 }
 
 /* A time in seconds: a finite number >= 0. */
@@ -185,7 +176,7 @@ dop_status dop_review_parse(const char *text, size_t len, const char *name, dop_
         dop_review_destroy(r);
         return st;
     }
-    sha256_hex(text, len, r->sha256);
+    dop_fs_sha256_text(text, len, r->sha256);
     *out = r;
     return DOP_OK;
 }

@@ -14,16 +14,15 @@
  * diameters before and after and found them unchanged). */
 #include "sim_internal.h"
 
+#include "core/fs.h"
 #include "dopflow/atomic_file.h"
 
-#include <errno.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct dop_sim_cohort {
@@ -586,26 +585,6 @@ void dop_sim_cohort_destroy(dop_sim_cohort *co)
     free(co);
 }
 
-static dop_status make_dir(const char *dir, dop_error *err)
-{
-    char *tmp = strdup(dir);
-    if (!tmp) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-            dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-            free(tmp);
-            return st;
-        }
-        *s = '/';
-    }
-    free(tmp);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
-    return DOP_OK;
-}
-
 static dop_status write_text(const char *path, const char *text, dop_error *err)
 {
     dop_atomic_file *f = NULL;
@@ -618,7 +597,7 @@ static dop_status write_text(const char *path, const char *text, dop_error *err)
 dop_status dop_sim_cohort_write(const dop_sim_cohort *co, const char *dir, dop_sim_progress_fn progress, void *user,
                                 dop_error *err)
 {
-    dop_status st = make_dir(dir, err);
+    dop_status st = dop_fs_make_dirs(dir, err);
     if (st != DOP_OK) return st;
     sbuf manifest = {0}, truth = {0};
     char *path = NULL;

@@ -18,6 +18,8 @@
 #include <csv.h>
 #include <nettle/sha2.h>
 
+#include "core/fs.h"
+
 /* ---- arena: strings that live as long as the manifest ---- */
 
 typedef struct arena_chunk {
@@ -619,9 +621,7 @@ dop_status dop_manifest_read_stream(FILE *in, const char *name, const char *base
         return st.status;
     }
     /* The artery table always has a name, "" when the column is absent. */
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    sha256_digest(&sha, SHA256_DIGEST_SIZE, digest);
-    for (size_t i = 0; i < SHA256_DIGEST_SIZE; i++) snprintf(m->sha256_hex + 2 * i, 3, "%02x", digest[i]);
+    dop_fs_sha256_hex(&sha, m->sha256_hex);
     free(m->dup); /* only needed while reading */
     m->dup = NULL;
     *out = m;

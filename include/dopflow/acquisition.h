@@ -69,6 +69,30 @@ DOP_API dop_status dop_sidecar_write(const char *path, const dop_acquisition *ac
  * by ".json" (appended when there is none). Caller frees. NULL on no memory. */
 DOP_API char *dop_sidecar_path_for(const char *input_path);
 
+/* The metadata layers of one recording that do not come from the recording
+ * itself (its own header, e.g. an IQ file's f0, sits between the built-in
+ * defaults and these: defaults < file < layered). */
+typedef struct dop_acquisition_layers {
+    dop_acquisition sidecar;   /* the sidecar's fields; all unknown without one */
+    dop_acquisition overrides; /* manifest row < command line (no sidecar) */
+    dop_acquisition layered;   /* sidecar < manifest row < command line */
+    char sidecar_path[4096];   /* the sidecar read; "" = none */
+} dop_acquisition_layers;
+
+/* Find the sidecar of the recording at input_path and layer the metadata:
+ * sidecar < row < command_line (row, command_line: NULL = absent layer).
+ * The sidecar is meta_path when given (it must then exist), else
+ * dop_sidecar_path_for(input_path) when that file exists, else none;
+ * standard input ("-") has no sidecar of its own. A sidecar that exists
+ * (or is named) but cannot be read is an error, never skipped.
+ * Errors: DOP_ERR_METADATA (the sidecar cannot be opened, its JSON is
+ * malformed, a key has the wrong type, a value is not physical: see
+ * dop_sidecar_read), DOP_ERR_INVALID_ARG (input_path NULL), DOP_ERR_NOMEM.
+ * On error *out holds no sidecar and the row and command line layered. */
+DOP_API dop_status dop_acquisition_resolve(const char *input_path, const char *meta_path, const dop_acquisition *row,
+                                           const dop_acquisition *command_line, dop_acquisition_layers *out,
+                                           dop_error *err);
+
 #ifdef __cplusplus
 }
 #endif
