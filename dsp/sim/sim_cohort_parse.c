@@ -17,15 +17,8 @@ typedef struct cparser {
     int subjects;
 } cparser;
 
-static dop_status cfail(cparser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static dop_status cfail(cparser *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    dop_status status = sim_spec_fail_v(p->name, p->err, fmt, ap);
-    va_end(ap);
-    return status;
-}
+/* A message naming the key, prefixed with the spec's path. */
+#define cfail(p, ...) sim_spec_fail((p)->name, (p)->err, __VA_ARGS__)
 
 static dop_status check_keys(cparser *p, json_t *obj, const char *where, const char *const *allowed)
 {

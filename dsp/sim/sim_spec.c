@@ -15,22 +15,18 @@ typedef struct parser {
     dop_error *err;
 } parser;
 
-dop_status sim_spec_fail_v(const char *name, dop_error *err, const char *fmt, va_list ap)
+dop_status sim_spec_fail(const char *name, dop_error *err, const char *fmt, ...)
 {
     char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     return dop_error_set(err, DOP_ERR_FORMAT, "%s: %s", name, msg);
 }
 
-static dop_status fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static dop_status fail(parser *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    dop_status status = sim_spec_fail_v(p->name, p->err, fmt, ap);
-    va_end(ap);
-    return status;
-}
+/* A message naming the key, prefixed with the spec's name. */
+#define fail(p, ...) sim_spec_fail((p)->name, (p)->err, __VA_ARGS__)
 
 static const char *type_name(const json_t *v)
 {
