@@ -137,7 +137,32 @@ static int run_color(const dop_job *job, dop_color_job *color, int plots)
     return CLI_EXIT_OK;
 }
 
-int cmd_analyze(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct analyze_request {
+    dop_job job;
+    dop_color_job color;
+    const char *epoch_spec; /* --epochs, NULL = the whole span */
+    int plots;
+} analyze_request;
+
+/* --ensemble N (>= 2) or --regression-order P (>= -1), whole numbers up to 1024. */
+static int parse_color_number(int is_ensemble, const char *arg, dop_color_job *color)
+{
+    double number = 0.0;
+    if (cli_parse_double("analyze", is_ensemble ? "--ensemble" : "--regression-order", arg, &number) != 0) return -1;
+    if (number != floor(number) || number < (is_ensemble ? 2 : -1) || number > 1024) {
+        fprintf(stderr, "dopflow analyze: %s expects a whole number, got '%s'\n",
+                is_ensemble ? "--ensemble (>= 2)" : "--regression-order (>= -1)", arg);
+        return -1;
+    }
+    if (is_ensemble) color->ensemble = (size_t)number;
+    else color->wall_order = (int)number;
+    return 0;
+}
+
+/* The options and the one INPUT into req. Returns 1 to go on, 0 when done
+ * (--help, or a usage error) with the exit code in *code. */
+static int parse_options(int argc, char **argv, analyze_request *req, int *code)
 {
     enum { OPT_SUMMARY = 1, OPT_FRAMES, OPT_BEATS, OPT_H5, OPT_START, OPT_END, OPT_EPOCHS, OPT_PLOTS, OPT_HELP,
            OPT_COLOR_CSV, OPT_ENSEMBLE, OPT_REGRESSION, OPT_REVIEW, OPT_NO_REVIEW };
@@ -150,131 +175,138 @@ int cmd_analyze(int argc, char **argv)
         {"ensemble", required_argument, 0, OPT_ENSEMBLE}, {"regression-order", required_argument, 0, OPT_REGRESSION},
         {"review", required_argument, 0, OPT_REVIEW}, {"no-review", no_argument, 0, OPT_NO_REVIEW},
         CLI_ANALYSIS_LONGOPTS, {0, 0, 0, 0}};
-    dop_job job = dop_job_default();
-    dop_color_job color = dop_color_job_default();
-    double number = 0.0;
-    const char *epoch_spec = NULL;
-    int plots = 0;
-    int opt;
+    dop_job *job = &req->job;
+    int opt, bad = 0;
+    *code = CLI_EXIT_USAGE;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while (!bad && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
-        case OPT_SUMMARY: job.summary_path = optarg; break;
-        case OPT_FRAMES: job.frames_path = optarg; break;
-        case OPT_BEATS: job.beats_path = optarg; break;
-        case OPT_H5: job.h5_path = optarg; break;
-        case OPT_START:
-            if (cli_parse_double("analyze", "--start", optarg, &job.start_s) != 0) return CLI_EXIT_USAGE;
-            break;
-        case OPT_END:
-            if (cli_parse_double("analyze", "--end", optarg, &job.end_s) != 0) return CLI_EXIT_USAGE;
-            break;
-        case OPT_EPOCHS: epoch_spec = optarg; break;
-        case OPT_PLOTS: plots = 1; break;
-        case OPT_REVIEW: job.review_path = optarg; break;
-        case OPT_NO_REVIEW: job.no_review = 1; break;
-        case OPT_COLOR_CSV: color.csv_path = optarg; break;
+        case OPT_SUMMARY: job->summary_path = optarg; break;
+        case OPT_FRAMES: job->frames_path = optarg; break;
+        case OPT_BEATS: job->beats_path = optarg; break;
+        case OPT_H5: job->h5_path = optarg; break;
+        case OPT_START: bad = cli_parse_double("analyze", "--start", optarg, &job->start_s) != 0; break;
+        case OPT_END: bad = cli_parse_double("analyze", "--end", optarg, &job->end_s) != 0; break;
+        case OPT_EPOCHS: req->epoch_spec = optarg; break;
+        case OPT_PLOTS: req->plots = 1; break;
+        case OPT_REVIEW: job->review_path = optarg; break;
+        case OPT_NO_REVIEW: job->no_review = 1; break;
+        case OPT_COLOR_CSV: req->color.csv_path = optarg; break;
         case OPT_ENSEMBLE:
-        case OPT_REGRESSION:
-            if (cli_parse_double("analyze", opt == OPT_ENSEMBLE ? "--ensemble" : "--regression-order", optarg, &number) != 0)
-                return CLI_EXIT_USAGE;
-            if (number != floor(number) || number < (opt == OPT_ENSEMBLE ? 2 : -1) || number > 1024) {
-                fprintf(stderr, "dopflow analyze: %s expects a whole number, got '%s'\n",
-                        opt == OPT_ENSEMBLE ? "--ensemble (>= 2)" : "--regression-order (>= -1)", optarg);
-                return CLI_EXIT_USAGE;
-            }
-            if (opt == OPT_ENSEMBLE) color.ensemble = (size_t)number;
-            else color.wall_order = (int)number;
-            break;
+        case OPT_REGRESSION: bad = parse_color_number(opt == OPT_ENSEMBLE, optarg, &req->color) != 0; break;
         case 'h':
-        case OPT_HELP: usage(stdout); return CLI_EXIT_OK;
+        case OPT_HELP:
+            usage(stdout);
+            *code = CLI_EXIT_OK;
+            return 0;
         case '?':
             fprintf(stderr, "dopflow analyze: unknown or incomplete option '%s' (see --help)\n", argv[optind - 1]);
-            return CLI_EXIT_USAGE;
+            return 0;
         default:
-            if (opt >= CLI_ANALYSIS_OPT_BASE && opt < CLI_ANALYSIS_OPT_END) {
-                if (cli_analysis_option("analyze", opt, optarg, &job) != 0) return CLI_EXIT_USAGE;
-                break;
-            }
-            return CLI_EXIT_USAGE;
+            if (opt < CLI_ANALYSIS_OPT_BASE || opt >= CLI_ANALYSIS_OPT_END) return 0;
+            bad = cli_analysis_option("analyze", opt, optarg, job) != 0;
+            break;
         }
     }
+    if (bad) return 0;
     if (optind != argc - 1) {
         fprintf(stderr, "dopflow analyze: expected one INPUT (see --help)\n");
-        return CLI_EXIT_USAGE;
+        return 0;
     }
-    job.input.path = argv[optind];
-    if (job.review_path && job.no_review) {
+    job->input.path = argv[optind];
+    if (job->review_path && job->no_review) {
         fprintf(stderr, "dopflow analyze: --review and --no-review exclude each other\n");
-        return CLI_EXIT_USAGE;
+        return 0;
     }
-    if (job.input.format == DOP_INPUT_CLARIUS || color.csv_path) return run_color(&job, &color, plots);
-    const char *figure_source = job.h5_path ? job.h5_path
-                                : (job.frames_path && strcmp(job.frames_path, "-") != 0) ? job.frames_path : NULL;
-    if (plots && !figure_source) {
-        fprintf(stderr, "dopflow analyze: --plots needs --h5 FILE or --frames FILE to draw from\n");
-        return CLI_EXIT_USAGE;
-    }
-    if (!job.summary_path && !job.frames_path && !job.beats_path && !job.h5_path) job.summary_path = "-";
-    job.frames_stream = job.frames_path && strcmp(job.frames_path, "-") == 0;
+    return 1;
+}
 
+/* After a successful run: the input's layout, the review, and a note for
+ * everything a reader of the outputs should know. */
+static void print_notes(const dop_job *job, const dop_job_report *report, const dop_summary *rows, size_t n_rows)
+{
+    if (report->input.kind != DOP_INPUT_AUDIO)
+        fprintf(stderr, "dopflow analyze: %s: %s, PRF %g Hz, gates %ld to %ld of %ld averaged; Nyquist velocity "
+                        "%.4g cm/s%s\n", job->input.path, report->input.layout, report->fs_hz, report->input.gate_first,
+                report->input.gate_first + report->input.gates - 1, report->input.file_gates, report->nyquist_cm_s,
+                job->analysis.baseline_shift_cm_s != 0.0 ? " (before the baseline shift)" : "");
+    print_review(report);
+    if (report->unwrapped_frames > 0)
+        fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
+                        "unwrapped (quality 'unwrapped' in the frames)\n", report->unwrapped_frames,
+                report->nyquist_cm_s);
+    if (report->spectral_line_frames > 0)
+        fprintf(stderr, "dopflow analyze: note: %s: a stationary spectral line (hum or interference) was left out "
+                        "of the estimates in %lld of %lld frames\n", job->input.path, report->spectral_line_frames,
+                (long long)report->frames);
+    if (report->frames > 0 && report->not_pulsatile_frames * 2 > report->frames)
+        fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
+                        "evidence: periodicity z %.2f < %g, or no signal above the noise): no beats there, heart "
+                        "rate empty (pulsatile = 0)\n", job->input.path, report->not_pulsatile_frames,
+                (long long)report->frames, report->best_periodicity, job->analysis.beats.z_min);
+    if (report->non_directional)
+        fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
+                        "counted as forward (directional = 0 in the summary)\n", job->input.path);
+    for (size_t i = 0; i < n_rows; i++)
+        if (rows[i].analysed_s <= 0.0)
+            fprintf(stderr, "dopflow analyze: warning: epoch '%s' (%g to %g s) lies outside the analysed "
+                            "recording: its row is empty\n", rows[i].epoch, rows[i].start_s, rows[i].end_s);
+}
+
+/* The spectral analysis (dop_job_run): summary rows per epoch, notes, figures. */
+static int run_spectral(analyze_request *req, const char *figure_source)
+{
+    dop_job *job = &req->job;
     dop_error err;
     dop_error_clear(&err);
     dop_epoch *epochs = NULL;
     size_t n_epochs = 0;
-    if (epoch_spec) {
-        dop_status status = dop_epochs_parse(epoch_spec, 0.0, &epochs, &n_epochs, &err);
+    if (req->epoch_spec) {
+        dop_status status = dop_epochs_parse(req->epoch_spec, 0.0, &epochs, &n_epochs, &err);
         if (status != DOP_OK) return cli_fail("analyze", status, &err);
-        job.epochs = epochs;
-        job.n_epochs = n_epochs;
+        job->epochs = epochs;
+        job->n_epochs = n_epochs;
     }
     cli_install_stop_handlers();
-    job.stop = &cli_stop_requested;
+    job->stop = &cli_stop_requested;
     dop_summary *rows = calloc(n_epochs ? n_epochs : 1, sizeof *rows);
     if (!rows) {
         free(epochs);
         return cli_fail("analyze", DOP_ERR_NOMEM, NULL);
     }
     dop_job_report report;
-    dop_status status = dop_job_run(&job, rows, &report, &err);
-    if (status == DOP_OK) cli_input_notes("analyze", job.input.path, &report.quadrature, &report.input); /* issue 14b */
+    dop_status status = dop_job_run(job, rows, &report, &err);
     int code = CLI_EXIT_OK;
     if (status != DOP_OK) {
         code = cli_fail("analyze", status, &err);
     } else {
-        if (report.input.kind != DOP_INPUT_AUDIO)
-            fprintf(stderr, "dopflow analyze: %s: %s, PRF %g Hz, gates %ld to %ld of %ld averaged; Nyquist velocity "
-                            "%.4g cm/s%s\n", job.input.path, report.input.layout, report.fs_hz, report.input.gate_first,
-                    report.input.gate_first + report.input.gates - 1, report.input.file_gates, report.nyquist_cm_s,
-                    job.analysis.baseline_shift_cm_s != 0.0 ? " (before the baseline shift)" : "");
-        print_review(&report);
-        if (report.unwrapped_frames > 0)
-            fprintf(stderr, "dopflow analyze: note: %lld frames aliased past the Nyquist velocity %.4g cm/s and were "
-                            "unwrapped (quality 'unwrapped' in the frames)\n", report.unwrapped_frames,
-                    report.nyquist_cm_s);
-        if (report.spectral_line_frames > 0)
-            fprintf(stderr, "dopflow analyze: note: %s: a stationary spectral line (hum or interference) was left out "
-                            "of the estimates in %lld of %lld frames\n", job.input.path, report.spectral_line_frames,
-                    (long long)report.frames);
-        if (report.frames > 0 && report.not_pulsatile_frames * 2 > report.frames)
-            fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
-                            "evidence: periodicity z %.2f < %g, or no signal above the noise): no beats there, heart "
-                            "rate empty (pulsatile = 0)\n", job.input.path, report.not_pulsatile_frames,
-                    (long long)report.frames, report.best_periodicity, job.analysis.beats.z_min);
-        if (report.non_directional)
-            fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
-                            "counted as forward (directional = 0 in the summary)\n", job.input.path);
-        for (size_t i = 0; i < (n_epochs ? n_epochs : 1); i++)
-            if (rows[i].analysed_s <= 0.0)
-                fprintf(stderr, "dopflow analyze: warning: epoch '%s' (%g to %g s) lies outside the analysed "
-                                "recording: its row is empty\n", rows[i].epoch, rows[i].start_s, rows[i].end_s);
-        if (plots) code = draw_figures(figure_source, job.h5_path != NULL);
-        if (isnan(report.acq.diameter_mm) && !job.diameter_csv)
+        cli_input_notes("analyze", job->input.path, &report.quadrature, &report.input); /* issue 14b */
+        print_notes(job, &report, rows, n_epochs ? n_epochs : 1);
+        if (req->plots) code = draw_figures(figure_source, job->h5_path != NULL);
+        if (isnan(report.acq.diameter_mm) && !job->diameter_csv)
             fprintf(stderr, "dopflow analyze: note: no vessel diameter (--diameter or diameter_mm): flow columns "
                             "are empty\n");
     }
     free(rows);
     free(epochs);
     return code;
+}
+
+int cmd_analyze(int argc, char **argv)
+{
+    analyze_request req = {dop_job_default(), dop_color_job_default(), NULL, 0};
+    int code;
+    if (!parse_options(argc, argv, &req, &code)) return code;
+    dop_job *job = &req.job;
+    if (job->input.format == DOP_INPUT_CLARIUS || req.color.csv_path) return run_color(job, &req.color, req.plots);
+    const char *figure_source = job->h5_path ? job->h5_path
+                                : (job->frames_path && strcmp(job->frames_path, "-") != 0) ? job->frames_path : NULL;
+    if (req.plots && !figure_source) {
+        fprintf(stderr, "dopflow analyze: --plots needs --h5 FILE or --frames FILE to draw from\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (!job->summary_path && !job->frames_path && !job->beats_path && !job->h5_path) job->summary_path = "-";
+    job->frames_stream = job->frames_path && strcmp(job->frames_path, "-") == 0;
+    return run_spectral(&req, figure_source);
 }

@@ -171,8 +171,7 @@ dop_status dop_color_job_run(const dop_color_job *job, dop_color_report *report,
     if (rep->flow_pixels > 0) rep->flow_median_phase_rad = histogram_median(s.histogram, rep->flow_pixels);
     if (isfinite(job->prf_hz) && isfinite(job->acq.f0_hz)) {
         /* v = c PRF phase / (4 pi f0 cos angle), cm/s; Nyquist at phase = pi. */
-        double scale = 100.0 * job->acq.c_m_s * job->prf_hz /
-                       (4.0 * M_PI * job->acq.f0_hz * cos(job->acq.angle_deg * M_PI / 180.0));
+        double scale = dop_ensemble_cm_s_per_rad(job->prf_hz, &job->acq);
         rep->nyquist_cm_s = scale * M_PI;
         rep->flow_median_velocity_cm_s = scale * rep->flow_median_phase_rad;
     }

@@ -10,6 +10,7 @@
  * double precision: tissue is often 40-60 dB above blood. A pixel costs
  * about 4 E (P + 2) real multiply-adds. */
 #include "dopflow/ensemble.h"
+#include "dopflow/analysis.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -88,6 +89,11 @@ static void build_basis(double *basis, size_t count, size_t shots)
     }
 }
 
+double dop_ensemble_cm_s_per_rad(double prf_hz, const dop_acquisition *acq)
+{
+    return dop_doppler_cm_s_per_hz(acq->f0_hz, acq->angle_deg, acq->c_m_s) * prf_hz / (2.0 * M_PI);
+}
+
 dop_status dop_ensemble_create(const dop_ensemble_config *cfg, dop_ensemble **out, dop_error *err)
 {
     if (out) *out = NULL;
@@ -112,8 +118,7 @@ dop_status dop_ensemble_create(const dop_ensemble_config *cfg, dop_ensemble **ou
     build_basis(e->basis, e->basis_count, shots);
     e->velocity_scale = NAN;
     if (!isnan(cfg->prf_hz) && !isnan(cfg->acq.f0_hz))
-        e->velocity_scale = 100.0 * cfg->acq.c_m_s * cfg->prf_hz /
-                            (4.0 * M_PI * cfg->acq.f0_hz * cos(cfg->acq.angle_deg * M_PI / 180.0));
+        e->velocity_scale = dop_ensemble_cm_s_per_rad(cfg->prf_hz, &cfg->acq);
     *out = e;
     return DOP_OK;
 }

@@ -158,6 +158,7 @@ double dop_sim_profile_mean_ratio(const dop_sim_config *cfg)
 
 double dop_sim_nyquist_cm_s(const dop_sim_config *cfg)
 {
+    /* Written out, not dop_doppler_cm_s_per_hz: the truth must not share a mistake with the estimator. */
     return cfg->c_m_s * cfg->fs_hz / (4.0 * cfg->f0_hz * cos(cfg->angle_deg * M_PI / 180.0)) * 100.0;
 }
 

@@ -29,7 +29,7 @@ gsl_rng *sim_rng_new(uint64_t seed, unsigned stream);
 
 /* "NAME: message" as DOP_ERR_FORMAT into err: the spec and cohort parsers'
  * error line (sim_spec.c). */
-dop_status sim_spec_fail_v(const char *name, dop_error *err, const char *fmt, va_list ap);
+dop_status sim_spec_fail(const char *name, dop_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- sim_waveform.c: beats, kinetics, the velocity waveform ---- */
 

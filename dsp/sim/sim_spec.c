@@ -15,22 +15,18 @@ typedef struct parser {
     dop_error *err;
 } parser;
 
-dop_status sim_spec_fail_v(const char *name, dop_error *err, const char *fmt, va_list ap)
+dop_status sim_spec_fail(const char *name, dop_error *err, const char *fmt, ...)
 {
     char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     return dop_error_set(err, DOP_ERR_FORMAT, "%s: %s", name, msg);
 }
 
-static dop_status fail(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static dop_status fail(parser *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    dop_status status = sim_spec_fail_v(p->name, p->err, fmt, ap);
-    va_end(ap);
-    return status;
-}
+/* A message naming the key, prefixed with the spec's name. */
+#define fail(p, ...) sim_spec_fail((p)->name, (p)->err, __VA_ARGS__)
 
 static const char *type_name(const json_t *v)
 {
@@ -268,193 +264,272 @@ static dop_status parse_model(parser *p, json_t *root, dop_sim_config *c)
     return DOP_OK;
 }
 
+/* The top level: kind, description, model, seed, duration, sample rate and format, gates. */
+static dop_status parse_top(parser *p, json_t *root, dop_sim_config *c)
+{
+    static const char *const top[] = {"kind", "description", "model", "scatterers", "seed", "duration_s",
+                                      "sample_rate_hz", "sample_format", "gates", "acquisition", "vessel", "flow",
+                                      "heart", "event", "artifact", "clutter", "noise", "dropouts", "synthesis",
+                                      "output", "epochs", NULL};
+    dop_status st;
+    if ((st = check_keys(p, root, "", top)) != DOP_OK) return st;
+    json_t *kind = json_object_get(root, "kind");
+    if (kind && !(json_is_string(kind) && strcmp(json_string_value(kind), "recording") == 0))
+        return fail(p, "key \"kind\" must be \"recording\" here (cohort specs are loaded as cohorts)");
+    json_t *desc = json_object_get(root, "description");
+    if (desc && !json_is_string(desc)) return fail(p, "key \"description\" must be a string");
+    if ((st = parse_model(p, root, c)) != DOP_OK) return st;
+    /* The scatterer model moves its blood with Womersley's profile unless told otherwise. */
+    if (c->model == DOP_SIM_MODEL_SCATTERERS) c->profile = DOP_SIM_PROFILE_WOMERSLEY;
+
+    double seed = 1.0;
+    if ((st = opt_whole(p, root, "", "seed", 0.0, 9007199254740991.0, &seed)) != DOP_OK) return st;
+    c->seed = (uint64_t)seed;
+    if ((st = opt_number(p, root, "", "duration_s", &c->duration_s)) != DOP_OK) return st;
+    if ((st = opt_whole(p, root, "", "sample_rate_hz", 1000.0, 192000.0, &c->fs_hz)) != DOP_OK) return st;
+    static const char *const formats[] = {"pcm16", "float", NULL};
+    int fmt = (int)c->format;
+    if ((st = opt_enum(p, root, "", "sample_format", formats, &fmt)) != DOP_OK) return st;
+    c->format = (dop_sim_format)fmt;
+    double gates = 1.0;
+    if ((st = opt_whole(p, root, "", "gates", 1.0, 256.0, &gates)) != DOP_OK) return st;
+    c->gates = (long)gates;
+    return DOP_OK;
+}
+
+/* "acquisition": f0 (Hz), beam-to-flow angle (degrees), speed of sound (m/s). */
+static dop_status parse_acquisition(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "acquisition", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"f0_hz", "angle_deg", "c_m_s", NULL};
+    if ((st = check_keys(p, o, "acquisition.", keys)) != DOP_OK ||
+        (st = opt_number(p, o, "acquisition.", "f0_hz", &c->f0_hz)) != DOP_OK ||
+        (st = opt_number(p, o, "acquisition.", "angle_deg", &c->angle_deg)) != DOP_OK ||
+        (st = opt_number(p, o, "acquisition.", "c_m_s", &c->c_m_s)) != DOP_OK)
+        return st;
+    return DOP_OK;
+}
+
+/* "vessel": diameter (mm) and velocity profile; the diameter is checked even when absent. */
+static dop_status parse_vessel(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "vessel", &o);
+    if (st != DOP_OK) return st;
+    if (o) {
+        static const char *const keys[] = {"diameter_mm", "profile", "profile_n", NULL};
+        static const char *const profiles[] = {"parabolic", "power_law", "plug", "womersley", NULL};
+        int prof = (int)c->profile;
+        if ((st = check_keys(p, o, "vessel.", keys)) != DOP_OK ||
+            (st = opt_number(p, o, "vessel.", "diameter_mm", &c->diameter_mm)) != DOP_OK ||
+            (st = opt_enum(p, o, "vessel.", "profile", profiles, &prof)) != DOP_OK ||
+            (st = opt_number(p, o, "vessel.", "profile_n", &c->profile_n)) != DOP_OK)
+            return st;
+        c->profile = (dop_sim_profile)prof;
+        if (json_object_get(o, "profile_n") && c->profile != DOP_SIM_PROFILE_POWER_LAW)
+            return fail(p, "key \"vessel.profile_n\" applies only to \"profile\": \"power_law\"");
+        if (c->profile == DOP_SIM_PROFILE_PARABOLIC) c->profile_n = 2.0;
+    }
+    if (!(isfinite(c->diameter_mm) && c->diameter_mm > 0.0))
+        return fail(p, "key \"vessel.diameter_mm\" = %g must be a positive diameter in mm", c->diameter_mm);
+    return DOP_OK;
+}
+
+/* "flow": the resting state; the state after the event starts as a copy of it. */
+static dop_status parse_flow(parser *p, json_t *root, dop_sim_config *c)
+{
+    static const char *const state_keys[] = {"waveform", "mean_velocity_cm_s", "flow_ml_min", "heart_rate_bpm", NULL};
+    json_t *o;
+    dop_status st = opt_object(p, root, "flow", &o);
+    if (st != DOP_OK) return st;
+    if (o) {
+        if ((st = check_keys(p, o, "flow.", state_keys)) != DOP_OK ||
+            (st = parse_state(p, o, "flow", c->diameter_mm, &c->rest)) != DOP_OK)
+            return st;
+    }
+    c->after = c->rest;
+    return DOP_OK;
+}
+
+/* "heart": heart-rate variability, respiratory sinus arrhythmia (%), respiration (Hz). */
+static dop_status parse_heart(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "heart", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"hrv_percent", "rsa_percent", "respiration_hz", NULL};
+    if ((st = check_keys(p, o, "heart.", keys)) != DOP_OK ||
+        (st = opt_number(p, o, "heart.", "hrv_percent", &c->hrv_percent)) != DOP_OK ||
+        (st = opt_number(p, o, "heart.", "rsa_percent", &c->rsa_percent)) != DOP_OK ||
+        (st = opt_number(p, o, "heart.", "respiration_hz", &c->respiration_hz)) != DOP_OK)
+        return st;
+    return DOP_OK;
+}
+
+/* "event": onset (s, required), the state after it and its time constants (s). */
+static dop_status parse_event(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "event", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"onset_s", "waveform", "mean_velocity_cm_s", "flow_ml_min", "heart_rate_bpm",
+                                       "tau_s", "tau_shape_s", "tau_hr_s", NULL};
+    if ((st = check_keys(p, o, "event.", keys)) != DOP_OK) return st;
+    c->has_event = 1;
+    c->onset_s = NAN;
+    if ((st = opt_number(p, o, "event.", "onset_s", &c->onset_s)) != DOP_OK) return st;
+    if (isnan(c->onset_s)) return fail(p, "key \"event.onset_s\" is required in an event");
+    if ((st = parse_state(p, o, "event", c->diameter_mm, &c->after)) != DOP_OK ||
+        (st = opt_number(p, o, "event.", "tau_s", &c->tau_s)) != DOP_OK)
+        return st;
+    c->tau_shape_s = c->tau_s;
+    if ((st = opt_number(p, o, "event.", "tau_shape_s", &c->tau_shape_s)) != DOP_OK ||
+        (st = opt_number(p, o, "event.", "tau_hr_s", &c->tau_hr_s)) != DOP_OK)
+        return st;
+    return DOP_OK;
+}
+
+/* "artifact": massage type (required) and its defaults, overridden key by key. */
+static dop_status parse_artifact(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "artifact", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"type", "start_s", "end_s", "level_db", "rate_hz", "duration_ms",
+                                       "bandwidth_hz", "motion_mm_s", NULL};
+    static const char *const types[] = {"none", "effleurage", "petrissage", "tapotement", NULL};
+    if ((st = check_keys(p, o, "artifact.", keys)) != DOP_OK) return st;
+    if (!json_object_get(o, "type")) return fail(p, "key \"artifact.type\" is required in an artifact");
+    int type = 0;
+    if ((st = opt_enum(p, o, "artifact.", "type", types, &type)) != DOP_OK) return st;
+    c->artifact = dop_sim_artifact_default((dop_sim_artifact_type)type);
+    if (type != DOP_SIM_ARTIFACT_NONE) {
+        c->artifact.start_s = c->has_event ? c->onset_s : 0.0;
+        c->artifact.end_s = c->duration_s;
+    }
+    if ((st = opt_number(p, o, "artifact.", "start_s", &c->artifact.start_s)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "end_s", &c->artifact.end_s)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "level_db", &c->artifact.level_db)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "rate_hz", &c->artifact.rate_hz)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "duration_ms", &c->artifact.duration_ms)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "bandwidth_hz", &c->artifact.bandwidth_hz)) != DOP_OK ||
+        (st = opt_number(p, o, "artifact.", "motion_mm_s", &c->artifact.motion_mm_s)) != DOP_OK)
+        return st;
+    return DOP_OK;
+}
+
+/* "clutter" (level 30 dB re blood when the section is given) and "noise" (SNR 20 dB). */
+static dop_status parse_clutter_noise(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st;
+    if ((st = opt_object(p, root, "clutter", &o)) != DOP_OK) return st;
+    if (o) {
+        static const char *const keys[] = {"level_db", "wall_velocity_mm_s", "wall_fraction", "tissue_motion_mm", NULL};
+        c->clutter_db = 30.0;
+        if ((st = check_keys(p, o, "clutter.", keys)) != DOP_OK ||
+            (st = opt_number_or_null(p, o, "clutter.", "level_db", &c->clutter_db)) != DOP_OK ||
+            (st = opt_number(p, o, "clutter.", "wall_velocity_mm_s", &c->wall_velocity_mm_s)) != DOP_OK ||
+            (st = opt_number(p, o, "clutter.", "wall_fraction", &c->wall_fraction)) != DOP_OK ||
+            (st = opt_number(p, o, "clutter.", "tissue_motion_mm", &c->tissue_motion_mm)) != DOP_OK)
+            return st;
+    }
+    if ((st = opt_object(p, root, "noise", &o)) != DOP_OK) return st;
+    if (o) {
+        static const char *const keys[] = {"snr_db", NULL};
+        c->snr_db = 20.0;
+        if ((st = check_keys(p, o, "noise.", keys)) != DOP_OK ||
+            (st = opt_number_or_null(p, o, "noise.", "snr_db", &c->snr_db)) != DOP_OK)
+            return st;
+    }
+    return DOP_OK;
+}
+
+/* "dropouts": an array of {start_s, duration_s}. */
+static dop_status parse_dropouts(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *drops = json_object_get(root, "dropouts");
+    if (!drops) return DOP_OK;
+    static const char *const keys[] = {"start_s", "duration_s", NULL};
+    if (!json_is_array(drops)) return fail(p, "key \"dropouts\" must be an array of {start_s, duration_s}");
+    if (json_array_size(drops) > DOP_SIM_MAX_DROPOUTS) return fail(p, "key \"dropouts\": at most %d", DOP_SIM_MAX_DROPOUTS);
+    size_t i;
+    json_t *d;
+    json_array_foreach(drops, i, d) {
+        char where[32];
+        snprintf(where, sizeof where, "dropouts[%zu].", i);
+        if (!json_is_object(d)) return fail(p, "key \"dropouts[%zu]\" must be an object {start_s, duration_s}", i);
+        c->dropouts[i].start_s = c->dropouts[i].duration_s = NAN;
+        dop_status st;
+        if ((st = check_keys(p, d, where, keys)) != DOP_OK ||
+            (st = opt_number(p, d, where, "start_s", &c->dropouts[i].start_s)) != DOP_OK ||
+            (st = opt_number(p, d, where, "duration_s", &c->dropouts[i].duration_s)) != DOP_OK)
+            return st;
+        if (isnan(c->dropouts[i].start_s) || isnan(c->dropouts[i].duration_s))
+            return fail(p, "key \"%s\": start_s and duration_s are required", where);
+    }
+    c->n_dropouts = json_array_size(drops);
+    return DOP_OK;
+}
+
+/* "synthesis": block (samples) and spectral broadening (% and Hz). */
+static dop_status parse_synthesis(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "synthesis", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"block", "broadening_percent", "broadening_hz", NULL};
+    double block = (double)c->block;
+    if ((st = check_keys(p, o, "synthesis.", keys)) != DOP_OK ||
+        (st = opt_whole(p, o, "synthesis.", "block", 32.0, 4096.0, &block)) != DOP_OK ||
+        (st = opt_number(p, o, "synthesis.", "broadening_percent", &c->broadening_percent)) != DOP_OK ||
+        (st = opt_number(p, o, "synthesis.", "broadening_hz", &c->broadening_hz)) != DOP_OK)
+        return st;
+    c->block = (size_t)block;
+    return DOP_OK;
+}
+
+/* "output": headroom and saturation (dB) and the components switched on. */
+static dop_status parse_output(parser *p, json_t *root, dop_sim_config *c)
+{
+    json_t *o;
+    dop_status st = opt_object(p, root, "output", &o);
+    if (st != DOP_OK || !o) return st;
+    static const char *const keys[] = {"headroom_db", "saturation_db", "components", NULL};
+    if ((st = check_keys(p, o, "output.", keys)) != DOP_OK ||
+        (st = opt_number(p, o, "output.", "headroom_db", &c->headroom_db)) != DOP_OK ||
+        (st = opt_number(p, o, "output.", "saturation_db", &c->saturation_db)) != DOP_OK)
+        return st;
+    json_t *comp;
+    if ((st = opt_object(p, o, "components", &comp)) != DOP_OK || !comp) return st;
+    static const char *const ckeys[] = {"blood", "clutter", "noise", "artifacts", NULL};
+    if ((st = check_keys(p, comp, "output.components.", ckeys)) != DOP_OK ||
+        (st = opt_bool(p, comp, "output.components.", "blood", &c->blood)) != DOP_OK ||
+        (st = opt_bool(p, comp, "output.components.", "clutter", &c->clutter)) != DOP_OK ||
+        (st = opt_bool(p, comp, "output.components.", "noise", &c->noise)) != DOP_OK ||
+        (st = opt_bool(p, comp, "output.components.", "artifacts", &c->artifacts)) != DOP_OK)
+        return st;
+    return DOP_OK;
+}
+
+/* One parser per spec section, in the order the sections depend on each other
+ * (the vessel's diameter converts flows, the event's onset starts the artifact). */
+typedef dop_status (*section_parser)(parser *p, json_t *root, dop_sim_config *c);
+static const section_parser sections[] = {
+    parse_top,      parse_acquisition,   parse_vessel,   parse_flow,      parse_heart,  parse_event,
+    parse_artifact, parse_clutter_noise, parse_dropouts, parse_synthesis, parse_output,
+};
+
 dop_status sim_spec_from_json(json_t *root, const char *name, dop_sim_config *cfg, dop_error *err)
 {
     parser p = {name, err};
     dop_sim_config c = dop_sim_config_default();
     dop_status st;
     if (!json_is_object(root)) return fail(&p, "a spec must be a JSON object");
-    static const char *const top[] = {"kind", "description", "model", "scatterers", "seed", "duration_s", "sample_rate_hz", "sample_format", "gates",
-                                      "acquisition", "vessel", "flow", "heart", "event", "artifact", "clutter", "noise",
-                                      "dropouts", "synthesis", "output", "epochs", NULL};
-    if ((st = check_keys(&p, root, "", top)) != DOP_OK) return st;
-    json_t *kind = json_object_get(root, "kind");
-    if (kind && !(json_is_string(kind) && strcmp(json_string_value(kind), "recording") == 0))
-        return fail(&p, "key \"kind\" must be \"recording\" here (cohort specs are loaded as cohorts)");
-    json_t *desc = json_object_get(root, "description");
-    if (desc && !json_is_string(desc)) return fail(&p, "key \"description\" must be a string");
-    if ((st = parse_model(&p, root, &c)) != DOP_OK) return st;
-    /* The scatterer model moves its blood with Womersley's profile unless told otherwise. */
-    if (c.model == DOP_SIM_MODEL_SCATTERERS) c.profile = DOP_SIM_PROFILE_WOMERSLEY;
-
-    double seed = 1.0;
-    if ((st = opt_whole(&p, root, "", "seed", 0.0, 9007199254740991.0, &seed)) != DOP_OK) return st;
-    c.seed = (uint64_t)seed;
-    if ((st = opt_number(&p, root, "", "duration_s", &c.duration_s)) != DOP_OK) return st;
-    if ((st = opt_whole(&p, root, "", "sample_rate_hz", 1000.0, 192000.0, &c.fs_hz)) != DOP_OK) return st;
-    static const char *const formats[] = {"pcm16", "float", NULL};
-    int fmt = (int)c.format;
-    if ((st = opt_enum(&p, root, "", "sample_format", formats, &fmt)) != DOP_OK) return st;
-    c.format = (dop_sim_format)fmt;
-    double gates = 1.0;
-    if ((st = opt_whole(&p, root, "", "gates", 1.0, 256.0, &gates)) != DOP_OK) return st;
-    c.gates = (long)gates;
-
-    json_t *o;
-    if ((st = opt_object(&p, root, "acquisition", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"f0_hz", "angle_deg", "c_m_s", NULL};
-        if ((st = check_keys(&p, o, "acquisition.", keys)) != DOP_OK ||
-            (st = opt_number(&p, o, "acquisition.", "f0_hz", &c.f0_hz)) != DOP_OK ||
-            (st = opt_number(&p, o, "acquisition.", "angle_deg", &c.angle_deg)) != DOP_OK ||
-            (st = opt_number(&p, o, "acquisition.", "c_m_s", &c.c_m_s)) != DOP_OK)
-            return st;
-    }
-    if ((st = opt_object(&p, root, "vessel", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"diameter_mm", "profile", "profile_n", NULL};
-        static const char *const profiles[] = {"parabolic", "power_law", "plug", "womersley", NULL};
-        int prof = (int)c.profile;
-        if ((st = check_keys(&p, o, "vessel.", keys)) != DOP_OK ||
-            (st = opt_number(&p, o, "vessel.", "diameter_mm", &c.diameter_mm)) != DOP_OK ||
-            (st = opt_enum(&p, o, "vessel.", "profile", profiles, &prof)) != DOP_OK ||
-            (st = opt_number(&p, o, "vessel.", "profile_n", &c.profile_n)) != DOP_OK)
-            return st;
-        c.profile = (dop_sim_profile)prof;
-        if (json_object_get(o, "profile_n") && c.profile != DOP_SIM_PROFILE_POWER_LAW)
-            return fail(&p, "key \"vessel.profile_n\" applies only to \"profile\": \"power_law\"");
-        if (c.profile == DOP_SIM_PROFILE_PARABOLIC) c.profile_n = 2.0;
-    }
-    if (!(isfinite(c.diameter_mm) && c.diameter_mm > 0.0))
-        return fail(&p, "key \"vessel.diameter_mm\" = %g must be a positive diameter in mm", c.diameter_mm);
-
-    static const char *const state_keys[] = {"waveform", "mean_velocity_cm_s", "flow_ml_min", "heart_rate_bpm", NULL};
-    if ((st = opt_object(&p, root, "flow", &o)) != DOP_OK) return st;
-    if (o) {
-        if ((st = check_keys(&p, o, "flow.", state_keys)) != DOP_OK ||
-            (st = parse_state(&p, o, "flow", c.diameter_mm, &c.rest)) != DOP_OK)
-            return st;
-    }
-    c.after = c.rest;
-    if ((st = opt_object(&p, root, "heart", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"hrv_percent", "rsa_percent", "respiration_hz", NULL};
-        if ((st = check_keys(&p, o, "heart.", keys)) != DOP_OK ||
-            (st = opt_number(&p, o, "heart.", "hrv_percent", &c.hrv_percent)) != DOP_OK ||
-            (st = opt_number(&p, o, "heart.", "rsa_percent", &c.rsa_percent)) != DOP_OK ||
-            (st = opt_number(&p, o, "heart.", "respiration_hz", &c.respiration_hz)) != DOP_OK)
-            return st;
-    }
-    if ((st = opt_object(&p, root, "event", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"onset_s", "waveform", "mean_velocity_cm_s", "flow_ml_min", "heart_rate_bpm",
-                                           "tau_s", "tau_shape_s", "tau_hr_s", NULL};
-        if ((st = check_keys(&p, o, "event.", keys)) != DOP_OK) return st;
-        c.has_event = 1;
-        c.onset_s = NAN;
-        if ((st = opt_number(&p, o, "event.", "onset_s", &c.onset_s)) != DOP_OK) return st;
-        if (isnan(c.onset_s)) return fail(&p, "key \"event.onset_s\" is required in an event");
-        if ((st = parse_state(&p, o, "event", c.diameter_mm, &c.after)) != DOP_OK ||
-            (st = opt_number(&p, o, "event.", "tau_s", &c.tau_s)) != DOP_OK)
-            return st;
-        c.tau_shape_s = c.tau_s;
-        if ((st = opt_number(&p, o, "event.", "tau_shape_s", &c.tau_shape_s)) != DOP_OK ||
-            (st = opt_number(&p, o, "event.", "tau_hr_s", &c.tau_hr_s)) != DOP_OK)
-            return st;
-    }
-    if ((st = opt_object(&p, root, "artifact", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"type", "start_s", "end_s", "level_db", "rate_hz", "duration_ms",
-                                           "bandwidth_hz", "motion_mm_s", NULL};
-        static const char *const types[] = {"none", "effleurage", "petrissage", "tapotement", NULL};
-        if ((st = check_keys(&p, o, "artifact.", keys)) != DOP_OK) return st;
-        if (!json_object_get(o, "type")) return fail(&p, "key \"artifact.type\" is required in an artifact");
-        int type = 0;
-        if ((st = opt_enum(&p, o, "artifact.", "type", types, &type)) != DOP_OK) return st;
-        c.artifact = dop_sim_artifact_default((dop_sim_artifact_type)type);
-        if (type != DOP_SIM_ARTIFACT_NONE) {
-            c.artifact.start_s = c.has_event ? c.onset_s : 0.0;
-            c.artifact.end_s = c.duration_s;
-        }
-        if ((st = opt_number(&p, o, "artifact.", "start_s", &c.artifact.start_s)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "end_s", &c.artifact.end_s)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "level_db", &c.artifact.level_db)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "rate_hz", &c.artifact.rate_hz)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "duration_ms", &c.artifact.duration_ms)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "bandwidth_hz", &c.artifact.bandwidth_hz)) != DOP_OK ||
-            (st = opt_number(&p, o, "artifact.", "motion_mm_s", &c.artifact.motion_mm_s)) != DOP_OK)
-            return st;
-    }
-    if ((st = opt_object(&p, root, "clutter", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"level_db", "wall_velocity_mm_s", "wall_fraction", "tissue_motion_mm", NULL};
-        c.clutter_db = 30.0;
-        if ((st = check_keys(&p, o, "clutter.", keys)) != DOP_OK ||
-            (st = opt_number_or_null(&p, o, "clutter.", "level_db", &c.clutter_db)) != DOP_OK ||
-            (st = opt_number(&p, o, "clutter.", "wall_velocity_mm_s", &c.wall_velocity_mm_s)) != DOP_OK ||
-            (st = opt_number(&p, o, "clutter.", "wall_fraction", &c.wall_fraction)) != DOP_OK ||
-            (st = opt_number(&p, o, "clutter.", "tissue_motion_mm", &c.tissue_motion_mm)) != DOP_OK)
-            return st;
-    }
-    if ((st = opt_object(&p, root, "noise", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"snr_db", NULL};
-        c.snr_db = 20.0;
-        if ((st = check_keys(&p, o, "noise.", keys)) != DOP_OK ||
-            (st = opt_number_or_null(&p, o, "noise.", "snr_db", &c.snr_db)) != DOP_OK)
-            return st;
-    }
-    json_t *drops = json_object_get(root, "dropouts");
-    if (drops) {
-        static const char *const keys[] = {"start_s", "duration_s", NULL};
-        if (!json_is_array(drops)) return fail(&p, "key \"dropouts\" must be an array of {start_s, duration_s}");
-        if (json_array_size(drops) > DOP_SIM_MAX_DROPOUTS) return fail(&p, "key \"dropouts\": at most %d", DOP_SIM_MAX_DROPOUTS);
-        size_t i;
-        json_t *d;
-        json_array_foreach(drops, i, d) {
-            char where[32];
-            snprintf(where, sizeof where, "dropouts[%zu].", i);
-            if (!json_is_object(d)) return fail(&p, "key \"dropouts[%zu]\" must be an object {start_s, duration_s}", i);
-            c.dropouts[i].start_s = c.dropouts[i].duration_s = NAN;
-            if ((st = check_keys(&p, d, where, keys)) != DOP_OK ||
-                (st = opt_number(&p, d, where, "start_s", &c.dropouts[i].start_s)) != DOP_OK ||
-                (st = opt_number(&p, d, where, "duration_s", &c.dropouts[i].duration_s)) != DOP_OK)
-                return st;
-            if (isnan(c.dropouts[i].start_s) || isnan(c.dropouts[i].duration_s))
-                return fail(&p, "key \"%s\": start_s and duration_s are required", where);
-        }
-        c.n_dropouts = json_array_size(drops);
-    }
-    if ((st = opt_object(&p, root, "synthesis", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"block", "broadening_percent", "broadening_hz", NULL};
-        double block = (double)c.block;
-        if ((st = check_keys(&p, o, "synthesis.", keys)) != DOP_OK ||
-            (st = opt_whole(&p, o, "synthesis.", "block", 32.0, 4096.0, &block)) != DOP_OK ||
-            (st = opt_number(&p, o, "synthesis.", "broadening_percent", &c.broadening_percent)) != DOP_OK ||
-            (st = opt_number(&p, o, "synthesis.", "broadening_hz", &c.broadening_hz)) != DOP_OK)
-            return st;
-        c.block = (size_t)block;
-    }
-    if ((st = opt_object(&p, root, "output", &o)) != DOP_OK) return st;
-    if (o) {
-        static const char *const keys[] = {"headroom_db", "saturation_db", "components", NULL};
-        if ((st = check_keys(&p, o, "output.", keys)) != DOP_OK ||
-            (st = opt_number(&p, o, "output.", "headroom_db", &c.headroom_db)) != DOP_OK ||
-            (st = opt_number(&p, o, "output.", "saturation_db", &c.saturation_db)) != DOP_OK)
-            return st;
-        json_t *comp;
-        if ((st = opt_object(&p, o, "components", &comp)) != DOP_OK) return st;
-        if (comp) {
-            static const char *const ckeys[] = {"blood", "clutter", "noise", "artifacts", NULL};
-            if ((st = check_keys(&p, comp, "output.components.", ckeys)) != DOP_OK ||
-                (st = opt_bool(&p, comp, "output.components.", "blood", &c.blood)) != DOP_OK ||
-                (st = opt_bool(&p, comp, "output.components.", "clutter", &c.clutter)) != DOP_OK ||
-                (st = opt_bool(&p, comp, "output.components.", "noise", &c.noise)) != DOP_OK ||
-                (st = opt_bool(&p, comp, "output.components.", "artifacts", &c.artifacts)) != DOP_OK)
-                return st;
-        }
-    }
+    for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
+        if ((st = sections[i](&p, root, &c)) != DOP_OK) return st;
     json_t *epochs = json_object_get(root, "epochs");
     if (epochs && (st = parse_epochs(&p, epochs, &c)) != DOP_OK) return st;
 

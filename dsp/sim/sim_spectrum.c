@@ -47,6 +47,7 @@ dop_status sim_spectrum_init(sim_spectrum *s, const dop_sim_config *cfg, dop_err
     s->hop = cfg->block;
     s->size = 2 * cfg->block;
     s->fs_hz = cfg->fs_hz;
+    /* Written out, not dop_doppler_cm_s_per_hz: the truth must not share a mistake with the estimator. */
     s->hz_per_cm_s = 2.0 * cfg->f0_hz * cos(cfg->angle_deg * M_PI / 180.0) / cfg->c_m_s / 100.0;
     s->rel_sigma = cfg->broadening_percent / 100.0;
     s->abs_sigma_hz = cfg->broadening_hz;

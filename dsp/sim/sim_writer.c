@@ -262,11 +262,70 @@ static void gate_set_reset(gate_set *g)
     for (long i = 0; i < g->n; i++) dop_sim_reset(g->sims[i]);
 }
 
-dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
-                         dop_sim_write_report *report, dop_error *err)
+/* The files of one recording, each written to a temporary name and renamed
+ * into place only when all of them are complete. */
+typedef struct output_set {
+    char *paths[OUT_COUNT];
+    dop_atomic_file *files[OUT_COUNT];
+    int committed[OUT_COUNT];
+    char *sidecar;
+} output_set;
+
+/* Names beside the recording: NAME.truth.csv, NAME.beats.csv, NAME.truth.json and the sidecar. */
+static dop_status output_set_name(output_set *o, const char *wav_path, dop_error *err)
 {
-    dop_sim_write_report rep;
-    memset(&rep, 0, sizeof rep);
+    memset(o, 0, sizeof *o);
+    o->sidecar = dop_sidecar_path_for(wav_path);
+    size_t stem = stem_length(wav_path);
+    o->paths[OUT_WAV] = strdup(wav_path);
+    o->paths[OUT_TRUTH_CSV] = with_suffix(wav_path, stem, ".truth.csv");
+    o->paths[OUT_BEATS_CSV] = with_suffix(wav_path, stem, ".beats.csv");
+    o->paths[OUT_TRUTH_JSON] = with_suffix(wav_path, stem, ".truth.json");
+    int missing = !o->sidecar;
+    for (int i = 0; i < OUT_COUNT; i++) missing |= !o->paths[i];
+    return missing ? dop_error_set(err, DOP_ERR_NOMEM, "out of memory writing %s", wav_path) : DOP_OK;
+}
+
+static dop_status output_set_open(output_set *o, dop_error *err)
+{
+    for (int i = 0; i < OUT_COUNT; i++) {
+        dop_status st = dop_atomic_open(o->paths[i], &o->files[i], err);
+        if (st != DOP_OK) return st;
+    }
+    return DOP_OK;
+}
+
+static dop_status output_set_commit(output_set *o, dop_error *err)
+{
+    for (int i = 0; i < OUT_COUNT; i++) {
+        dop_atomic_file *f = o->files[i];
+        o->files[i] = NULL;
+        dop_status st = dop_atomic_commit(f, err);
+        if (st != DOP_OK) return st;
+        o->committed[i] = 1;
+    }
+    return DOP_OK;
+}
+
+/* After a failure: temporary files removed, files already renamed into place unlinked. */
+static void output_set_abort(output_set *o)
+{
+    for (int i = 0; i < OUT_COUNT; i++) {
+        dop_atomic_abort(o->files[i]);
+        o->files[i] = NULL;
+        if (o->committed[i]) unlink(o->paths[i]);
+    }
+}
+
+static void output_set_free(output_set *o)
+{
+    for (int i = 0; i < OUT_COUNT; i++) free(o->paths[i]);
+    free(o->sidecar);
+}
+
+/* The sink for the path's extension, checked against the number of gates. */
+static dop_status choose_sink(const dop_sim_config *cfg, const char *wav_path, const sim_sink_ops **out, dop_error *err)
+{
     const sim_sink_ops *sink = sim_sink_for_path(wav_path);
     if (!sink)
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
@@ -275,122 +334,132 @@ dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const 
     if (cfg->gates > 1 && !sink->multi_gate)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: a %s file holds one gate; %ld gates need .h5, .uff or .mat",
                              wav_path, sink->name, cfg->gates);
-    gate_set gates;
-    dop_status st = gate_set_create(cfg, &gates, err);
-    if (st != DOP_OK) {
-        gate_set_free(&gates);
-        return st;
-    }
-    dop_sim *sim = gates.sims[0];
-    const dop_sim_config *c = cfg;
+    *out = sink;
+    return DOP_OK;
+}
 
-    char *paths[OUT_COUNT] = {0};
-    dop_atomic_file *files[OUT_COUNT] = {0};
-    int committed[OUT_COUNT] = {0};
-    char *sidecar = dop_sidecar_path_for(wav_path);
-    size_t stem = stem_length(wav_path);
-    void *sink_state = NULL;
-    json_t *truth = NULL;
-    paths[OUT_WAV] = strdup(wav_path);
-    paths[OUT_TRUTH_CSV] = with_suffix(wav_path, stem, ".truth.csv");
-    paths[OUT_BEATS_CSV] = with_suffix(wav_path, stem, ".beats.csv");
-    paths[OUT_TRUTH_JSON] = with_suffix(wav_path, stem, ".truth.json");
-    int missing = !sidecar;
-    for (int i = 0; i < OUT_COUNT; i++) missing |= !paths[i];
-    if (missing) {
-        st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory writing %s", wav_path);
-        goto fail;
-    }
-
-    /* Pass 1: the peak of I and Q over every gate sets the scale. */
+/* Pass 1: the peak of I and Q over every gate sets the scale (headroom below
+ * full scale, or saturation above it). */
+static void measure_scale(gate_set *gates, const dop_sim_config *c, dop_sim_write_report *rep)
+{
     double peak = 0.0;
     size_t got;
-    const size_t per_pulse = (size_t)gates.n;
+    const size_t per_pulse = (size_t)gates->n;
     do {
-        gate_set_generate(&gates, &got);
+        gate_set_generate(gates, &got);
         for (size_t i = 0; i < got * per_pulse; i++) {
-            double a = fabs(crealf(gates.all[i])), b = fabs(cimagf(gates.all[i]));
+            double a = fabs(crealf(gates->all[i])), b = fabs(cimagf(gates->all[i]));
             if (a > peak) peak = a;
             if (b > peak) peak = b;
         }
     } while (got > 0);
-    rep.samples = dop_sim_length(sim);
-    rep.peak = peak;
+    rep->samples = dop_sim_length(gates->sims[0]);
+    rep->peak = peak;
     double target = c->saturation_db > 0.0 ? pow(10.0, c->saturation_db / 20.0) : pow(10.0, -c->headroom_db / 20.0);
-    rep.scale = peak > 0.0 ? target / peak : 1.0;
-    rep.peak_velocity_cm_s = dop_sim_peak_velocity_cm_s(sim);
-    rep.nyquist_cm_s = dop_sim_nyquist_cm_s(c);
+    rep->scale = peak > 0.0 ? target / peak : 1.0;
+    rep->peak_velocity_cm_s = dop_sim_peak_velocity_cm_s(gates->sims[0]);
+    rep->nyquist_cm_s = dop_sim_nyquist_cm_s(c);
+}
 
-    for (int i = 0; i < OUT_COUNT; i++)
-        if ((st = dop_atomic_open(paths[i], &files[i], err)) != DOP_OK) goto fail;
-
-    /* Pass 2: the samples. */
-    dop_atomic_release_stream(files[OUT_WAV]);
+/* Pass 2: the samples, scaled, through the sink into the temporary file. */
+static dop_status write_samples(const sim_sink_ops *sink, gate_set *gates, const dop_sim_config *c,
+                                dop_atomic_file *file, const char *wav_path, dop_sim_write_report *rep, dop_error *err)
+{
+    dop_atomic_release_stream(file);
     sim_sink_params params = {
-        .prf_hz = c->fs_hz, .pulses = rep.samples, .gates = gates.n, .f0_hz = c->f0_hz, .angle_deg = c->angle_deg,
+        .prf_hz = c->fs_hz, .pulses = rep->samples, .gates = gates->n, .f0_hz = c->f0_hz, .angle_deg = c->angle_deg,
         .c_m_s = c->c_m_s, .diameter_mm = c->diameter_mm, .float_samples = c->format == DOP_SIM_FORMAT_FLOAT,
-        .scale = rep.scale, .clip = c->saturation_db > 0.0,
+        .scale = rep->scale, .clip = c->saturation_db > 0.0,
     };
-    if ((st = sink->open(dop_atomic_temp_path(files[OUT_WAV]), wav_path, &params, &sink_state, err)) != DOP_OK) goto fail;
-    gate_set_reset(&gates);
-    for (;;) {
-        gate_set_generate(&gates, &got);
-        if (got == 0) break;
-        if ((st = sink->write(sink_state, gates.all, got, &rep.clipped, err)) != DOP_OK) goto fail;
+    void *state = NULL;
+    dop_status st = sink->open(dop_atomic_temp_path(file), wav_path, &params, &state, err);
+    if (st == DOP_OK) {
+        gate_set_reset(gates);
+        size_t got;
+        for (;;) {
+            gate_set_generate(gates, &got);
+            if (got == 0) break;
+            if ((st = sink->write(state, gates->all, got, &rep->clipped, err)) != DOP_OK) break;
+        }
     }
-    st = sink->finish(sink_state, err);
-    sink_state = NULL;
-    if (st != DOP_OK) goto fail;
+    if (st != DOP_OK) {
+        if (state) sink->abort(state);
+        return st;
+    }
+    return sink->finish(state, err);
+}
 
-    /* Truth per 10 ms step and the beats. */
-    FILE *f = dop_atomic_stream(files[OUT_TRUTH_CSV]);
+/* Truth per 10 ms step (NAME.truth.csv) and the beats (NAME.beats.csv). */
+static void write_truth_tables(const dop_sim *sim, FILE *truth, FILE *beats_csv)
+{
     size_t n_rows, n_beats;
     const dop_sim_truth_row *rows = dop_sim_truth(sim, &n_rows);
-    fprintf(f, "time_s,mean_velocity_cm_s,centreline_velocity_cm_s,flow_ml_min,diameter_mm,heart_rate_bpm\n");
+    fprintf(truth, "time_s,mean_velocity_cm_s,centreline_velocity_cm_s,flow_ml_min,diameter_mm,heart_rate_bpm\n");
     for (size_t i = 0; i < n_rows; i++)
-        fprintf(f, "%.3f,%.6f,%.6f,%.6f,%.4f,%.4f\n", rows[i].time_s, rows[i].mean_velocity_cm_s,
+        fprintf(truth, "%.3f,%.6f,%.6f,%.6f,%.4f,%.4f\n", rows[i].time_s, rows[i].mean_velocity_cm_s,
                 rows[i].centreline_velocity_cm_s, rows[i].flow_ml_min, rows[i].diameter_mm, rows[i].heart_rate_bpm);
-    f = dop_atomic_stream(files[OUT_BEATS_CSV]);
     const dop_sim_beat *beats = dop_sim_beats(sim, &n_beats);
-    fprintf(f, "beat,start_s,end_s\n");
+    fprintf(beats_csv, "beat,start_s,end_s\n");
     for (size_t i = 0; i < n_beats; i++)
-        fprintf(f, "%lld,%.6f,%.6f\n", (long long)beats[i].index, beats[i].start_s, beats[i].end_s);
+        fprintf(beats_csv, "%lld,%.6f,%.6f\n", (long long)beats[i].index, beats[i].start_s, beats[i].end_s);
+}
 
-    truth = truth_json(sim, c, &rep, spec_json, err, &st);
-    if (!truth) goto fail;
-    if (json_dumpf(truth, dop_atomic_stream(files[OUT_TRUTH_JSON]), JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0) {
-        st = dop_error_set(err, DOP_ERR_IO, "%s: write failed", paths[OUT_TRUTH_JSON]);
-        goto fail;
-    }
-    fputc('\n', dop_atomic_stream(files[OUT_TRUTH_JSON]));
+/* NAME.truth.json: the model, the report and the spec (truth_json). */
+static dop_status write_truth_file(const dop_sim *sim, const dop_sim_config *c, const dop_sim_write_report *rep,
+                                   const char *spec_json, FILE *f, const char *path, dop_error *err)
+{
+    dop_status st = DOP_OK;
+    json_t *truth = truth_json(sim, c, rep, spec_json, err, &st);
+    if (!truth) return st;
+    if (json_dumpf(truth, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0)
+        st = dop_error_set(err, DOP_ERR_IO, "%s: write failed", path);
+    else
+        fputc('\n', f);
+    json_decref(truth);
+    return st;
+}
 
-    for (int i = 0; i < OUT_COUNT; i++) {
-        dop_atomic_file *fl = files[i];
-        files[i] = NULL;
-        if ((st = dop_atomic_commit(fl, err)) != DOP_OK) goto fail;
-        committed[i] = 1;
-    }
+/* The acquisition sidecar: what a reader needs to analyse the recording. */
+static dop_status write_sidecar(const dop_sim_config *c, const char *sidecar, dop_error *err)
+{
     dop_acquisition acq = dop_acquisition_unset();
     acq.f0_hz = c->f0_hz;
     acq.angle_deg = c->angle_deg;
     acq.c_m_s = c->c_m_s;
     acq.diameter_mm = c->diameter_mm;
     acq.channels = DOP_CHANNELS_IQ;
-    if ((st = dop_sidecar_write(sidecar, &acq, err)) != DOP_OK) goto fail;
-    if (report) *report = rep;
-    st = DOP_OK;
-    goto done;
+    return dop_sidecar_write(sidecar, &acq, err);
+}
 
-fail:
-    if (sink_state) sink->abort(sink_state);
-    for (int i = 0; i < OUT_COUNT; i++) {
-        dop_atomic_abort(files[i]);
-        if (committed[i]) unlink(paths[i]);
+dop_status dop_sim_write(const dop_sim_config *cfg, const char *wav_path, const char *spec_json,
+                         dop_sim_write_report *report, dop_error *err)
+{
+    dop_sim_write_report rep;
+    memset(&rep, 0, sizeof rep);
+    const sim_sink_ops *sink = NULL;
+    dop_status st = choose_sink(cfg, wav_path, &sink, err);
+    if (st != DOP_OK) return st;
+    gate_set gates;
+    if ((st = gate_set_create(cfg, &gates, err)) != DOP_OK) {
+        gate_set_free(&gates);
+        return st;
     }
-done:
-    json_decref(truth);
-    for (int i = 0; i < OUT_COUNT; i++) free(paths[i]);
-    free(sidecar);
+    output_set out;
+    if ((st = output_set_name(&out, wav_path, err)) == DOP_OK) {
+        measure_scale(&gates, cfg, &rep);
+        const dop_sim *sim = gates.sims[0];
+        if ((st = output_set_open(&out, err)) == DOP_OK &&
+            (st = write_samples(sink, &gates, cfg, out.files[OUT_WAV], wav_path, &rep, err)) == DOP_OK) {
+            write_truth_tables(sim, dop_atomic_stream(out.files[OUT_TRUTH_CSV]),
+                               dop_atomic_stream(out.files[OUT_BEATS_CSV]));
+            st = write_truth_file(sim, cfg, &rep, spec_json, dop_atomic_stream(out.files[OUT_TRUTH_JSON]),
+                                  out.paths[OUT_TRUTH_JSON], err);
+        }
+        if (st == DOP_OK && (st = output_set_commit(&out, err)) == DOP_OK) st = write_sidecar(cfg, out.sidecar, err);
+    }
+    if (st != DOP_OK) output_set_abort(&out);
+    else if (report) *report = rep;
+    output_set_free(&out);
     gate_set_free(&gates);
     return st;
 }

@@ -93,6 +93,11 @@ typedef struct dop_ensemble_pixel {
 
 typedef struct dop_ensemble dop_ensemble;
 
+/* Velocity per radian of lag-one phase, cm/s per rad: the Doppler equation
+ * (dop_doppler_cm_s_per_hz, analysis.h) at f_D = PRF phase / (2 pi), so
+ * v = c PRF phase / (4 pi f0 cos angle) (Kasai et al. 1985). */
+DOP_API double dop_ensemble_cm_s_per_rad(double prf_hz, const dop_acquisition *acq);
+
 /* E = 12, P = 1, axial window 1, max depth 1024, PRF and f0 unknown,
  * angle 0, c 1540 m/s. */
 DOP_API dop_ensemble_config dop_ensemble_config_default(void);

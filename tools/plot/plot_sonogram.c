@@ -557,12 +557,9 @@ static void overview_traces(const sonogram *s, const double *vmax, const double 
     free(hi);
 }
 
-static dop_status draw(const char *path, const char *out, const plot_options *opt, const sonogram *s, int width,
-                       int height, dop_error *err)
+/* The figure's colours: the palette's traces and veils, the colour map. */
+static void set_colours(const plot_options *opt)
 {
-    plot_figure fig;
-    dop_status status = plot_figure_begin(&fig, out, width, height, err);
-    if (status != DOP_OK) return status;
     sono_palette pal = palette_for(opt->colormap);
     plot_set_colour(COL_VMAX, pal.vmax, 1.0);
     plot_set_colour(COL_VMEAN, pal.vmean, 1.0);
@@ -578,11 +575,12 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
     plot_set_colour(COL_LEGEND_BG, opt->colormap == PLOT_CMAP_VIRIDIS ? 0x31275A : 0x202020, 1.0);
     plot_set_colour(COL_LEGEND_TEXT, 0xFFFFFF, 1.0);
     set_colormap(opt->colormap);
+}
 
-    const double ch = fig.char_mm;
-    const double lw = fmax(1.0, ch / fig.page_h_mm * height / 9.0); /* line width ~ 1/9 of the text height */
-    const char *title = opt->title ? opt->title : plot_basename(path);
-    plot_key keys[5];
+/* The legend: the traces, and the excluded frames when there are any;
+ * returns the number of keys (at most 5). */
+static int legend_keys(const sonogram *s, double lw, plot_key keys[5])
+{
     int nk = 0;
     keys[nk++] = (plot_key){PLOT_KEY_LINE, COL_VMAX, lw * 1.6, 1, NULL, COL_LEGEND_BG, "V#dmax#u"};
     keys[nk++] = (plot_key){PLOT_KEY_LINE, COL_VMEAN, lw * 1.6, 1, NULL, COL_LEGEND_BG, "V#dmean#u"};
@@ -591,18 +589,14 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
         keys[nk++] = (plot_key){PLOT_KEY_BOX, COL_ART_STRIP, 0, 1, NULL, -1, "artifact"};
     if (count_flagged(s, DOP_FRAME_REJECTED_BEAT, DOP_FRAME_ARTIFACT_MASK) || s->nrej > 0)
         keys[nk++] = (plot_key){PLOT_KEY_BOX, COL_REJ_STRIP, 0, 1, NULL, -1, "rejected beat"};
-    const double left = 6.8 * ch, right = 9.4 * ch, bottom = 4.6 * ch;
-    int rows = plot_header_rows(&fig, title, keys, nk, fig.page_w_mm - left - right);
-    const double top = plot_header_height_mm(&fig, rows);
-    plot_viewport_mm(&fig, left, right, bottom, top);
-    plwind(s->t_lo, s->t_hi, s->v_lo, s->v_hi);
-    const double span_v = s->v_hi - s->v_lo;
+    return nk;
+}
 
-    plimagefr((PLFLT_MATRIX)s->z, (PLINT)s->nx, (PLINT)s->bins, s->img_x0, s->img_x1, s->img_v_lo, s->img_v_hi, s->z_lo,
-              s->z_hi, s->z_lo, s->z_hi, NULL, NULL);
-
-    /* Excluded frames: a veil over the spectrum and a strip along the bottom. */
-    const double strip = 0.035 * span_v;
+/* Excluded frames: a veil over the spectrum and a strip along the bottom;
+ * then the zero-velocity line (dashed) when it is in view. */
+static void draw_excluded_and_zero(const sonogram *s, double lw)
+{
+    const double strip = 0.035 * (s->v_hi - s->v_lo);
     plcol0(COL_ARTIFACT);
     shade_runs(s, DOP_FRAME_ARTIFACT_MASK, 0, s->v_lo, s->v_hi);
     plcol0(COL_REJECTED);
@@ -612,25 +606,21 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
     plcol0(COL_REJ_STRIP);
     shade_runs(s, DOP_FRAME_REJECTED_BEAT, DOP_FRAME_ARTIFACT_MASK, s->v_lo, s->v_lo + strip);
 
-    /* Zero velocity. */
     plcol0(COL_ZERO);
     plwidth(lw * 0.8);
     pllsty(2);
     PLFLT zx[2] = {s->t_lo, s->t_hi}, zy[2] = {0.0, 0.0};
     if (s->v_lo < 0.0 && s->v_hi > 0.0) plline(2, zx, zy);
     pllsty(1);
+}
 
-    /* Envelopes, reduced to min/max per pixel column. */
-    PLFLT xmin_d, xmax_d, ymin_d, ymax_d;
-    plgvpd(&xmin_d, &xmax_d, &ymin_d, &ymax_d);
-    size_t cols = (size_t)fmax(1.0, (xmax_d - xmin_d) * width);
-    /* In artifact frames the envelopes trace the artifact: drawn thin and
-     * faint there, full strength where the frame is clean. */
+/* Envelopes, reduced to min/max per pixel column (cols columns). In
+ * artifact frames the envelopes trace the artifact: drawn thin and faint
+ * there, full strength where the frame is clean. -1 when out of memory. */
+static int draw_envelopes(const sonogram *s, size_t cols, double lw)
+{
     double *ox = malloc((4 * (s->nf + cols) + 2 * s->nf) * sizeof *ox);
-    if (!ox) {
-        plot_figure_abort(&fig);
-        return dop_error_set(err, DOP_ERR_NOMEM, "%s: out of memory", out);
-    }
+    if (!ox) return -1;
     double *oy = ox + 2 * (s->nf + cols), *clean_max = oy + 2 * (s->nf + cols), *clean_mean = clean_max + s->nf;
     for (size_t i = 0; i < s->nf; i++) {
         int bad = ((unsigned)s->flags[i] & DOP_FRAME_ARTIFACT_MASK) != 0;
@@ -658,9 +648,14 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
         overview_traces(s, clean_max, clean_mean, cols, lw, ox, oy);
     }
     free(ox);
+    return 0;
+}
 
-    /* Beat onsets: ticks hanging from the top edge; thin when they are
-     * dense (a long recording), so that a missed beat still shows as a gap. */
+/* Beat onsets: ticks hanging from the top edge; thin when they are dense
+ * (a long recording), so that a missed beat still shows as a gap. */
+static void draw_onsets(const sonogram *s, size_t cols, double lw)
+{
+    const double span_v = s->v_hi - s->v_lo;
     double px_per_beat = s->nb > 1 ? (double)cols * (s->onset[s->nb - 1] - s->onset[0]) /
                                          ((double)(s->nb - 1) * (s->t_hi - s->t_lo))
                                    : 100.0;
@@ -669,37 +664,80 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
     onset_ticks(s->onset, s->nb, s->t_lo, s->t_hi, s->v_hi, 0.05 * span_v);
     plcol0(COL_REJ_ONSET);
     onset_ticks(s->rejected, s->nrej, s->t_lo, s->t_hi, s->v_hi, 0.05 * span_v);
+}
 
-    /* Axes. */
-    plwidth(lw);
-    plcol0(PLOT_COL_FG);
-    double vstep = plot_nice_step(span_v, 5);
-    plbox("binst", plot_nice_step(s->t_hi - s->t_lo, 7), 0, "binstv", vstep, 0);
-    plbox("c", 0.0, 0, "c", 0.0, 0);
-    plmtex("b", 3.3, 0.5, 0.5, "Time (s)");
-    plmtex("l", plot_ylabel_disp(&fig, s->v_lo, s->v_hi, vstep), 0.5, 0.5, "Velocity (cm/s)");
-    plot_header(&fig, title, keys, nk, rows, left, right, fig.page_h_mm - top);
+/* Page margins and header height, mm. */
+typedef struct sono_layout {
+    double left, right, bottom, top;
+} sono_layout;
 
-    /* Colour bar: dB, its own axis on the right. Its title is placed here
-     * rather than by plcolorbar, which sets it too close to the tick labels
-     * at small sizes. */
+/* Colour bar: dB, its own axis on the right. Its title is placed here
+ * rather than by plcolorbar, which sets it too close to the tick labels at
+ * small sizes. */
+static void draw_colour_bar(const plot_figure *fig, const sonogram *s, const sono_layout *lay)
+{
+    const double ch = fig->char_mm;
     const char *axis_opts[1] = {"bcvtm"};
     PLFLT ticks[1] = {plot_nice_step(s->z_hi - s->z_lo, 5)};
     PLINT sub_ticks[1] = {0};
     PLINT n_values[1] = {2};
     PLFLT range[2] = {s->z_lo, s->z_hi};
     const PLFLT *values[1] = {range};
-    double vp_w_mm = fig.page_w_mm - left - right;
+    double vp_w_mm = fig->page_w_mm - lay->left - lay->right;
     const double bar_off = 1.0, bar_w = 1.1; /* character heights */
     PLFLT cbw, cbh;
     plcolorbar(&cbw, &cbh, PL_COLORBAR_IMAGE, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE | PL_POSITION_VIEWPORT,
                bar_off * ch / vp_w_mm, 0.0, bar_w * ch / vp_w_mm, 1.0, 0, PLOT_COL_FG, 1, 0.0, 0.0, 0, 0.0, 0, NULL,
                NULL, 1, axis_opts, ticks, sub_ticks, n_values, values);
-    double label_disp = bar_off + bar_w + plot_ylabel_disp(&fig, s->z_lo, s->z_hi, ticks[0]) - 0.9;
-    plot_viewport_mm(&fig, left, right, bottom, top);
+    double label_disp = bar_off + bar_w + plot_ylabel_disp(fig, s->z_lo, s->z_hi, ticks[0]) - 0.9;
+    plot_viewport_mm(fig, lay->left, lay->right, lay->bottom, lay->top);
     plwind(s->t_lo, s->t_hi, s->v_lo, s->v_hi);
     plcol0(PLOT_COL_FG);
     plmtex("r", label_disp, 0.5, 0.5, "Power (dB re FS#u2#d/Hz)");
+}
+
+static dop_status draw(const char *path, const char *out, const plot_options *opt, const sonogram *s, int width,
+                       int height, dop_error *err)
+{
+    plot_figure fig;
+    dop_status status = plot_figure_begin(&fig, out, width, height, err);
+    if (status != DOP_OK) return status;
+    set_colours(opt);
+
+    const double ch = fig.char_mm;
+    const double lw = fmax(1.0, ch / fig.page_h_mm * height / 9.0); /* line width ~ 1/9 of the text height */
+    const char *title = opt->title ? opt->title : plot_basename(path);
+    plot_key keys[5];
+    int nk = legend_keys(s, lw, keys);
+    sono_layout lay = {6.8 * ch, 9.4 * ch, 4.6 * ch, 0.0};
+    int rows = plot_header_rows(&fig, title, keys, nk, fig.page_w_mm - lay.left - lay.right);
+    lay.top = plot_header_height_mm(&fig, rows);
+    plot_viewport_mm(&fig, lay.left, lay.right, lay.bottom, lay.top);
+    plwind(s->t_lo, s->t_hi, s->v_lo, s->v_hi);
+
+    plimagefr((PLFLT_MATRIX)s->z, (PLINT)s->nx, (PLINT)s->bins, s->img_x0, s->img_x1, s->img_v_lo, s->img_v_hi, s->z_lo,
+              s->z_hi, s->z_lo, s->z_hi, NULL, NULL);
+    draw_excluded_and_zero(s, lw);
+    PLFLT xmin_d, xmax_d, ymin_d, ymax_d;
+    plgvpd(&xmin_d, &xmax_d, &ymin_d, &ymax_d);
+    size_t cols = (size_t)fmax(1.0, (xmax_d - xmin_d) * width);
+    if (draw_envelopes(s, cols, lw) != 0) {
+        plot_figure_abort(&fig);
+        return dop_error_set(err, DOP_ERR_NOMEM, "%s: out of memory", out);
+    }
+    draw_onsets(s, cols, lw);
+
+    /* Axes. */
+    plwidth(lw);
+    plcol0(PLOT_COL_FG);
+    const double span_v = s->v_hi - s->v_lo;
+    double vstep = plot_nice_step(span_v, 5);
+    plbox("binst", plot_nice_step(s->t_hi - s->t_lo, 7), 0, "binstv", vstep, 0);
+    plbox("c", 0.0, 0, "c", 0.0, 0);
+    plmtex("b", 3.3, 0.5, 0.5, "Time (s)");
+    plmtex("l", plot_ylabel_disp(&fig, s->v_lo, s->v_hi, vstep), 0.5, 0.5, "Velocity (cm/s)");
+    plot_header(&fig, title, keys, nk, rows, lay.left, lay.right, fig.page_h_mm - lay.top);
+    draw_colour_bar(&fig, s, &lay);
     return plot_figure_end(&fig, err);
 }
 
