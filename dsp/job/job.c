@@ -403,12 +403,12 @@ dop_status dop_job_run(const dop_job *job, dop_summary *summaries, dop_job_repor
         goto done;
     }
     if (info->frames >= 0 && start_s >= info->duration_s) {
-        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
+        status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: start_s = %g s is past the end of the recording (%.3f s)",
                                job->input.path, start_s, info->duration_s);
         goto done;
     }
     if (start_s < 0.0 || !(start_s < end_s)) {
-        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s", start_s, end_s);
+        status = dop_error_set(err, DOP_ERR_INVALID_ARG, "start_s = %g s must be >= 0 and before end_s = %g s", start_s, end_s);
         goto done;
     }
     const int64_t first_sample = (int64_t)llround(start_s * info->rate_hz);

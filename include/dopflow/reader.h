@@ -53,7 +53,8 @@ typedef struct dop_reader_config {
     dop_channels channels;     /* UNSET: 2 channels -> IQ, 1 channel -> MONO */
     dop_raw_format raw_format; /* DOP_RAW_NONE for self-describing files */
     double raw_rate_hz;        /* sample rate of raw input, Hz; for IQ files a PRF that
-                                  overrides the file's (NAN = not given) */
+                                  overrides the file's prf_hz (messages about a missing
+                                  PRF name it prf_hz) (NAN = not given) */
     dop_input_format format;   /* DOP_INPUT_AUTO: detect */
     long gate_first;           /* first gate (depth sample) kept, from 0 */
     long gate_last;            /* last gate kept (inclusive); -1 = the file's last */

@@ -40,7 +40,9 @@ typedef struct dop_error {
 DOP_API const char *dop_strerror(dop_status status);
 
 /* Fill err (if not NULL) with a printf-style message; returns status so that
- * callers can write `return dop_error_set(err, DOP_ERR_IO, "...", ...);`. */
+ * callers can write `return dop_error_set(err, DOP_ERR_IO, "...", ...);`.
+ * Messages name parameters by their config names (f0_hz, raw_rate_hz),
+ * never command-line flags: a front end adds how to give them there. */
 DOP_API dop_status dop_error_set(dop_error *err, dop_status status, const char *fmt, ...)
             __attribute__((format(printf, 3, 4)));
 
