@@ -411,6 +411,26 @@ dop_status dop_analysis_flush(dop_analysis *a, dop_error *err)
     return DOP_OK;
 }
 
+void dop_analysis_reset(dop_analysis *a)
+{
+    dop_wall_filter_reset(a->wall);
+    dop_spectrum_reset(a->spectrum);
+    for (long g = 1; g < a->cfg.gates; g++) {
+        dop_wall_filter_reset(a->gate_wall[g]);
+        dop_spectrum_reset(a->gate_spectrum[g]);
+    }
+    if (a->alias) dop_alias_reset(a->alias);
+    dop_noise_floor_reset(a->noise);
+    dop_envelope_reset(a->envelope);
+    dop_beat_evidence_reset(a->evidence);
+    dop_spectral_lines_reset(a->lines);
+    dop_beats_reset(a->beats);
+    a->gate_now = 0;
+    a->unwrapped_frames = 0;
+    a->frame_status = DOP_OK;
+    a->level_change_frames = 0;
+}
+
 void dop_analysis_destroy(dop_analysis *a)
 {
     if (!a) return;

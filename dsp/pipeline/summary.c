@@ -222,6 +222,8 @@ void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
     }
 }
 
+void dop_summary_acc_reset(dop_summary_acc *a) { memset(a->acc, 0, (a->count ? a->count : 1) * sizeof *a->acc); }
+
 void dop_summary_acc_destroy(dop_summary_acc *a)
 {
     if (!a) return;
