@@ -88,6 +88,15 @@ static void release(collected *c)
     free(c->beats);
 }
 
+/* The same frames and beats, bit for bit. */
+static void assert_same_results(const collected *got, const collected *expected)
+{
+    assert_int_equal(got->n_frames, expected->n_frames);
+    assert_int_equal(got->n_beats, expected->n_beats);
+    assert_memory_equal(got->frames, expected->frames, expected->n_frames * sizeof *expected->frames);
+    if (expected->n_beats) assert_memory_equal(got->beats, expected->beats, expected->n_beats * sizeof *expected->beats);
+}
+
 static double median_vmean(const collected *c, size_t skip)
 {
     size_t n = c->n_frames - skip;
@@ -174,13 +183,46 @@ static void block_size_invariance(void **state)
     const size_t blocks[] = {1, 7, 4096};
     for (size_t b = 0; b < 3; b++) {
         collected split = run(&cfg, x, n, blocks[b]);
-        assert_int_equal(split.n_frames, whole.n_frames);
-        assert_int_equal(split.n_beats, whole.n_beats);
-        assert_memory_equal(split.frames, whole.frames, whole.n_frames * sizeof *whole.frames);
-        if (whole.n_beats) assert_memory_equal(split.beats, whole.beats, whole.n_beats * sizeof *whole.beats);
+        assert_same_results(&split, &whole);
         release(&split);
     }
     release(&whole);
+    free(x);
+}
+
+/* After reset, an analysis gives exactly what a new one gives: every stage
+ * (wall filter, spectrum, lines, noise floor, aliasing, envelopes,
+ * evidence, beats) forgets the recording before. */
+static void reset_starts_afresh(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(6.0 * FS);
+    float complex *x = calloc(n, sizeof *x), *other = calloc(n, sizeof *other);
+    sg_add_pulsatile(x, n, FS, 2500.0, 300.0, 70.0, 0.3, 1e-2, 48, 3);
+    sg_add_noise(x, n, 1e-3, 9);
+    sg_add_pulsatile(other, n, FS, 4000.0, 500.0, 95.0, 0.2, 1e-1, 48, 5);
+    sg_add_tone(other, n, FS, 50.0, 0.1);
+    sg_add_noise(other, n, 1e-2, 6);
+    dop_analysis_config cfg = test_config();
+    cfg.unwrap = DOP_UNWRAP_ON; /* the aliasing stage too */
+    collected fresh = run(&cfg, x, n, 0);
+
+    collected again = {0};
+    dop_analysis_output out = {NULL, collect_frame, collect_beat, &again};
+    dop_analysis *a = NULL;
+    dop_error err;
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_OK);
+    assert_int_equal(dop_analysis_push(a, other, n - 1234, &err), DOP_OK); /* stops mid-window */
+    dop_analysis_reset(a);
+    again.n_frames = again.n_beats = 0; /* what the other recording gave */
+    assert_int_equal(dop_analysis_unwrapped_frames(a), 0);
+    assert_int_equal(dop_analysis_push(a, x, n, &err), DOP_OK);
+    assert_int_equal(dop_analysis_flush(a, &err), DOP_OK);
+    dop_analysis_destroy(a);
+    assert_same_results(&again, &fresh);
+    release(&again);
+    release(&fresh);
+    free(other);
     free(x);
 }
 
@@ -430,6 +472,7 @@ int main(void)
         cmocka_unit_test(tone_reads_doppler_velocity),
         cmocka_unit_test(flat_band_gives_max_and_mean),
         cmocka_unit_test(block_size_invariance),
+        cmocka_unit_test(reset_starts_afresh),
         cmocka_unit_test(pulsatile_flow_beats_and_mean),
         cmocka_unit_test(clutter_and_low_snr),
         cmocka_unit_test(bursts_are_flagged_and_bridged),

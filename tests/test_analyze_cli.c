@@ -292,11 +292,13 @@ static void error_paths(void **state)
     }
     unlink(sidecar);
 
-    /* Missing metadata: no sidecar and no --f0. */
+    /* Missing metadata: no sidecar and no --f0. The library names the
+     * parameter (f0_hz), the command line adds its flag. */
     io_path_join(path, sizeof path, fx->dir, "bare.wav");
     sg_write_wav(path, slow, 4000, 12500.0, NULL);
     snprintf(args, sizeof args, "analyze '%s' %s", path, outs);
-    expect_failure(fx, args, 4, "--f0", base + 1);
+    expect_failure(fx, args, 4, "f0_hz is unknown: give it in Hz, or f0_hz in the sidecar; on the command line: --f0 HZ",
+                   base + 1);
     unlink(path);
 
     /* Usage errors. */
@@ -305,7 +307,9 @@ static void error_paths(void **state)
     snprintf(args, sizeof args, "analyze '%s' --epochs 'a:5:2'", fx->wav);
     expect_failure(fx, args, 2, "a:5:2", base);
     snprintf(args, sizeof args, "analyze '%s' --start 100 %s", fx->wav, outs);
-    expect_failure(fx, args, 3, "past the end", base);
+    expect_failure(fx, args, 3, "start_s = 100 s is past the end", base);
+    snprintf(args, sizeof args, "analyze '%s' --start 100 %s", fx->wav, outs);
+    expect_failure(fx, args, 3, "; on the command line: --start S", base);
 }
 
 /* Raw s16 samples on standard input, frames streamed to standard output. */

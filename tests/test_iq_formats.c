@@ -515,7 +515,7 @@ static void test_mat_prf_sources(void **state)
     mat_write_iq(mat, "iq", MAT_C_SINGLE, MAT_COMPLEX_COLUMNS, 50, 1, MAT_COMPRESSION_ZLIB, -1, -1);
     Mat_Close(mat);
     cfg = config(path, DOP_INPUT_AUTO);
-    open_fails(&cfg, DOP_ERR_FORMAT, "give --prf HZ or --prf-var NAME");
+    open_fails(&cfg, DOP_ERR_FORMAT, "give prf_hz in Hz or a rate_variable");
     cfg.raw_rate_hz = 1000.0;
     r = open_ok(&cfg);
     assert_true(dop_reader_get_info(r)->rate_hz == 1000.0);
@@ -531,7 +531,7 @@ static void test_mat_variable_choice(void **state)
     mat_write_iq(mat, "iq_b", MAT_C_INT16, MAT_REAL_PAIRS, 30, 1, MAT_COMPRESSION_ZLIB, -1, -1);
     Mat_Close(mat);
     dop_reader_config cfg = config(path, DOP_INPUT_MAT);
-    open_fails(&cfg, DOP_ERR_FORMAT, "--variable");
+    open_fails(&cfg, DOP_ERR_FORMAT, "variable = NAME");
     open_fails(&cfg, DOP_ERR_FORMAT, "iq_b (int16 30 x 2)");
     cfg.variable = "iq_b";
     dop_reader *r = open_ok(&cfg);
@@ -854,8 +854,8 @@ static void test_uff_malformed(void **state)
         {"no_data.uff", {"uff.beamformed_data", 0, 4, {600, 1, 1, 6}, 2500.0, NAN, -1, -1}, "has no data"},
         {"rank5.uff", {"uff.beamformed_data", 1, 5, {2, 3, 1, 1, 6}, 2500.0, NAN, -1, -1}, "rank 5"},
         {"real.uff", {"uff.beamformed_data", 2, 4, {600, 1, 1, 6}, 2500.0, NAN, -1, -1}, "real"},
-        {"default_rate.uff", {"uff.beamformed_data", 1, 4, {600, 1, 1, 6}, 1.0, NAN, -1, -1}, "--prf"},
-        {"no_rate.uff", {"uff.beamformed_data", 1, 4, {600, 1, 1, 6}, NAN, NAN, -1, -1}, "--prf"},
+        {"default_rate.uff", {"uff.beamformed_data", 1, 4, {600, 1, 1, 6}, 1.0, NAN, -1, -1}, "give prf_hz"},
+        {"no_rate.uff", {"uff.beamformed_data", 1, 4, {600, 1, 1, 6}, NAN, NAN, -1, -1}, "give prf_hz"},
         {"bad_rate.uff", {"uff.beamformed_data", 1, 4, {600, 1, 1, 6}, NAN, -5.0, -1, -1}, "not positive"},
         {"channels.uff", {"uff.beamformed_data", 1, 4, {600, 1, 3, 6}, 2500.0, NAN, -1, -1}, "3 channels"},
         {"waves_frames.uff", {"uff.beamformed_data", 1, 4, {10, 4, 1, 6}, 2500.0, NAN, -1, -1}, "compound"},

@@ -197,7 +197,7 @@ static void test_mono_gives_zero_q(void **state)
     dop_reader_config cfg = dop_reader_config_default();
     cfg.path = path;
     cfg.channels = DOP_CHANNELS_IQ;
-    expect_open_error(&cfg, DOP_ERR_FORMAT, "has 1 channel but --channels iq needs 2");
+    expect_open_error(&cfg, DOP_ERR_FORMAT, "has 1 channel but channels = iq needs 2");
     expect_open_error(&cfg, DOP_ERR_FORMAT, "mono.wav");
 }
 
@@ -457,11 +457,11 @@ static void test_raw_argument_errors(void **state)
     dop_reader_config cfg = dop_reader_config_default();
     cfg.path = path;
     cfg.raw_format = DOP_RAW_S16; /* no rate */
-    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "--rate");
+    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "raw_rate_hz");
     cfg.raw_rate_hz = -8000.0;
-    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "--rate");
+    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "raw_rate_hz");
     cfg.raw_rate_hz = INFINITY;
-    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "--rate");
+    expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "raw_rate_hz");
     cfg = dop_reader_config_default();
     cfg.path = "-"; /* standard input needs a raw format */
     expect_open_error(&cfg, DOP_ERR_INVALID_ARG, "raw");

@@ -40,10 +40,65 @@ int cli_exit_code(dop_status status)
     }
 }
 
+/* How to give each library parameter on the command line. Library messages
+ * name parameters by their config names (f0_hz), never flags; the command
+ * line adds the flag. A name that is also an ordinary word (format) is
+ * matched in its "name =" form only. */
+static const struct {
+    const char *param;
+    const char *flag;
+} param_flags[] = {
+    {"f0_hz", "--f0 HZ"},
+    {"angle_deg", "--angle DEG"},
+    {"c_m_s", "--c M_S"},
+    {"prf_hz", "--prf HZ"},
+    {"raw_rate_hz", "--rate HZ"},
+    {"raw_format", "--raw-format s16|f32"},
+    {"rate_variable", "--prf-var NAME"},
+    {"variable =", "--variable NAME"},
+    {"format =", "--format NAME"},
+    {"channels =", "--channels iq|qi|mono|left|right"},
+    {"gate_first", "--gate A:B"},
+    {"gate_last", "--gate A:B"},
+    {"vmean_method", "--vmean intensity|half-max|kasai"},
+    {"baseline_shift_cm_s", "--baseline-shift CM_S"},
+    {"start_s", "--start S"},
+    {"end_s", "--end S"},
+    {"dop_color_job_run", "--color-csv FILE"},
+};
+
+static int is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* 1 if name occurs in text as a whole word. */
+static int names_param(const char *text, const char *name)
+{
+    const size_t len = strlen(name);
+    for (const char *at = strstr(text, name); at; at = strstr(at + 1, name))
+        if ((at == text || !is_name_char(at[-1])) && !is_name_char(at[len])) return 1;
+    return 0;
+}
+
+void cli_flag_advice(const char *message, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    const size_t count = sizeof param_flags / sizeof param_flags[0];
+    for (size_t i = 0; i < count && used < size; i++) {
+        if (!names_param(message, param_flags[i].param) || strstr(out, param_flags[i].flag)) continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? ", " : "; on the command line: ", param_flags[i].flag);
+        if (n > 0) used += (size_t)n;
+    }
+}
+
 int cli_fail(const char *cmd, dop_status status, const dop_error *err)
 {
     const char *detail = (err && err->message[0]) ? err->message : dop_strerror(status);
-    fprintf(stderr, "dopflow %s: %s\n", cmd, detail);
+    char advice[256];
+    cli_flag_advice(detail, advice, sizeof advice);
+    fprintf(stderr, "dopflow %s: %s%s\n", cmd, detail, advice);
     return cli_exit_code(status);
 }
 

@@ -33,8 +33,13 @@ enum {
 int cli_exit_code(dop_status status);
 
 /* Print "dopflow CMD: message" on stderr (message from err if set, else
- * dop_strerror). Returns the exit code for status. */
+ * dop_strerror), followed by the flags of the parameters the message names
+ * (cli_flag_advice). Returns the exit code for status. */
 int cli_fail(const char *cmd, dop_status status, const dop_error *err);
+
+/* "; on the command line: --f0 HZ, ..." for the library parameters that
+ * message names (f0_hz, ...), or "" if it names none. cli_fail adds it. */
+void cli_flag_advice(const char *message, char *out, size_t size);
 
 /* The lines about the input that the user must see, on stderr, prefixed
  * "dopflow CMD: ": a stereo file found not to be I/Q and read as mono

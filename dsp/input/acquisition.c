@@ -51,11 +51,11 @@ static dop_status check_ranges(const dop_acquisition *acq, const char *where, do
 dop_status dop_acquisition_validate(const dop_acquisition *acq, dop_error *err)
 {
     if (isnan(acq->f0_hz))
-        return dop_error_set(err, DOP_ERR_METADATA, "transmit frequency unknown: give --f0 HZ or f0_hz in the sidecar");
+        return dop_error_set(err, DOP_ERR_METADATA, "transmit frequency f0_hz is unknown: give it in Hz, or f0_hz in the sidecar");
     if (isnan(acq->angle_deg))
-        return dop_error_set(err, DOP_ERR_METADATA, "insonation angle unknown: give --angle DEG or angle_deg in the sidecar");
+        return dop_error_set(err, DOP_ERR_METADATA, "insonation angle angle_deg is unknown: give it in degrees, or angle_deg in the sidecar");
     if (isnan(acq->c_m_s))
-        return dop_error_set(err, DOP_ERR_METADATA, "speed of sound unknown: give --c M_S or c_m_s in the sidecar");
+        return dop_error_set(err, DOP_ERR_METADATA, "speed of sound c_m_s is unknown: give it in m/s, or c_m_s in the sidecar");
     return check_ranges(acq, "", err);
 }
 

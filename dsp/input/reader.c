@@ -168,11 +168,12 @@ static int has_hdf5_signature(const char *path)
 static dop_status open_backend(dop_reader *r, const dop_reader_config *cfg, dop_error *err)
 {
     if (cfg->raw_format != DOP_RAW_NONE || strcmp(cfg->path, "-") == 0)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: --format %s reads a file, not raw samples", r->path,
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "%s: format = %s reads a file, not raw samples (raw_format) or standard input", r->path,
                              r->backend->name);
     if (cfg->channels == DOP_CHANNELS_MONO || cfg->channels == DOP_CHANNELS_QI || cfg->channels == DOP_CHANNELS_LEFT ||
         cfg->channels == DOP_CHANNELS_RIGHT)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: IQ files are complex; --channels %s does not apply",
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: IQ files are complex; channels = %s does not apply",
                              r->path, dop_channels_name(cfg->channels));
     r->info.file_acq = dop_acquisition_unset();
     return r->backend->open(cfg, r->path, &r->info, &r->backend_state, err);
@@ -191,7 +192,7 @@ static dop_status map_channels(dop_reader *r, int file_channels, dop_channels wa
                              r->path, file_channels);
     if (wanted == DOP_CHANNELS_UNSET) wanted = file_channels == 2 ? DOP_CHANNELS_IQ : DOP_CHANNELS_MONO;
     if ((wanted == DOP_CHANNELS_IQ || wanted == DOP_CHANNELS_QI) && file_channels != 2)
-        return dop_error_set(err, DOP_ERR_FORMAT, "%s: has 1 channel but --channels %s needs 2 (I and Q)",
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: has 1 channel but channels = %s needs 2 (I and Q)",
                              r->path, dop_channels_name(wanted));
     if (wanted == DOP_CHANNELS_RIGHT && file_channels != 2)
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: has 1 channel but channels = right needs 2", r->path);
@@ -351,7 +352,7 @@ static dop_status open_raw(dop_reader *r, const dop_reader_config *cfg, dop_erro
     if (cfg->raw_format != DOP_RAW_S16 && cfg->raw_format != DOP_RAW_F32)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: unknown raw sample format %d", r->path, (int)cfg->raw_format);
     if (!(cfg->raw_rate_hz > 0.0) || !isfinite(cfg->raw_rate_hz))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: raw input needs a positive sample rate (--rate HZ)", r->path);
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: raw input needs a positive sample rate raw_rate_hz (Hz)", r->path);
     /* Raw data carries no channel count: the mapping decides it. */
     int file_channels = cfg->channels == DOP_CHANNELS_MONO ? 1 : 2; /* LEFT / RIGHT: two */
     dop_status status = map_channels(r, file_channels, cfg->channels, err);
@@ -393,11 +394,12 @@ dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_e
     if (cfg->channels < DOP_CHANNELS_UNSET || cfg->channels > DOP_CHANNELS_RIGHT)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: unknown channel mapping %d", cfg->path, (int)cfg->channels);
     if (cfg->format == DOP_INPUT_CLARIUS)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: colour-flow ensembles (--format clarius) are not a slow-time "
-                             "stream: analyse them with dopflow analyze --color-csv FILE", cfg->path);
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "%s: colour-flow ensembles (format = clarius) are not a slow-time "
+                             "stream: analyse them with dop_color_job_run", cfg->path);
     if (strcmp(cfg->path, "-") == 0 && cfg->raw_format == DOP_RAW_NONE)
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "standard input can only be read as raw samples: give --raw-format s16|f32 and --rate HZ");
+                             "standard input can only be read as raw samples: give raw_format (s16 or f32) and "
+                             "raw_rate_hz (Hz)");
 
     dop_status status = DOP_OK;
     dop_reader *r = calloc(1, sizeof *r);

@@ -120,7 +120,8 @@ static dop_status read_attributes(iq_h5 *h, const dop_reader_config *cfg, dop_re
     info->file_acq.diameter_mm = values[4];
     double prf = isfinite(cfg->raw_rate_hz) ? cfg->raw_rate_hz : values[0];
     if (isnan(prf))
-        return dop_error_set(err, DOP_ERR_FORMAT, "%s: /iq has no prf_hz attribute: give the PRF with --prf HZ", h->name);
+        return dop_error_set(err, DOP_ERR_FORMAT,
+                             "%s: /iq has no prf_hz attribute: give the pulse repetition frequency prf_hz in Hz", h->name);
     if (!(prf > 0.0) || !isfinite(prf))
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: pulse repetition frequency %g Hz is not positive", h->name, prf);
     info->rate_hz = prf;

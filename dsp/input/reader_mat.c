@@ -225,14 +225,14 @@ static dop_status read_scalars(mat_reader *m, const dop_reader_config *cfg, dop_
         int got = read_scalar(m, cfg->rate_variable, &prf, err);
         if (got < 0) return DOP_ERR_FORMAT;
         if (got == 0)
-            return dop_error_set(err, DOP_ERR_FORMAT, "%s: no variable %s holding the PRF (--prf-var): give --prf HZ "
-                                 "or the name of a scalar variable", m->name, cfg->rate_variable);
+            return dop_error_set(err, DOP_ERR_FORMAT, "%s: no variable %s holding the PRF (rate_variable): give "
+                                 "prf_hz in Hz or the name of a scalar variable", m->name, cfg->rate_variable);
     } else {
         int got = read_scalar(m, "prf_hz", &prf, err);
         if (got < 0) return DOP_ERR_FORMAT;
         if (got == 0)
             return dop_error_set(err, DOP_ERR_FORMAT, "%s: no pulse repetition frequency in the file (no scalar prf_hz): "
-                                 "give --prf HZ or --prf-var NAME", m->name);
+                                 "give prf_hz in Hz or a rate_variable naming one", m->name);
     }
     if (!(prf > 0.0) || !isfinite(prf))
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: pulse repetition frequency %g Hz is not positive", m->name, prf);
@@ -398,8 +398,8 @@ static dop_status open_mat_file(mat_reader *m, const dop_reader_config *cfg, dop
         if (count == 0)
             return fail_matio(DOP_ERR_FORMAT, err, m->name, "has no numeric array of 2 or more elements to read as IQ");
         if (count > 1)
-            return dop_error_set(err, DOP_ERR_FORMAT, "%s: has %ld numeric arrays: %s; choose the IQ one with --variable "
-                                 "NAME", m->name, count, list);
+            return dop_error_set(err, DOP_ERR_FORMAT, "%s: has %ld numeric arrays: %s; choose the IQ one with "
+                                 "variable = NAME", m->name, count, list);
     }
     m->var = Mat_VarReadInfo(m->mat, m->var_name);
     if (!m->var) {
@@ -436,7 +436,7 @@ static dop_status open_mat_file(mat_reader *m, const dop_reader_config *cfg, dop
     const size_t pulse_bytes = 2 * m->gates * m->elem;
     if (pulse_bytes > DOP_READER_BACKEND_BLOCK_BYTES)
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: %zu gates per pulse is more than dopflow reads at once (%zu); "
-                             "choose fewer with --gate A:B", m->name, m->gates,
+                             "choose fewer with gate_first and gate_last", m->name, m->gates,
                              (size_t)DOP_READER_BACKEND_BLOCK_BYTES / (2 * m->elem));
     m->block = DOP_READER_BACKEND_BLOCK_BYTES / pulse_bytes;
     if (m->block > m->pulses) m->block = m->pulses;

@@ -402,7 +402,7 @@ static dop_status open_data(uff_reader *u, hid_t group, const dop_reader_config 
         return status;
     if ((size_t)u->gates > DOP_READER_BACKEND_BLOCK_BYTES / (2 * sizeof(float)))
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: %ld pixels per pulse is more than dopflow reads at once (%zu); "
-                             "choose a region with --gate A:B", u->name, u->gates,
+                             "choose a region with gate_first and gate_last", u->name, u->gates,
                              (size_t)DOP_READER_BACKEND_BLOCK_BYTES / (2 * sizeof(float)));
     /* A block is read part by part into u->part (half the block bytes),
      * then interleaved into the caller's buffer. */
@@ -451,7 +451,7 @@ static dop_status read_metadata(uff_reader *u, hid_t group, const dop_reader_con
     else if (frames_are_slow && isfinite(d[0]) && d[0] != 1.0) prf = d[0];
     if (isnan(prf))
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: %s has no pulse repetition frequency (no prf_hz attribute%s): "
-                             "give --prf HZ", u->name, u->group,
+                             "give prf_hz in Hz", u->name, u->group,
                              !frames_are_slow ? "; the slow time is the waves"
                              : d[0] == 1.0    ? "; frame_rate is 1, USTB's default, not a PRF"
                                               : ", no frame_rate");

@@ -396,10 +396,10 @@ static dop_status choose_span(job_run *run, dop_error *err)
         return dop_error_set(err, DOP_ERR_NO_DATA, "%s: no samples (empty recording)",
                              strcmp(job->input.path, "-") == 0 ? "standard input" : job->input.path);
     if (info->frames >= 0 && run->start_s >= info->duration_s)
-        return dop_error_set(err, DOP_ERR_NO_DATA, "%s: --start %g s is past the end of the recording (%.3f s)",
+        return dop_error_set(err, DOP_ERR_NO_DATA, "%s: start_s = %g s is past the end of the recording (%.3f s)",
                              job->input.path, run->start_s, info->duration_s);
     if (run->start_s < 0.0 || !(run->start_s < run->end_s))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "--start %g s must be >= 0 and before --end %g s",
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "start_s = %g s must be >= 0 and before end_s = %g s",
                              run->start_s, run->end_s);
     run->first_sample = (int64_t)llround(run->start_s * info->rate_hz);
     run->remaining_limit = run->end_s >= DBL_MAX / 2 ? -1.0 : (run->end_s - run->start_s) * info->rate_hz;

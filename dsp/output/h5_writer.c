@@ -15,6 +15,7 @@
  * dop_error instead. */
 #include "dopflow/h5_writer.h"
 #include "dopflow/atomic_file.h"
+#include "dopflow/result_schema.h"
 
 #include <hdf5.h>
 #include <stddef.h>
@@ -29,44 +30,11 @@
 /* zlib level: 4 compresses dB spectrograms nearly as well as 9, much faster. */
 #define H5_DEFLATE_LEVEL 4
 
-/* How a record field is stored. */
-typedef enum field_kind {
-    FIELD_DOUBLE,   /* double -> float64 */
-    FIELD_INT64,    /* int64_t (indices) -> float64, exact below 2^53 */
-    FIELD_UINT32,   /* uint32_t (flags) -> uint32 */
-    FIELD_INT       /* int (rejected) -> int32 */
-} field_kind;
-
-typedef struct field_spec {
-    const char *name;
-    size_t offset;
-    field_kind kind;
-} field_spec;
-
-#define FRAME_FIELD(name, kind) {#name, offsetof(dop_frame, name), kind}
-static const field_spec frame_fields[] = {
-    FRAME_FIELD(index, FIELD_INT64),           FRAME_FIELD(time_s, FIELD_DOUBLE),
-    FRAME_FIELD(vmax_cm_s, FIELD_DOUBLE),      FRAME_FIELD(vmax_forward_cm_s, FIELD_DOUBLE),
-    FRAME_FIELD(vmax_reverse_cm_s, FIELD_DOUBLE), FRAME_FIELD(vmean_cm_s, FIELD_DOUBLE),
-    FRAME_FIELD(diameter_mm, FIELD_DOUBLE),    FRAME_FIELD(flow_ml_min, FIELD_DOUBLE),
-    FRAME_FIELD(shear_rate_s, FIELD_DOUBLE),   FRAME_FIELD(noise_db, FIELD_DOUBLE),
-    FRAME_FIELD(snr_db, FIELD_DOUBLE),         FRAME_FIELD(flags, FIELD_UINT32),
-    FRAME_FIELD(beat_index, FIELD_INT64),
-};
-#define N_FRAME_FIELDS (sizeof frame_fields / sizeof frame_fields[0])
-
-#define BEAT_FIELD(name, kind) {#name, offsetof(dop_beat, name), kind}
-static const field_spec beat_fields[] = {
-    BEAT_FIELD(index, FIELD_INT64),          BEAT_FIELD(start_s, FIELD_DOUBLE),
-    BEAT_FIELD(end_s, FIELD_DOUBLE),         BEAT_FIELD(heart_rate_bpm, FIELD_DOUBLE),
-    BEAT_FIELD(psv_cm_s, FIELD_DOUBLE),      BEAT_FIELD(edv_cm_s, FIELD_DOUBLE),
-    BEAT_FIELD(tamax_cm_s, FIELD_DOUBLE),    BEAT_FIELD(tamean_cm_s, FIELD_DOUBLE),
-    BEAT_FIELD(pi, FIELD_DOUBLE),            BEAT_FIELD(ri, FIELD_DOUBLE),
-    BEAT_FIELD(flow_ml_min, FIELD_DOUBLE),   BEAT_FIELD(shear_rate_s, FIELD_DOUBLE),
-    BEAT_FIELD(artifact_fraction, FIELD_DOUBLE), BEAT_FIELD(rejected, FIELD_INT),
-    BEAT_FIELD(sqi, FIELD_DOUBLE),           BEAT_FIELD(reject_reason, FIELD_INT),
-};
-#define N_BEAT_FIELDS (sizeof beat_fields / sizeof beat_fields[0])
+/* The columns of /frames and /beats, their names, types and record
+ * offsets, come from the result schema (result_schema.h); a column without an
+ * HDF5 name (pi_tamean) has no dataset. */
+#define N_FRAME_FIELDS DOP_FRAME_COLUMNS
+#define N_BEAT_FIELDS DOP_BEAT_COLUMNS
 
 /* One extendible 1-D dataset and its write buffer. Values are buffered as
  * double whatever the stored type: HDF5 converts on write (double ->
@@ -176,45 +144,62 @@ static dop_status series_push(dop_h5_writer *w, series *s, double value, dop_err
     return s->buffered == H5_SERIES_ROWS ? series_flush(w, s, err) : DOP_OK;
 }
 
-static hid_t file_type_of(field_kind kind)
+static hid_t file_type_of(dop_value_type type)
 {
-    switch (kind) {
-    case FIELD_UINT32: return H5T_STD_U32LE;
-    case FIELD_INT: return H5T_STD_I32LE;
+    switch (type) {
+    case DOP_VALUE_FLOAT32: return H5T_IEEE_F32LE;
+    case DOP_VALUE_FLAGS: return H5T_STD_U32LE;
+    case DOP_VALUE_INT: return H5T_STD_I32LE;
     default: return H5T_IEEE_F64LE;
     }
 }
 
-static double field_value(const void *record, const field_spec *f)
+static double field_value(const void *record, const dop_result_column *c)
 {
-    const char *p = (const char *)record + f->offset;
-    switch (f->kind) {
-    case FIELD_INT64: { int64_t v; memcpy(&v, p, sizeof v); return (double)v; }
-    case FIELD_UINT32: { uint32_t v; memcpy(&v, p, sizeof v); return (double)v; }
-    case FIELD_INT: { int v; memcpy(&v, p, sizeof v); return (double)v; }
+    const char *p = (const char *)record + c->offset;
+    switch (c->type) {
+    case DOP_VALUE_INDEX: { int64_t v; memcpy(&v, p, sizeof v); return (double)v; }
+    case DOP_VALUE_FLAGS: { uint32_t v; memcpy(&v, p, sizeof v); return (double)v; }
+    case DOP_VALUE_INT: { int v; memcpy(&v, p, sizeof v); return (double)v; }
     default: { double v; memcpy(&v, p, sizeof v); return v; }
     }
 }
 
-static dop_status create_group_series(dop_h5_writer *w, const char *group_name, hid_t *group, const field_spec *fields,
-                                      size_t n, series *out, dop_error *err)
+/* The group of a table and one dataset per column with an HDF5 name, in
+ * the schema's order (the file's bytes depend on it). */
+static dop_status create_group_series(dop_h5_writer *w, dop_result_kind kind, hid_t *group, series *out,
+                                      dop_error *err)
 {
+    const dop_result_table *table = dop_result_schema(kind);
     hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE); /* no timestamps (see create_extendible) */
     *group = gcpl < 0 || H5Pset_obj_track_times(gcpl, 0) < 0
                  ? H5I_INVALID_HID
-                 : H5Gcreate2(w->file, group_name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+                 : H5Gcreate2(w->file, table->h5_group, H5P_DEFAULT, gcpl, H5P_DEFAULT);
     if (gcpl >= 0) H5Pclose(gcpl);
     if (*group < 0) return hdf5_fail(w, err, "cannot create group");
-    for (size_t i = 0; i < n; i++) {
-        out[i].name = fields[i].name;
-        out[i].dset = create_extendible(*group, fields[i].name, file_type_of(fields[i].kind), 1, 1, H5_SERIES_ROWS);
+    for (size_t i = 0; i < table->count; i++) {
+        const dop_result_column *c = &table->columns[i];
+        if (!c->h5_name) continue;
+        out[i].name = c->h5_name;
+        out[i].dset = create_extendible(*group, c->h5_name, file_type_of(c->type), 1, 1, H5_SERIES_ROWS);
         if (out[i].dset < 0) {
             char what[160];
-            snprintf(what, sizeof what, "cannot create dataset %s/%s", group_name, fields[i].name);
+            snprintf(what, sizeof what, "cannot create dataset %s/%s", table->h5_group + 1, c->h5_name);
             return hdf5_fail(w, err, what);
         }
     }
     return DOP_OK;
+}
+
+/* Name of a dataset at the root (the spectrogram and its axes). */
+static const char *root_name(int column) { return dop_result_column_of(DOP_RESULT_SPECTRA, column)->h5_name; }
+
+/* Message "cannot VERB /NAME" for a dataset at the root. */
+static dop_status root_fail(dop_h5_writer *w, dop_error *err, const char *verb, int column)
+{
+    char what[160];
+    snprintf(what, sizeof what, "cannot %s /%s", verb, root_name(column));
+    return hdf5_fail(w, err, what);
 }
 
 static dop_status write_velocity_axis(dop_h5_writer *w, const float *velocity_cm_s, dop_error *err)
@@ -225,10 +210,10 @@ static dop_status write_velocity_axis(dop_h5_writer *w, const float *velocity_cm
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE); /* no timestamps (see create_extendible) */
     hid_t dset = space < 0 || dcpl < 0 || H5Pset_obj_track_times(dcpl, 0) < 0
                      ? H5I_INVALID_HID
-                     : H5Dcreate2(w->file, "velocity_cm_s", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+                     : H5Dcreate2(w->file, root_name(DOP_SPECTRA_VELOCITY), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (dcpl >= 0) H5Pclose(dcpl);
     if (dset < 0 || H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, velocity_cm_s) < 0)
-        status = hdf5_fail(w, err, "cannot write /velocity_cm_s");
+        status = root_fail(w, err, "write", DOP_SPECTRA_VELOCITY);
     if (dset >= 0) H5Dclose(dset);
     if (space >= 0) H5Sclose(space);
     return status;
@@ -307,22 +292,23 @@ dop_status dop_h5_writer_create(const char *path, size_t bins, const float *velo
         goto fail;
     }
 
-    w->spectrogram = create_extendible(w->file, "spectrogram", H5T_IEEE_F32LE, 2, bins, H5_SPECTRUM_ROWS);
+    w->spectrogram =
+        create_extendible(w->file, root_name(DOP_SPECTRA_SPECTROGRAM), H5T_IEEE_F32LE, 2, bins, H5_SPECTRUM_ROWS);
     if (w->spectrogram < 0) {
-        status = hdf5_fail(w, err, "cannot create /spectrogram");
+        status = root_fail(w, err, "create", DOP_SPECTRA_SPECTROGRAM);
         goto fail;
     }
-    w->time.name = "time_s";
-    w->time.dset = create_extendible(w->file, "time_s", H5T_IEEE_F64LE, 1, 1, H5_SERIES_ROWS);
+    w->time.name = root_name(DOP_SPECTRA_TIME);
+    w->time.dset = create_extendible(w->file, w->time.name, H5T_IEEE_F64LE, 1, 1, H5_SERIES_ROWS);
     if (w->time.dset < 0) {
-        status = hdf5_fail(w, err, "cannot create /time_s");
+        status = root_fail(w, err, "create", DOP_SPECTRA_TIME);
         goto fail;
     }
     status = write_velocity_axis(w, velocity_cm_s, err);
     if (status != DOP_OK) goto fail;
-    status = create_group_series(w, "frames", &w->frames_group, frame_fields, N_FRAME_FIELDS, w->frame_series, err);
+    status = create_group_series(w, DOP_RESULT_FRAMES, &w->frames_group, w->frame_series, err);
     if (status != DOP_OK) goto fail;
-    status = create_group_series(w, "beats", &w->beats_group, beat_fields, N_BEAT_FIELDS, w->beat_series, err);
+    status = create_group_series(w, DOP_RESULT_BEATS, &w->beats_group, w->beat_series, err);
     if (status != DOP_OK) goto fail;
 #ifdef DOPFLOW_VERSION
     status = dop_h5_writer_set_string(w, "dopflow_version", DOPFLOW_VERSION, err);
@@ -341,7 +327,7 @@ fail:
 static dop_status flush_spectra(dop_h5_writer *w, dop_error *err)
 {
     if (append_rows(w->spectrogram, 2, w->bins, &w->rows_written, w->rows_buffered, H5T_NATIVE_FLOAT, w->rows) < 0)
-        return hdf5_fail(w, err, "cannot write /spectrogram");
+        return root_fail(w, err, "write", DOP_SPECTRA_SPECTROGRAM);
     w->rows_buffered = 0;
     return DOP_OK;
 }
@@ -357,22 +343,26 @@ dop_status dop_h5_writer_add_spectrum(dop_h5_writer *w, double time_s, const flo
     return series_push(w, &w->time, time_s, err);
 }
 
-dop_status dop_h5_writer_add_frame(dop_h5_writer *w, const dop_frame *frame, dop_error *err)
+/* One value of each column of the table that has a dataset. */
+static dop_status add_record(dop_h5_writer *w, dop_result_kind kind, series *out, const void *record, dop_error *err)
 {
-    for (size_t i = 0; i < N_FRAME_FIELDS; i++) {
-        dop_status status = series_push(w, &w->frame_series[i], field_value(frame, &frame_fields[i]), err);
+    const dop_result_table *table = dop_result_schema(kind);
+    for (size_t i = 0; i < table->count; i++) {
+        if (!table->columns[i].h5_name) continue;
+        dop_status status = series_push(w, &out[i], field_value(record, &table->columns[i]), err);
         if (status != DOP_OK) return status;
     }
     return DOP_OK;
 }
 
+dop_status dop_h5_writer_add_frame(dop_h5_writer *w, const dop_frame *frame, dop_error *err)
+{
+    return add_record(w, DOP_RESULT_FRAMES, w->frame_series, frame, err);
+}
+
 dop_status dop_h5_writer_add_beat(dop_h5_writer *w, const dop_beat *beat, dop_error *err)
 {
-    for (size_t i = 0; i < N_BEAT_FIELDS; i++) {
-        dop_status status = series_push(w, &w->beat_series[i], field_value(beat, &beat_fields[i]), err);
-        if (status != DOP_OK) return status;
-    }
-    return DOP_OK;
+    return add_record(w, DOP_RESULT_BEATS, w->beat_series, beat, err);
 }
 
 /* Attributes are replaced when set twice (the last value wins). */

@@ -1,8 +1,11 @@
 /* CSV writers for frames and beats (output adapter, no signal processing).
+ * The columns are those of the result schema, in its csv_order (the header
+ * comes from there; the rows below follow the same order).
  * A row is assembled in a buffer with dop_fmt_fixed (the same text as the
  * printf format named beside each field, several times faster) and written
  * with one fwrite. */
 #include "dopflow/result_csv.h"
+#include "dopflow/result_schema.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,8 +22,7 @@ static char *put(char *p, double value, int prec)
 
 const char *dop_frame_csv_header(void)
 {
-    return "time_s,vmax_cm_s,vmean_cm_s,flow_ml_min,quality,vmax_forward_cm_s,vmax_reverse_cm_s,diameter_mm,"
-           "shear_rate_s,snr_db,noise_db,beat";
+    return dop_result_csv_header(DOP_RESULT_FRAMES);
 }
 
 void dop_frame_quality_text(unsigned flags, char *buf, size_t size)
@@ -82,8 +84,7 @@ void dop_frame_csv_row(FILE *out, const dop_frame *f)
 
 const char *dop_beat_csv_header(void)
 {
-    return "beat,start_s,end_s,heart_rate_bpm,psv_cm_s,edv_cm_s,tamax_cm_s,tamean_cm_s,pi,pi_tamean,ri,"
-           "flow_ml_min,shear_rate_s,artifact_fraction,rejected,sqi,reject_reason";
+    return dop_result_csv_header(DOP_RESULT_BEATS);
 }
 
 void dop_beat_csv_row(FILE *out, const dop_beat *b) { dop_beat_csv_row_reason(out, b, NULL); }

@@ -24,6 +24,12 @@ struct dop_alias {
     unsigned char *occupied;/* bins */
 };
 
+dop_alias_config dop_alias_config_default(void)
+{
+    dop_alias_config cfg = {.bins = 0, .bin_hz = 0.0, .shift_hz = 0.0, .unwrap = 0, .gap_hz = 0.0};
+    return cfg;
+}
+
 dop_status dop_alias_create(const dop_alias_config *cfg, dop_alias **out, dop_error *err)
 {
     *out = NULL;
@@ -149,6 +155,8 @@ double dop_alias_map_hz(const dop_alias *a, double f_hz)
     if (f_hz >= lo + fs) return f_hz - fs;
     return f_hz;
 }
+
+void dop_alias_reset(dop_alias *a) { a->lo = a->base_lo; }
 
 void dop_alias_destroy(dop_alias *a)
 {

@@ -151,13 +151,13 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
 
     if (cfg_in->gates < 1 || cfg_in->gates > DOP_ANALYSIS_MAX_GATES)
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "%ld gates in the sample volume: at most %d (choose a range "
-                             "with --gate A:B)", cfg_in->gates, DOP_ANALYSIS_MAX_GATES);
+                             "with the reader's gate_first and gate_last)", cfg_in->gates, DOP_ANALYSIS_MAX_GATES);
     if (cfg_in->vmean_method == DOP_VMEAN_KASAI && cfg_in->acq.channels == DOP_CHANNELS_MONO)
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "--vmean kasai needs quadrature (I/Q) input: a mono signal has no direction");
+                             "vmean_method = kasai needs quadrature (I/Q) input: a mono signal has no direction");
     if (!isfinite(cfg_in->baseline_shift_cm_s) || fabs(cfg_in->baseline_shift_cm_s) > 0.9 * nyquist_cm_s)
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "--baseline-shift %g cm/s: must be within 90%% of the Nyquist velocity %.4g cm/s",
+                             "baseline_shift_cm_s = %g cm/s must be within 90%% of the Nyquist velocity %.4g cm/s",
                              cfg_in->baseline_shift_cm_s, nyquist_cm_s);
     if (cfg_in->acq.channels == DOP_CHANNELS_MONO && (cfg_in->baseline_shift_cm_s != 0.0 || cfg_in->unwrap == DOP_UNWRAP_ON))
         return dop_error_set(err, DOP_ERR_INVALID_ARG,
@@ -409,6 +409,26 @@ dop_status dop_analysis_flush(dop_analysis *a, dop_error *err)
     if (dop_beats_flush(a->beats) != DOP_OK)
         return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
     return DOP_OK;
+}
+
+void dop_analysis_reset(dop_analysis *a)
+{
+    dop_wall_filter_reset(a->wall);
+    dop_spectrum_reset(a->spectrum);
+    for (long g = 1; g < a->cfg.gates; g++) {
+        dop_wall_filter_reset(a->gate_wall[g]);
+        dop_spectrum_reset(a->gate_spectrum[g]);
+    }
+    if (a->alias) dop_alias_reset(a->alias);
+    dop_noise_floor_reset(a->noise);
+    dop_envelope_reset(a->envelope);
+    dop_beat_evidence_reset(a->evidence);
+    dop_spectral_lines_reset(a->lines);
+    dop_beats_reset(a->beats);
+    a->gate_now = 0;
+    a->unwrapped_frames = 0;
+    a->frame_status = DOP_OK;
+    a->level_change_frames = 0;
 }
 
 void dop_analysis_destroy(dop_analysis *a)

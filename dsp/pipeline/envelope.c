@@ -495,6 +495,12 @@ void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise
     out->snr_db = (sum_p > 0.0 && band_noise > 0.0) ? 10.0 * log10(sum_p / band_noise) : -INFINITY;
 }
 
+void dop_envelope_reset(dop_envelope *env)
+{
+    env->log_typical_power = 0.0;
+    env->have_typical = 0;
+}
+
 void dop_envelope_destroy(dop_envelope *env)
 {
     if (!env) return;

@@ -62,6 +62,12 @@ dop_status dop_spectral_lines_create(const dop_spectral_lines_config *cfg, dop_s
     return DOP_OK;
 }
 
+dop_spectral_lines_config dop_spectral_lines_config_default(void)
+{
+    dop_spectral_lines_config cfg = {.bins = 0, .frame_rate_hz = 0.0, .eligible = NULL};
+    return cfg;
+}
+
 void dop_spectral_lines_reset(dop_spectral_lines *s)
 {
     s->frames = 0;

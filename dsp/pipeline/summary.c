@@ -1,5 +1,6 @@
 /* Epochs and epoch summaries (see summary.h for what each column means). */
 #include "dopflow/summary.h"
+#include "dopflow/result_schema.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -88,8 +89,7 @@ dop_status dop_epochs_parse(const char *spec, double offset_s, dop_epoch **out, 
 
 const char *dop_summary_csv_header(void)
 {
-    return "epoch,start_s,end_s,mean_velocity_cm_s,tamax_cm_s,flow_ml_min,heart_rate_bpm,n_beats,pi,ri,"
-           "rejected_fraction,shear_rate_s,bridged_fraction,analysed_s,directional,pulsatile,mean_sqi,n_beats_rejected";
+    return dop_result_csv_header(DOP_RESULT_SUMMARY);
 }
 
 /* %.6g keeps CSVs compact and exact enough; NAN is an empty field. */
@@ -221,6 +221,8 @@ void dop_summary_acc_result(const dop_summary_acc *a, dop_summary *out)
         s->n_beats_rejected = e->rejected_beats;
     }
 }
+
+void dop_summary_acc_reset(dop_summary_acc *a) { memset(a->acc, 0, (a->count ? a->count : 1) * sizeof *a->acc); }
 
 void dop_summary_acc_destroy(dop_summary_acc *a)
 {

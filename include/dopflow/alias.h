@@ -17,7 +17,11 @@
  *    shift; valid while the true band is narrower than fs).
  *
  * Bins outside [lo, lo + fs) on the extended axis are filled with the noise
- * level, so noise-subtracted sums over them are exactly zero. */
+ * level, so noise-subtracted sums over them are exactly zero.
+ *
+ * Life: config_default, create, place (the push: one frame in, the same
+ * frame laid out, so no flush), reset, destroy. The only state kept between
+ * frames is the last frame's range, for map_hz. */
 #ifndef DOPFLOW_ALIAS_H
 #define DOPFLOW_ALIAS_H
 
@@ -41,14 +45,18 @@ typedef struct dop_alias_config {
 
 typedef struct dop_alias dop_alias;
 
+/* Every field unset (0): no shift, no unwrapping, no gap. Errors: none. */
+DOP_API dop_alias_config dop_alias_config_default(void);
+
 /* Errors: DOP_ERR_INVALID_ARG (bins < 8 or odd, shift out of range), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_alias_create(const dop_alias_config *cfg, dop_alias **out, dop_error *err);
 
-/* Extended spectrum length: 2 x bins, bin k at (k - bins) x bin_hz. */
+/* Extended spectrum length: 2 x bins, bin k at (k - bins) x bin_hz. Errors: none. */
 DOP_API size_t dop_alias_bins(const dop_alias *a);
 
 /* The physical per-bin wall-filter gain repeated over the extended axis
- * (the filter acts on the aliased frequency): ext[k] = gain[(k + bins/2) mod bins]. */
+ * (the filter acts on the aliased frequency): ext[k] = gain[(k + bins/2) mod bins].
+ * Errors: none. */
 DOP_API void dop_alias_extend_gain(const dop_alias *a, const double *gain, double *ext);
 
 typedef struct dop_alias_frame {
@@ -58,13 +66,17 @@ typedef struct dop_alias_frame {
 } dop_alias_frame;
 
 /* Lay out one frame (psd: `bins` fft-shifted values; noise: its noise PSD
- * level). Never allocates; the result is valid until the next call. */
+ * level). Never allocates; the result is valid until the next call.
+ * Errors: none. */
 DOP_API void dop_alias_place(dop_alias *a, const float *psd, double noise, dop_alias_frame *out);
 
-/* A frequency mapped into the last frame's range [lo, lo + fs). */
+/* A frequency mapped into the last frame's range [lo, lo + fs). Errors: none. */
 DOP_API double dop_alias_map_hz(const dop_alias *a, double f_hz);
 
-DOP_API void dop_alias_destroy(dop_alias *a); /* NULL is fine */
+/* Back to the baseline range (as after create). Errors: none. */
+DOP_API void dop_alias_reset(dop_alias *a);
+/* NULL is fine. Errors: none. */
+DOP_API void dop_alias_destroy(dop_alias *a);
 
 #ifdef __cplusplus
 }

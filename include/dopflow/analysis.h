@@ -96,24 +96,29 @@ typedef struct dop_analysis_output {
 
 typedef struct dop_analysis dop_analysis;
 
-/* Defaults of every stage; fs and acq unset. */
+/* Life: config_default, create, push, flush, reset, destroy.
+ *
+ * Defaults of every stage; fs and acq unset. Errors: none. */
 DOP_API dop_analysis_config dop_analysis_config_default(void);
 
 /* Errors: DOP_ERR_METADATA (acquisition), DOP_ERR_ALIASING (Nyquist
  * velocity c fs / (4 f0 cos angle) below min_nyquist_cm_s), and those of
- * each stage's create. */
+ * each stage's create (DOP_ERR_INVALID_ARG, DOP_ERR_FFT, DOP_ERR_NOMEM),
+ * DOP_ERR_FORMAT (sample rate not > 0). */
 DOP_API dop_status dop_analysis_create(const dop_analysis_config *cfg, const dop_analysis_output *output,
                                        dop_analysis **out, dop_error *err);
 
 /* Velocity of each spectrum bin, cm/s (bins values); valid after create.
- * The spectra delivered to on_spectrum are the physical (wrapped) ones. */
+ * The spectra delivered to on_spectrum are the physical (wrapped) ones.
+ * These accessors and the counters below cannot fail (Errors: none). */
 DOP_API const float *dop_analysis_velocity_axis(const dop_analysis *a);
 DOP_API size_t dop_analysis_bins(const dop_analysis *a);
 DOP_API double dop_analysis_frame_period_s(const dop_analysis *a);
 DOP_API double dop_analysis_nyquist_cm_s(const dop_analysis *a);
 DOP_API double dop_analysis_cm_s_per_hz(const dop_analysis *a);
 
-/* Push n pulses: n x gates samples, pulse-major (x[p * gates + g]). */
+/* Push n pulses: n x gates samples, pulse-major (x[p * gates + g]). Never
+ * allocates. Errors: DOP_ERR_INTERRUPTED (an output callback returned non-zero). */
 DOP_API dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err);
 /* Frames whose band was unwrapped past the Nyquist limit so far. */
 DOP_API long long dop_analysis_unwrapped_frames(const dop_analysis *a);
@@ -124,15 +129,23 @@ DOP_API long long dop_analysis_spectral_line_frames(const dop_analysis *a);
  * beats.h), and the periodicity z of the most periodic window. */
 DOP_API long long dop_analysis_not_pulsatile_frames(const dop_analysis *a);
 DOP_API double dop_analysis_best_periodicity(const dop_analysis *a);
+/* End of data: the beats still pending are fixed and the frames held
+ * emitted. Errors: DOP_ERR_INTERRUPTED (an output callback returned non-zero). */
 DOP_API dop_status dop_analysis_flush(dop_analysis *a, dop_error *err);
+/* Every stage back to its state after create (nothing is emitted): the
+ * next push starts a new recording with the same configuration. Errors: none. */
+DOP_API void dop_analysis_reset(dop_analysis *a);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_analysis_destroy(dop_analysis *a);
 
-/* The Doppler equation, cm/s per Hz of Doppler shift: c / (2 f0 cos(angle)) x 100. */
+/* The Doppler equation, cm/s per Hz of Doppler shift: c / (2 f0 cos(angle)) x 100.
+ * Errors: none (NAN in, NAN out). */
 DOP_API double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s);
 
-/* Flow [ml/min] = v [cm/s] x pi D^2/4 [cm^2] x 60 [s/min]; NAN if D unknown. */
+/* Flow [ml/min] = v [cm/s] x pi D^2/4 [cm^2] x 60 [s/min]; NAN if D unknown.
+ * Errors: none. */
 DOP_API double dop_flow_ml_min(double vmean_cm_s, double diameter_mm);
-/* Wall shear rate of Poiseuille flow: 8 vmean / D, 1/s. */
+/* Wall shear rate of Poiseuille flow: 8 vmean / D, 1/s. Errors: none. */
 DOP_API double dop_shear_rate_s(double vmean_cm_s, double diameter_mm);
 
 #ifdef __cplusplus

@@ -23,22 +23,22 @@ typedef struct dop_atomic_file dop_atomic_file;
  * (folder missing or not writable), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_atomic_open(const char *path, dop_atomic_file **out, dop_error *err);
 
-/* The stream to write to (stdout for "-"). */
+/* The stream to write to (stdout for "-"). Errors: none. */
 DOP_API FILE *dop_atomic_stream(dop_atomic_file *file);
 
 /* Temporary path being written (the final path for "-"); for libraries such
- * as HDF5 that open files by name. */
+ * as HDF5 that open files by name. Errors: none. */
 DOP_API const char *dop_atomic_temp_path(const dop_atomic_file *file);
 
 /* Close the stream but keep the temporary file, for writers that open it by
- * name (HDF5). Commit and abort still work afterwards. */
+ * name (HDF5). Commit and abort still work afterwards. Errors: none. */
 DOP_API void dop_atomic_release_stream(dop_atomic_file *file);
 
 /* Flush, fsync and rename into place; frees `file`. Errors: DOP_ERR_IO
  * (write or rename failed; the temporary file is removed). */
 DOP_API dop_status dop_atomic_commit(dop_atomic_file *file, dop_error *err);
 
-/* Discard what was written; frees `file`. NULL is fine. */
+/* Discard what was written; frees `file`. NULL is fine. Errors: none. */
 DOP_API void dop_atomic_abort(dop_atomic_file *file);
 
 #ifdef __cplusplus

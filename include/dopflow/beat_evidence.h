@@ -15,7 +15,10 @@
  *    sqrt(max(P / m, 1)) from the previous frame (onset strength, Bello et
  *    al., IEEE Trans Speech Audio Process 2005;13:1035-1047; the square root
  *    compresses like their log but costs no logarithm per bin).
- * Memory: 3 floats per bin. */
+ * Memory: 3 floats per bin.
+ *
+ * Life: config_default, create, push, reset, destroy. No flush: each frame's
+ * evidence is returned by its own push. */
 #ifndef DOPFLOW_BEAT_EVIDENCE_H
 #define DOPFLOW_BEAT_EVIDENCE_H
 
@@ -41,17 +44,19 @@ typedef struct dop_beat_evidence_frame {
 
 typedef struct dop_beat_evidence dop_beat_evidence;
 
-/* bins and frame rate unset (0). */
+/* bins and frame rate unset (0). Errors: none. */
 DOP_API dop_beat_evidence_config dop_beat_evidence_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (no bins, frame rate not > 0), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_beat_evidence_create(const dop_beat_evidence_config *cfg, dop_beat_evidence **out, dop_error *err);
 
 /* One frame's power spectrum (cfg.bins values, linear): update the typical
- * levels and return the frame's evidence. Never fails, never allocates. */
+ * levels and return the frame's evidence. Never allocates. Errors: none. */
 DOP_API dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float *psd);
 
+/* Forget the typical levels (as after create). Errors: none. */
 DOP_API void dop_beat_evidence_reset(dop_beat_evidence *e);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_beat_evidence_destroy(dop_beat_evidence *e);
 
 #ifdef __cplusplus

@@ -1,7 +1,10 @@
 /* dopflow: the measurements of one cardiac cycle from its frames, shared
  * by the beat segmenter (beats.h) and the review replay (review.h) so that
  * a beat split or restored by a reviewer is measured exactly as a detected
- * one. Velocities cm/s, flow ml/min, shear rate 1/s. */
+ * one. Velocities cm/s, flow ml/min, shear rate 1/s.
+ *
+ * Not a stage: plain functions on caller-owned structs (no handle, nothing
+ * to create or destroy). None can fail (Errors: none). */
 #ifndef DOPFLOW_BEAT_MEASURE_H
 #define DOPFLOW_BEAT_MEASURE_H
 
@@ -37,17 +40,19 @@ typedef struct dop_beat_sums {
     size_t hiding;                   /* frames with DOP_FRAME_HIDING_MASK */
 } dop_beat_sums;
 
+/* Empty sums, and one frame added to them. Errors: none. */
 DOP_API dop_beat_sums dop_beat_sums_empty(void);
 DOP_API void dop_beat_sums_add(dop_beat_sums *s, const dop_frame *f);
 
 /* PSV, EDV (given: the envelope just before the next onset), TAMAX,
  * TAMEAN, flow, shear rate, PI (Gosling) and RI (Pourcelot) from the clean
  * frames (all frames when none is clean), and the artifact fraction, from
- * the sums of a beat of at least one frame. */
+ * the sums of a beat of at least one frame.
+ * Errors: none. */
 DOP_API void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_s);
 
 /* An artifact frame's velocities, flow and shear rate interpolated
- * linearly at fraction t (0..1) between the clean frames a and c. */
+ * linearly at fraction t (0..1) between the clean frames a and c. Errors: none. */
 DOP_API void dop_frame_bridge(dop_frame *f, const dop_frame *a, const dop_frame *c, double t);
 
 #ifdef __cplusplus

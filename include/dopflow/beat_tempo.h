@@ -55,16 +55,23 @@ typedef struct dop_tempo_estimate {
 
 typedef struct dop_tempo dop_tempo;
 
+/* Life: config_default, create, estimate_window, destroy. No push, flush
+ * or reset: the caller (beats.h) keeps the sliding window of onsets, and
+ * estimate_window is a pure function of the window it is given (create
+ * only sizes the work buffers), so nothing carries from one call to the next.
+ *
+ * Rate and window unset (0); heart rate 30 to 220 bpm; z_min 3. Errors: none. */
 DOP_API dop_tempo_config dop_tempo_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (rate not > 0, HR range empty, no samples),
  * DOP_ERR_NOMEM. */
 DOP_API dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_error *err);
 
-/* onset[k][i], i < n <= max_samples: the window. Never allocates. */
+/* onset[k][i], i < n <= max_samples: the window. Never allocates. Errors: none. */
 DOP_API void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
                                dop_tempo_estimate *out);
 
+/* NULL is fine. Errors: none. */
 DOP_API void dop_tempo_destroy(dop_tempo *t);
 
 #ifdef __cplusplus

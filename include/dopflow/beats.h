@@ -79,6 +79,7 @@ typedef struct dop_beats_output {
 
 typedef struct dop_beats dop_beats;
 
+/* Life: config_default, create, push, flush, reset, destroy. Errors: none. */
 DOP_API dop_beats_config dop_beats_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (frame rate not > 0, HR range empty, reject
@@ -89,7 +90,8 @@ DOP_API dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats
 
 /* Push one frame (vmax, vmean, flow, flags filled) and its spectral
  * evidence (NULL: none; the velocity features alone are used). A non-zero
- * return of a callback gives DOP_ERR_INTERRUPTED. Never allocates. */
+ * return of a callback gives DOP_ERR_INTERRUPTED. Never allocates.
+ * Errors: DOP_ERR_INTERRUPTED. */
 DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence);
 
 /* End of data: fix the remaining beats and emit the frames still held (the
@@ -97,12 +99,15 @@ DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const do
 DOP_API dop_status dop_beats_flush(dop_beats *b);
 
 /* Frames flagged DOP_FRAME_NOT_PULSATILE so far, and the periodicity z of
- * the most periodic window seen (0 if none). */
+ * the most periodic window seen (0 if none). Errors: none. */
 DOP_API long long dop_beats_not_pulsatile_frames(const dop_beats *b);
 DOP_API double dop_beats_best_periodicity(const dop_beats *b);
 
+/* Drop the frames held and the beats pending (as after create; nothing is
+ * emitted). Errors: none. */
 DOP_API void dop_beats_reset(dop_beats *b);
-DOP_API void dop_beats_destroy(dop_beats *b); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_beats_destroy(dop_beats *b);
 
 #ifdef __cplusplus
 }

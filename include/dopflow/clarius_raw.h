@@ -54,7 +54,7 @@ typedef struct dop_clarius_raw_info {
 
 typedef struct dop_clarius_raw dop_clarius_raw;
 
-/* path NULL, ensemble 12. */
+/* path NULL, ensemble 12. Errors: none. */
 DOP_API dop_clarius_raw_config dop_clarius_raw_config_default(void);
 
 /* Open and check a file. Errors (the message names the file and the
@@ -65,6 +65,7 @@ DOP_API dop_clarius_raw_config dop_clarius_raw_config_default(void);
  * header implies: truncated or with trailing bytes), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_clarius_raw_open(const dop_clarius_raw_config *cfg, dop_clarius_raw **out, dop_error *err);
 
+/* What was opened; valid until close. Errors: none. */
 DOP_API const dop_clarius_raw_info *dop_clarius_raw_get_info(const dop_clarius_raw *r);
 
 /* Timestamp of a frame as stored (uint64; Clarius writes nanoseconds).
@@ -80,7 +81,8 @@ DOP_API dop_status dop_clarius_raw_timestamp(dop_clarius_raw *r, size_t frame, u
 DOP_API dop_status dop_clarius_raw_read_line(dop_clarius_raw *r, size_t frame, size_t line, float complex *out,
                                              size_t capacity, dop_error *err);
 
-DOP_API void dop_clarius_raw_close(dop_clarius_raw *r); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_clarius_raw_close(dop_clarius_raw *r);
 
 #ifdef __cplusplus
 }

@@ -31,13 +31,15 @@ typedef struct dop_diameter_track dop_diameter_track;
  * not increasing, diameter outside (0, 100] mm, no data row). */
 DOP_API dop_status dop_diameter_track_load(const char *csv_path, dop_diameter_track **out, dop_error *err);
 
-/* Diameter at time_s, mm (track is a dop_diameter_track*); NAN for a NAN time. */
+/* Diameter at time_s, mm (track is a dop_diameter_track*); NAN for a NAN
+ * time. Errors: none. */
 DOP_API double dop_diameter_track_at(double time_s, void *track);
 
-/* Number of rows in the track. */
+/* Number of rows in the track. Errors: none. */
 DOP_API size_t dop_diameter_track_count(const dop_diameter_track *track);
 
-DOP_API void dop_diameter_track_destroy(dop_diameter_track *track); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_diameter_track_destroy(dop_diameter_track *track);
 
 #ifdef __cplusplus
 }

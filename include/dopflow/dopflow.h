@@ -22,6 +22,7 @@
 #include "dopflow/summary.h"
 #include "dopflow/analysis.h"
 #include "dopflow/h5_writer.h"
+#include "dopflow/result_schema.h"
 #include "dopflow/job.h"
 #include "dopflow/samples.h"
 #include "dopflow/review.h"

@@ -67,21 +67,35 @@ typedef struct dop_envelope_result {
 
 typedef struct dop_envelope dop_envelope;
 
+/* Life: config_default, create, compute (the push: one frame in, its
+ * envelopes out, so no flush), reset, destroy. Named compute because the
+ * result is the frame's own; the only state kept between frames is a
+ * running median of the frame power, which widens the wall gap over
+ * clutter bursts.
+ *
+ * Bins and bin width unset (0); MGM, percentile 0.95, threshold 6 dB,
+ * detection at 5 sigma. Errors: none. */
 DOP_API dop_envelope_config dop_envelope_config_default(void);
 
+/* Errors: DOP_ERR_INVALID_ARG (bins < 8 or odd, bin width not > 0,
+ * percentile outside (0, 1), detection threshold negative or not finite),
+ * DOP_ERR_NOMEM. */
 DOP_API dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **out, dop_error *err);
 
 /* psd: `bins` values, fft-shifted; noise: noise PSD level (same units).
- * Never allocates. */
+ * Never allocates. Errors: none. */
 DOP_API void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
 
 /* The same over a part of the axis: the forward side spans bins 1..fwd_bins
  * above 0 Hz and the reverse side 1..rev_bins below (each at most the full
  * side). For a spectrum laid out on an extended axis (alias.h) whose range
- * is [lo, lo + fs): the envelopes then see exactly that range. */
+ * is [lo, lo + fs): the envelopes then see exactly that range. Errors: none. */
 DOP_API void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
                                        dop_envelope_result *out);
 
+/* Forget the running frame power (as after create). Errors: none. */
+DOP_API void dop_envelope_reset(dop_envelope *env);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_envelope_destroy(dop_envelope *env);
 
 #ifdef __cplusplus

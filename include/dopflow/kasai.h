@@ -25,14 +25,21 @@ extern "C" {
 
 typedef struct dop_kasai dop_kasai;
 
-/* bins: fft size (even, >= 8); fs_hz: sample rate or PRF. */
+/* Life: create, mean_hz, destroy. No config struct (two numbers describe
+ * the spectra), and no push, flush or reset: mean_hz is a pure function of
+ * one frame's spectrum and keeps no state (create only precomputes the
+ * phase factors).
+ *
+ * bins: fft size (even, >= 8); fs_hz: sample rate or PRF. Errors:
+ * DOP_ERR_INVALID_ARG (bins odd or < 8, fs_hz not > 0), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_kasai_create(size_t bins, double fs_hz, dop_kasai **out, dop_error *err);
 
 /* Mean frequency, Hz in [-fs/2, fs/2), of an fft-shifted PSD of `bins`
- * values (0 when the spectrum is all zero). */
+ * values (0 when the spectrum is all zero). Never allocates. Errors: none. */
 DOP_API double dop_kasai_mean_hz(const dop_kasai *k, const float *psd);
 
-DOP_API void dop_kasai_destroy(dop_kasai *k); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_kasai_destroy(dop_kasai *k);
 
 #ifdef __cplusplus
 }

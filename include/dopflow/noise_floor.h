@@ -10,7 +10,13 @@
  * truncated exponential) then removes the bias that flow in up to half the
  * bins would cause. Frames are combined by first-order smoothing (time
  * constant rise_time_s); the caller keeps artifact frames (bursts,
- * dropouts) out, so they cannot lift or sink the floor. */
+ * dropouts) out, so they cannot lift or sink the floor.
+ *
+ * Life: config_default, create, update (the push), reset, destroy. The push
+ * is split in two public halves, frame_estimate and feed, because the
+ * caller decides between them whether the frame is an artifact to keep
+ * out; update is both in one call. No flush: the level is current after
+ * every frame. */
 #ifndef DOPFLOW_NOISE_FLOOR_H
 #define DOPFLOW_NOISE_FLOOR_H
 
@@ -33,27 +39,32 @@ typedef struct dop_noise_floor_config {
 
 typedef struct dop_noise_floor dop_noise_floor;
 
+/* quantile 0.25, rise time 1 s, frame rate unset (0). Errors: none. */
 DOP_API dop_noise_floor_config dop_noise_floor_config_default(void);
 
 /* bins: spectrum length; mask[k] != 0 marks bins to use (NULL = all).
- * The mask is copied. Errors: DOP_ERR_INVALID_ARG, DOP_ERR_NOMEM. */
+ * The mask is copied. Errors: DOP_ERR_INVALID_ARG (quantile outside (0, 0.5],
+ * rise time or frame rate not > 0, fewer than 8 usable bins), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_noise_floor_create(const dop_noise_floor_config *cfg, size_t bins, const uint8_t *mask,
                                           dop_noise_floor **out, dop_error *err);
 
-/* Per-frame raw estimate (mean noise PSD from this frame alone). Never allocates. */
+/* Per-frame raw estimate (mean noise PSD from this frame alone). Never
+ * allocates. Errors: none. */
 DOP_API double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd);
 
 /* Track a per-frame estimate; returns the tracked noise PSD level. Frames
- * judged to be artifacts should not be fed. */
+ * judged to be artifacts should not be fed. Errors: none. */
 DOP_API double dop_noise_floor_feed(dop_noise_floor *nf, double frame_estimate);
 
-/* frame_estimate + feed in one call. */
+/* frame_estimate + feed in one call. Errors: none. */
 DOP_API double dop_noise_floor_update(dop_noise_floor *nf, const float *psd);
 
-/* Tracked level (negative before the first frame). */
+/* Tracked level (negative before the first frame). Errors: none. */
 DOP_API double dop_noise_floor_level(const dop_noise_floor *nf);
 
+/* Forget the tracked level (as after create). Errors: none. */
 DOP_API void dop_noise_floor_reset(dop_noise_floor *nf);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_noise_floor_destroy(dop_noise_floor *nf);
 
 #ifdef __cplusplus

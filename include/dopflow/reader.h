@@ -53,7 +53,8 @@ typedef struct dop_reader_config {
     dop_channels channels;     /* UNSET: 2 channels -> IQ, 1 channel -> MONO */
     dop_raw_format raw_format; /* DOP_RAW_NONE for self-describing files */
     double raw_rate_hz;        /* sample rate of raw input, Hz; for IQ files a PRF that
-                                  overrides the file's (NAN = not given) */
+                                  overrides the file's prf_hz (messages about a missing
+                                  PRF name it prf_hz) (NAN = not given) */
     dop_input_format format;   /* DOP_INPUT_AUTO: detect */
     long gate_first;           /* first gate (depth sample) kept, from 0 */
     long gate_last;            /* last gate kept (inclusive); -1 = the file's last */
@@ -85,6 +86,8 @@ typedef struct dop_reader_info {
 
 typedef struct dop_reader dop_reader;
 
+/* Every field unset (auto format, channels from the file, no raw format,
+ * rate NAN, all gates). Errors: none. */
 DOP_API dop_reader_config dop_reader_config_default(void);
 
 /* Open a recording. Errors (message names the file and the problem):
@@ -94,9 +97,13 @@ DOP_API dop_reader_config dop_reader_config_default(void);
  * raw format). */
 DOP_API dop_status dop_reader_open(const dop_reader_config *cfg, dop_reader **out, dop_error *err);
 
+/* What was opened; valid until close. Errors: none. */
 DOP_API const dop_reader_info *dop_reader_get_info(const dop_reader *reader);
 
-/* Skip to sample (pulse) `frame` (seek when possible, else read and discard). */
+/* Skip to sample (pulse) `frame` (seek when possible, else read and
+ * discard); past the end, the next read returns 0. Errors:
+ * DOP_ERR_INVALID_ARG (negative frame), DOP_ERR_IO (seek or read failed),
+ * and those of dop_reader_read while discarding. */
 DOP_API dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_error *err);
 
 /* Read up to `capacity` pulses into `out` (capacity x info.gates samples,
@@ -106,9 +113,11 @@ DOP_API dop_status dop_reader_skip_to(dop_reader *reader, int64_t frame, dop_err
  * exists simply ends early. */
 DOP_API dop_status dop_reader_read(dop_reader *reader, float complex *out, size_t capacity, size_t *count, dop_error *err);
 
-DOP_API void dop_reader_close(dop_reader *reader); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_reader_close(dop_reader *reader);
 
-/* "auto" | "audio" | "iq-h5" | "uff" | "mat" | "clarius" -> format; -1 if unknown. */
+/* "auto" | "audio" | "iq-h5" | "uff" | "mat" | "clarius" -> format; -1 if
+ * unknown; and back. Errors: none. */
 DOP_API int dop_input_format_parse(const char *text);
 DOP_API const char *dop_input_format_name(dop_input_format format);
 

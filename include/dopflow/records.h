@@ -74,7 +74,7 @@ typedef enum dop_beat_reason {
 } dop_beat_reason;
 
 /* "" for DOP_BEAT_ACCEPTED, else "artifact", "irregular_interval", "low_quality", "review",
- * "not_pulsatile". */
+ * "not_pulsatile". Errors: none. */
 DOP_API const char *dop_beat_reason_name(int reason);
 
 #ifdef __cplusplus

@@ -18,16 +18,18 @@ extern "C" {
  * near_nyquist, rejected_beat, bridged. */
 DOP_API const char *dop_frame_csv_header(void);
 DOP_API void dop_frame_csv_row(FILE *out, const dop_frame *frame);
+/* The headers are the result schema's (result_schema.h). None of these
+ * calls fails (Errors: none; write errors show on the stream: ferror). */
 
-/* Text of a flag set as in the quality column, into buf. */
+/* Text of a flag set as in the quality column, into buf. Errors: none. */
 DOP_API void dop_frame_quality_text(unsigned flags, char *buf, size_t size);
 
 /* Header line and rows of --beats. pi is Gosling's (PSV-EDV)/TAMAX;
- * pi_tamean is (PSV-EDV)/TAMEAN. */
+ * pi_tamean is (PSV-EDV)/TAMEAN. Errors: none. */
 DOP_API const char *dop_beat_csv_header(void);
 DOP_API void dop_beat_csv_row(FILE *out, const dop_beat *beat);
 /* The same with the reject_reason column given as text (NULL or "": the
- * reason's name); the text is quoted. */
+ * reason's name); the text is quoted. Errors: none. */
 DOP_API void dop_beat_csv_row_reason(FILE *out, const dop_beat *beat, const char *reason_text);
 
 #ifdef __cplusplus

@@ -22,7 +22,10 @@
  * the noise floor, the envelopes, the mean velocity and the beat evidence
  * see the flow and noise around the line, not the line. Without a line the
  * spectrum comes back untouched (the very same buffer). Memory: a few
- * floats per bin; no latency. */
+ * floats per bin; no latency.
+ *
+ * Life: config_default, create, remove (the push: one frame in, the same
+ * frame out, so no flush), reset, destroy. */
 #ifndef DOPFLOW_SPECTRAL_LINES_H
 #define DOPFLOW_SPECTRAL_LINES_H
 
@@ -35,6 +38,10 @@
 
 #define DOP_SPECTRAL_LINE_MAX_BINS 7 /* wider runs are not lines (a Hann window's main lobe is 4 bins) */
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct dop_spectral_lines dop_spectral_lines;
 
 typedef struct dop_spectral_lines_config {
@@ -43,19 +50,30 @@ typedef struct dop_spectral_lines_config {
     const uint8_t *eligible;   /* bins that may hold a line (outside the wall filter's stop band); NULL: all; copied */
 } dop_spectral_lines_config;
 
+/* bins and frame rate unset (0), every bin eligible. Errors: none. */
+DOP_API dop_spectral_lines_config dop_spectral_lines_config_default(void);
+
+/* Errors: DOP_ERR_INVALID_ARG (fewer bins than a line and its
+ * surroundings need, frame rate not > 0), DOP_ERR_NOMEM. */
 DOP_API dop_status dop_spectral_lines_create(const dop_spectral_lines_config *cfg, dop_spectral_lines **out,
                                              dop_error *err);
 
 /* Feed one power spectrum (cfg.bins values) and get it back without the
  * lines found so far: psd itself when there are none, else a buffer owned
- * by s, valid until the next call. */
+ * by s, valid until the next call. Never allocates. Errors: none. */
 DOP_API const float *dop_spectral_lines_remove(dop_spectral_lines *s, const float *psd);
 
-/* Bins in lines now (0: none), and frames whose spectrum had a line removed. */
+/* Bins in lines now (0: none), and frames whose spectrum had a line
+ * removed. Errors: none. */
 DOP_API size_t dop_spectral_lines_bins(const dop_spectral_lines *s);
 DOP_API long long dop_spectral_lines_frames(const dop_spectral_lines *s);
 
+/* Forget the lines and the levels tracked (as after create). Errors: none. */
 DOP_API void dop_spectral_lines_reset(dop_spectral_lines *s);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_spectral_lines_destroy(dop_spectral_lines *s);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

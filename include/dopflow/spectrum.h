@@ -52,25 +52,33 @@ typedef int (*dop_spectrum_frame_fn)(const dop_spectrum_frame *frame, void *user
 
 typedef struct dop_spectrum dop_spectrum;
 
-/* Hann, 20 ms window, 10 ms hop, FFT size the next power of two. */
+/* Life: config_default, create, push, reset, destroy. No flush: a frame
+ * needs a whole window, so the samples after the last whole window make no
+ * frame (a zero-padded tail frame would read as a drop in flow).
+ *
+ * Hann, 20 ms window, 10 ms hop, FFT size the next power of two. Errors: none. */
 DOP_API dop_spectrum_config dop_spectrum_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (window shorter than 4 samples, hop not in
  * (0, window], fft_size < window), DOP_ERR_FFT, DOP_ERR_NOMEM. */
 DOP_API dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **out, dop_error *err);
 
+/* Errors: none. */
 DOP_API size_t dop_spectrum_bins(const dop_spectrum *s);
 DOP_API double dop_spectrum_bin_hz(const dop_spectrum *s);     /* fs / fft_size */
 DOP_API double dop_spectrum_frame_rate(const dop_spectrum *s); /* frames per second */
 DOP_API size_t dop_spectrum_hop_samples(const dop_spectrum *s); /* samples between frames */
 
 /* Push samples; on_frame is called for every frame completed. A non-zero
- * return from on_frame stops the push and is returned as DOP_ERR_INTERRUPTED. */
+ * return from on_frame stops the push. Never allocates. Errors:
+ * DOP_ERR_INTERRUPTED (on_frame returned non-zero). */
 DOP_API dop_status dop_spectrum_push(dop_spectrum *s, const float complex *x, size_t n,
                                      dop_spectrum_frame_fn on_frame, void *user);
 
+/* Drop the samples held (as after create). Errors: none. */
 DOP_API void dop_spectrum_reset(dop_spectrum *s);
-DOP_API void dop_spectrum_destroy(dop_spectrum *s); /* NULL is fine */
+/* NULL is fine. Errors: none. */
+DOP_API void dop_spectrum_destroy(dop_spectrum *s);
 
 #ifdef __cplusplus
 }

@@ -36,15 +36,18 @@ typedef struct dop_error {
     char message[512];
 } dop_error;
 
-/* Fixed text for a status code; never NULL. */
+/* Fixed text for a status code; never NULL. Errors: none. */
 DOP_API const char *dop_strerror(dop_status status);
 
 /* Fill err (if not NULL) with a printf-style message; returns status so that
- * callers can write `return dop_error_set(err, DOP_ERR_IO, "...", ...);`. */
+ * callers can write `return dop_error_set(err, DOP_ERR_IO, "...", ...);`.
+ * Messages name parameters by their config names (f0_hz, raw_rate_hz),
+ * never command-line flags: a front end adds how to give them there.
+ * Errors: returns status itself. */
 DOP_API dop_status dop_error_set(dop_error *err, dop_status status, const char *fmt, ...)
             __attribute__((format(printf, 3, 4)));
 
-/* Clear a detailed message (NULL is fine). */
+/* Clear a detailed message (NULL is fine). Errors: none. */
 DOP_API void dop_error_clear(dop_error *err);
 
 #ifdef __cplusplus

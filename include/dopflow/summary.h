@@ -62,20 +62,32 @@ typedef struct dop_summary {
     int64_t n_beats_rejected;    /* rejected beats with onset in the epoch */
 } dop_summary;
 
-/* The CSV columns, in order (header line without newline). */
+/* The CSV columns, in order (header line without newline; the names are
+ * those of the result schema, result_schema.h). Errors: none. */
 DOP_API const char *dop_summary_csv_header(void);
-/* One row matching the header (no newline); NAN prints as an empty field. */
+/* One row matching the header (no newline); NAN prints as an empty field.
+ * Errors: none (write errors show on the stream: ferror). */
 DOP_API void dop_summary_csv_row(FILE *out, const dop_summary *s);
 
-/* Accumulator over a set of epochs. */
+/* Accumulator over a set of epochs. Life: create, add_frame / add_beat
+ * (the push: frames and beats are two streams, hence two verbs, as in
+ * libebur128's add_frames), result (the flush; it may be read at any time
+ * and leaves the sums as they are), reset, destroy. No config struct: the
+ * epochs and the frame period are all it needs. */
 typedef struct dop_summary_acc dop_summary_acc;
 
+/* epochs are copied. Errors: DOP_ERR_NOMEM. */
 DOP_API dop_status dop_summary_acc_create(const dop_epoch *epochs, size_t count, double frame_period_s,
                                           dop_summary_acc **out, dop_error *err);
+/* Add an annotated frame, or a beat, to the epochs it falls in. Never
+ * allocates. Errors: none. */
 DOP_API void dop_summary_acc_add_frame(dop_summary_acc *acc, const dop_frame *frame);
 DOP_API void dop_summary_acc_add_beat(dop_summary_acc *acc, const dop_beat *beat);
-/* Write `count` summaries (same order as the epochs). */
+/* Write `count` summaries (same order as the epochs). Errors: none. */
 DOP_API void dop_summary_acc_result(const dop_summary_acc *acc, dop_summary *out);
+/* Empty every epoch's sums (as after create). Errors: none. */
+DOP_API void dop_summary_acc_reset(dop_summary_acc *acc);
+/* NULL is fine. Errors: none. */
 DOP_API void dop_summary_acc_destroy(dop_summary_acc *acc);
 
 #ifdef __cplusplus

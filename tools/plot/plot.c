@@ -597,6 +597,14 @@ done:
     return status;
 }
 
+dop_status plot_h5_read_result(int64_t file_id, const char *h5_path, dop_result_kind kind, int column,
+                               double **out, size_t *n, dop_error *err)
+{
+    char name[128];
+    dop_result_h5_path(kind, column, name, sizeof name);
+    return plot_h5_read_doubles(file_id, h5_path, name + 1, out, n, err); /* relative to the root */
+}
+
 /* ---- CSV (libcsv) -------------------------------------------------------- */
 
 typedef struct csv_state {
@@ -686,6 +694,12 @@ int plot_csv_column(const char *const *fields, size_t count, const char *name)
         if (len == strlen(name) && strncmp(f, name, len) == 0) return (int)i;
     }
     return -1;
+}
+
+int plot_csv_result_column(const char *const *fields, size_t count, dop_result_kind kind, int column)
+{
+    const dop_result_column *c = dop_result_column_of(kind, column);
+    return c && c->csv_name ? plot_csv_column(fields, count, c->csv_name) : -1;
 }
 
 double plot_csv_number(const char *text)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dopflow/result_schema.h"
 #include "dopflow/status.h"
 
 typedef enum plot_format {
@@ -221,6 +222,10 @@ dop_status plot_csv_read(const char *path, plot_csv_row_fn row, void *user, dop_
 /* Index of `name` among the header fields, or -1. */
 int plot_csv_column(const char *const *fields, size_t count, const char *name);
 
+/* Index among the header fields of a result column (result_schema.h: kind,
+ * column), by its CSV name, or -1. */
+int plot_csv_result_column(const char *const *fields, size_t count, dop_result_kind kind, int column);
+
 /* A CSV number: finite value, or NAN for an empty or non-numeric field. */
 double plot_csv_number(const char *text);
 
@@ -228,6 +233,10 @@ double plot_csv_number(const char *text);
  * DOP_OK, or DOP_ERR_FORMAT when it is missing ("PATH: no /NAME dataset"). */
 dop_status plot_h5_read_doubles(int64_t file_id, const char *h5_path, const char *name, double **out,
                                 size_t *n, dop_error *err);
+
+/* The same for a result column (result_schema.h: kind, column) at its HDF5 path. */
+dop_status plot_h5_read_result(int64_t file_id, const char *h5_path, dop_result_kind kind, int column,
+                               double **out, size_t *n, dop_error *err);
 
 /* Open an HDF5 result read-only with HDF5's error printing off. Missing or
  * unreadable: DOP_ERR_IO naming the path; not HDF5: DOP_ERR_FORMAT. */

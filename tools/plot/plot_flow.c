@@ -59,15 +59,18 @@ static dop_status load_h5(const char *path, flow_series *f, dop_error *err)
     if (status != DOP_OK) return status;
     size_t n[10] = {0};
     struct {
-        const char *name;
+        dop_result_kind kind;
+        int column;
         double **dst;
     } sets[10] = {
-        {"frames/time_s", &f->t},          {"frames/vmean_cm_s", &f->vmean}, {"frames/flow_ml_min", &f->flow},
-        {"frames/flags", &f->flags},       {"frames/beat_index", &f->beat},  {"beats/start_s", &f->b_start},
-        {"beats/end_s", &f->b_end},        {"beats/flow_ml_min", &f->b_flow}, {"beats/tamean_cm_s", &f->b_vmean},
-        {"beats/rejected", &f->b_rejected},
+        {DOP_RESULT_FRAMES, DOP_FRAME_TIME, &f->t},          {DOP_RESULT_FRAMES, DOP_FRAME_VMEAN, &f->vmean},
+        {DOP_RESULT_FRAMES, DOP_FRAME_FLOW, &f->flow},       {DOP_RESULT_FRAMES, DOP_FRAME_FLAGS, &f->flags},
+        {DOP_RESULT_FRAMES, DOP_FRAME_BEAT, &f->beat},       {DOP_RESULT_BEATS, DOP_BEAT_START, &f->b_start},
+        {DOP_RESULT_BEATS, DOP_BEAT_END, &f->b_end},         {DOP_RESULT_BEATS, DOP_BEAT_FLOW, &f->b_flow},
+        {DOP_RESULT_BEATS, DOP_BEAT_TAMEAN, &f->b_vmean},    {DOP_RESULT_BEATS, DOP_BEAT_REJECTED, &f->b_rejected},
     };
-    for (int i = 0; i < 10 && status == DOP_OK; i++) status = plot_h5_read_doubles(file, path, sets[i].name, sets[i].dst, &n[i], err);
+    for (int i = 0; i < 10 && status == DOP_OK; i++)
+        status = plot_h5_read_result(file, path, sets[i].kind, sets[i].column, sets[i].dst, &n[i], err);
     plot_h5_close(file);
     if (status != DOP_OK) return status;
     if (n[1] != n[0] || n[2] != n[0] || n[3] != n[0] || n[4] != n[0] || n[6] != n[5] || n[7] != n[5] ||
@@ -105,22 +108,29 @@ static unsigned quality_flags(const char *q, char names[32][32])
     return flags;
 }
 
+/* "no column 'NAME' (a frames CSV from dopflow analyze --frames has A, B, ...)". */
+static dop_status missing_frame_column(const char *path, const int *wanted, int n_wanted, int missing,
+                                       dop_error *err)
+{
+    char names[256] = "";
+    size_t used = 0;
+    for (int k = 0; k < n_wanted && used < sizeof names; k++)
+        used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "",
+                                 dop_result_column_of(DOP_RESULT_FRAMES, wanted[k])->csv_name);
+    return dop_error_set(err, DOP_ERR_FORMAT, "%s: no column '%s' (a frames CSV from dopflow analyze --frames has %s)",
+                         path, dop_result_column_of(DOP_RESULT_FRAMES, missing)->csv_name, names);
+}
+
 static dop_status on_frame_row(const char *const *fields, size_t count, size_t row, void *user, dop_error *err)
 {
     csv_columns *c = user;
     flow_series *f = c->f;
     if (row == 0) {
-        c->time = plot_csv_column(fields, count, "time_s");
-        c->vmean = plot_csv_column(fields, count, "vmean_cm_s");
-        c->flow = plot_csv_column(fields, count, "flow_ml_min");
-        c->quality = plot_csv_column(fields, count, "quality");
-        c->beat = plot_csv_column(fields, count, "beat");
-        const char *missing = c->time < 0 ? "time_s" : c->vmean < 0 ? "vmean_cm_s" : c->flow < 0 ? "flow_ml_min" : NULL;
-        if (missing)
-            return dop_error_set(err, DOP_ERR_FORMAT,
-                                 "%s: no column '%s' (a frames CSV from dopflow analyze --frames has time_s, "
-                                 "vmean_cm_s, flow_ml_min, quality, beat)",
-                                 c->path, missing);
+        static const int wanted[] = {DOP_FRAME_TIME, DOP_FRAME_VMEAN, DOP_FRAME_FLOW, DOP_FRAME_FLAGS, DOP_FRAME_BEAT};
+        int *found[] = {&c->time, &c->vmean, &c->flow, &c->quality, &c->beat};
+        for (int k = 0; k < 5; k++) *found[k] = plot_csv_result_column(fields, count, DOP_RESULT_FRAMES, wanted[k]);
+        for (int k = 0; k < 3; k++) /* time, vmean and flow are needed; quality and beat optional */
+            if (*found[k] < 0) return missing_frame_column(c->path, wanted, 5, wanted[k], err);
         return DOP_OK;
     }
     if (f->n == f->cap) {
@@ -136,8 +146,8 @@ static dop_status on_frame_row(const char *const *fields, size_t count, size_t r
 #define FIELD(col) ((col) >= 0 && (size_t)(col) < count ? fields[col] : "")
     double t = plot_csv_number(FIELD(c->time));
     if (!isfinite(t))
-        return dop_error_set(err, DOP_ERR_FORMAT, "%s: row %zu: time_s '%s' is not a number", c->path, row + 1,
-                             FIELD(c->time));
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: row %zu: %s '%s' is not a number", c->path, row + 1,
+                             dop_result_column_of(DOP_RESULT_FRAMES, DOP_FRAME_TIME)->csv_name, FIELD(c->time));
     f->t[f->n] = t;
     f->vmean[f->n] = plot_csv_number(FIELD(c->vmean));
     f->flow[f->n] = plot_csv_number(FIELD(c->flow));
@@ -454,8 +464,12 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
     }
     bridge(f, clean);
     bridge(f, clean + f->n);
-    panel flow = {clean, f->b_flow, "Flow (ml/min)", PLOT_COL_SERIES};
-    panel vel = {clean + f->n, f->b_vmean, "Mean velocity (cm/s)", PLOT_COL_SERIES};
+    char flow_label[64], vel_label[64]; /* units from the result schema */
+    snprintf(flow_label, sizeof flow_label, "Flow (%s)", dop_result_column_of(DOP_RESULT_BEATS, DOP_BEAT_FLOW)->unit);
+    snprintf(vel_label, sizeof vel_label, "Mean velocity (%s)",
+             dop_result_column_of(DOP_RESULT_BEATS, DOP_BEAT_TAMEAN)->unit);
+    panel flow = {clean, f->b_flow, flow_label, PLOT_COL_SERIES};
+    panel vel = {clean + f->n, f->b_vmean, vel_label, PLOT_COL_SERIES};
     plot_viewport_mm(&fig, left, right, bottom + panel_h + gap, top);
     draw_panel(&fig, f, &flow, epochs, n_epochs, t0, t1, 1, 0, lw, cols, ox, oy);
     plot_viewport_mm(&fig, left, right, bottom, top + panel_h + gap);

@@ -49,29 +49,44 @@ static int intern(name_list *list, const char *name)
     return list->count++;
 }
 
+#define CONDITION_NAME(column) (dop_result_column_of(DOP_RESULT_CONDITIONS, column)->csv_name)
+
+/* The columns of conditions.csv the figure reads (result_schema.h). */
+static void find_columns(study_table *t, const char *const *fields, size_t count)
+{
+    t->c_artery = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_ARTERY);
+    t->c_condition = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_CONDITION);
+    t->c_epoch = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_EPOCH);
+    t->c_mean = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_MEAN);
+    t->c_sem = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SEM);
+    t->c_sd = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SD);
+    t->c_n = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_N);
+    t->c_p = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_P_ADJUSTED);
+}
+
+static dop_status missing_column(const char *path, int missing, dop_error *err)
+{
+    return dop_error_set(err, DOP_ERR_FORMAT,
+                         "%s: no column '%s' (expected the conditions.csv of dopflow study: %s, %s, %s, %s, %s, %s, "
+                         "%s, ...)",
+                         path, CONDITION_NAME(missing), CONDITION_NAME(DOP_CONDITION_ARTERY),
+                         CONDITION_NAME(DOP_CONDITION_CONDITION), CONDITION_NAME(DOP_CONDITION_EPOCH),
+                         CONDITION_NAME(DOP_CONDITION_N), CONDITION_NAME(DOP_CONDITION_FLOW_MEAN),
+                         CONDITION_NAME(DOP_CONDITION_FLOW_SEM), CONDITION_NAME(DOP_CONDITION_P_ADJUSTED));
+}
+
 static dop_status on_row(const char *const *fields, size_t count, size_t row, void *user, dop_error *err)
 {
     study_table *t = user;
     if (row == 0) {
-        t->c_artery = plot_csv_column(fields, count, "artery");
-        t->c_condition = plot_csv_column(fields, count, "condition");
-        t->c_epoch = plot_csv_column(fields, count, "epoch");
-        t->c_mean = plot_csv_column(fields, count, "flow_ml_min_mean");
-        t->c_sem = plot_csv_column(fields, count, "flow_ml_min_sem");
-        t->c_sd = plot_csv_column(fields, count, "flow_ml_min_sd");
-        t->c_n = plot_csv_column(fields, count, "n");
-        t->c_p = plot_csv_column(fields, count, "p_adjusted");
-        const char *missing = t->c_artery < 0 ? "artery"
-                              : t->c_condition < 0 ? "condition"
-                              : t->c_epoch < 0 ? "epoch"
-                              : t->c_mean < 0 ? "flow_ml_min_mean"
-                              : (t->c_sem < 0 && (t->c_sd < 0 || t->c_n < 0)) ? "flow_ml_min_sem"
-                              : NULL;
-        if (missing)
-            return dop_error_set(err, DOP_ERR_FORMAT,
-                                 "%s: no column '%s' (expected the conditions.csv of dopflow study: artery, "
-                                 "condition, epoch, n, flow_ml_min_mean, flow_ml_min_sem, p_adjusted, ...)",
-                                 t->path, missing);
+        find_columns(t, fields, count);
+        const int missing = t->c_artery < 0 ? DOP_CONDITION_ARTERY
+                            : t->c_condition < 0 ? DOP_CONDITION_CONDITION
+                            : t->c_epoch < 0 ? DOP_CONDITION_EPOCH
+                            : t->c_mean < 0 ? DOP_CONDITION_FLOW_MEAN
+                            : (t->c_sem < 0 && (t->c_sd < 0 || t->c_n < 0)) ? DOP_CONDITION_FLOW_SEM
+                            : -1;
+        if (missing >= 0) return missing_column(t->path, missing, err);
         return DOP_OK;
     }
 #define FIELD(col) ((col) >= 0 && (size_t)(col) < count ? fields[col] : "")
@@ -166,7 +181,9 @@ static void draw_panel(const plot_figure *fig, const study_table *t, int a, doub
         plmtex("b", 1.4, (e + 0.5) / ne, 0.5, escaped);
     }
     plmtex("b", 3.1, 0.5, 0.5, "Epoch");
-    plmtex("l", plot_ylabel_disp(fig, lo, hi, ystep), 0.5, 0.5, "Flow (ml/min)");
+    char ylabel[64];
+    snprintf(ylabel, sizeof ylabel, "Flow (%s)", dop_result_column_of(DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_MEAN)->unit);
+    plmtex("l", plot_ylabel_disp(fig, lo, hi, ystep), 0.5, 0.5, ylabel);
     char name[2 * STUDY_NAME_MAX];
     plot_escape_text(t->arteries.names[a], name, sizeof name);
     plmtex("t", 0.9, 0.5, 0.5, name);
