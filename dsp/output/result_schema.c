@@ -131,6 +131,26 @@ static const unsigned char condition_csv_order[] = {
     DOP_CONDITION_N_PAIRED, DOP_CONDITION_P_VALUE, DOP_CONDITION_P_ADJUSTED,
 };
 
+/* The study's one-way repeated-measures ANOVA of flow across the epochs of
+ * each artery x condition: n subjects, k epochs, F with its degrees of
+ * freedom, p, and the Greenhouse-Geisser epsilon with its corrected p. */
+static const dop_result_column anova_columns[DOP_ANOVA_COLUMNS] = {
+    [DOP_ANOVA_ARTERY] = {"artery", NULL, "", DOP_VALUE_TEXT, NONE},
+    [DOP_ANOVA_CONDITION] = {"condition", NULL, "", DOP_VALUE_TEXT, NONE},
+    [DOP_ANOVA_N] = {"n", NULL, "", DOP_VALUE_INDEX, NONE},
+    [DOP_ANOVA_K] = {"k", NULL, "", DOP_VALUE_INDEX, NONE},
+    [DOP_ANOVA_F] = {"F", NULL, "", DOP_VALUE_FLOAT64, NONE},
+    [DOP_ANOVA_DF_EFFECT] = {"df_effect", NULL, "", DOP_VALUE_FLOAT64, NONE},
+    [DOP_ANOVA_DF_ERROR] = {"df_error", NULL, "", DOP_VALUE_FLOAT64, NONE},
+    [DOP_ANOVA_P] = {"p", NULL, "", DOP_VALUE_FLOAT64, NONE},
+    [DOP_ANOVA_GG_EPSILON] = {"gg_epsilon", NULL, "", DOP_VALUE_FLOAT64, NONE},
+    [DOP_ANOVA_P_GG] = {"p_gg", NULL, "", DOP_VALUE_FLOAT64, NONE},
+};
+static const unsigned char anova_csv_order[] = {
+    DOP_ANOVA_ARTERY, DOP_ANOVA_CONDITION, DOP_ANOVA_N, DOP_ANOVA_K, DOP_ANOVA_F,
+    DOP_ANOVA_DF_EFFECT, DOP_ANOVA_DF_ERROR, DOP_ANOVA_P, DOP_ANOVA_GG_EPSILON, DOP_ANOVA_P_GG,
+};
+
 #define TABLE(group, columns, order) {group, columns, sizeof columns / sizeof columns[0], order, sizeof order}
 static const dop_result_table tables[DOP_RESULT_KINDS] = {
     [DOP_RESULT_SPECTRA] = {"/", spectra_columns, DOP_SPECTRA_COLUMNS, NULL, 0},
@@ -138,6 +158,7 @@ static const dop_result_table tables[DOP_RESULT_KINDS] = {
     [DOP_RESULT_BEATS] = TABLE("/beats", beat_columns, beat_csv_order),
     [DOP_RESULT_SUMMARY] = TABLE(NULL, summary_columns, summary_csv_order),
     [DOP_RESULT_CONDITIONS] = TABLE(NULL, condition_columns, condition_csv_order),
+    [DOP_RESULT_ANOVA] = TABLE(NULL, anova_columns, anova_csv_order),
 };
 
 const dop_result_table *dop_result_schema(dop_result_kind kind)

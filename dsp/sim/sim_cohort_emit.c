@@ -6,15 +6,14 @@
  * manifest.csv, last, so that its presence means the cohort is complete. */
 #include "sim_cohort_internal.h"
 
+#include "core/fs.h"
 #include "dopflow/atomic_file.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static char *sprintf_alloc(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *sprintf_alloc(const char *fmt, ...)
@@ -226,26 +225,6 @@ dop_status cohort_emit(const cohort_design *d, const cohort_draws *dr, dop_sim_c
 
 /* ---- on disk ---- */
 
-static dop_status make_dir(const char *dir, dop_error *err)
-{
-    char *tmp = strdup(dir);
-    if (!tmp) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    for (char *s = tmp + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(tmp, 0777) != 0 && errno != EEXIST) {
-            dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", tmp, strerror(errno));
-            free(tmp);
-            return st;
-        }
-        *s = '/';
-    }
-    free(tmp);
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return dop_error_set(err, DOP_ERR_IO, "%s: cannot create folder: %s", dir, strerror(errno));
-    return DOP_OK;
-}
-
 static dop_status write_text(const char *path, const char *text, dop_error *err)
 {
     dop_atomic_file *f = NULL;
@@ -321,7 +300,7 @@ static dop_status write_tables(const dop_sim_cohort *co, const char *dir, const 
 dop_status dop_sim_cohort_write(const dop_sim_cohort *co, const char *dir, dop_sim_progress_fn progress, void *user,
                                 dop_error *err)
 {
-    dop_status st = make_dir(dir, err);
+    dop_status st = dop_fs_make_dirs(dir, err);
     if (st != DOP_OK) return st;
     sbuf manifest = {0}, truth = {0};
     int nomem = sbuf_printf(&manifest, "subject,condition,artery,file,onset_s\n") ||

@@ -55,44 +55,74 @@ static void csv_nums(FILE *f, const double *x, size_t n)
     }
 }
 
-/* Split a result line (numbers and an epoch label: no quoting) in place. */
-static size_t split_commas(char *line, char **fields, size_t cap)
-{
-    size_t n = 0;
-    char *s = line;
-    while (n < cap) {
-        fields[n++] = s;
-        char *c = strchr(s, ',');
-        if (!c) break;
-        *c = '\0';
-        s = c + 1;
-    }
-    return n;
-}
+/* The name of a summary column in the CSV (the one schema). */
+#define SUMMARY_NAME(column) (dop_result_column_of(DOP_RESULT_SUMMARY, column)->csv_name)
 
-static double parse_cell(const char *s)
+/* The position of a summary column among the CSV columns, or SIZE_MAX. */
+static size_t summary_csv_position(int column)
 {
-    if (!*s) return NAN;
-    char *end;
-    double v = strtod(s, &end);
-    return *end ? NAN : v;
+    const dop_result_table *t = dop_result_schema(DOP_RESULT_SUMMARY);
+    for (size_t i = 0; i < t->csv_count; i++)
+        if (t->csv_order[i] == column) return i;
+    return SIZE_MAX;
 }
 
 dop_status study_columns_find(study_columns *rc, dop_error *err)
 {
-    char *h = strdup(dop_summary_csv_header());
-    if (!h) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    char *fields[256];
-    rc->n = split_commas(h, fields, 256);
-    rc->epoch = rc->velocity = rc->flow = SIZE_MAX;
-    for (size_t i = 0; i < rc->n; i++) {
-        if (strcmp(fields[i], "epoch") == 0) rc->epoch = i;
-        if (strcmp(fields[i], "mean_velocity_cm_s") == 0) rc->velocity = i;
-        if (strcmp(fields[i], "flow_ml_min") == 0) rc->flow = i;
-    }
-    free(h);
+    rc->n = dop_result_schema(DOP_RESULT_SUMMARY)->csv_count;
+    rc->epoch = summary_csv_position(DOP_SUMMARY_EPOCH);
+    rc->velocity = summary_csv_position(DOP_SUMMARY_MEAN_VELOCITY);
+    rc->flow = summary_csv_position(DOP_SUMMARY_FLOW);
     if (rc->epoch == SIZE_MAX || rc->velocity == SIZE_MAX || rc->flow == SIZE_MAX)
-        return dop_error_set(err, DOP_ERR_FORMAT, "summary columns lack epoch, mean_velocity_cm_s or flow_ml_min");
+        return dop_error_set(err, DOP_ERR_FORMAT, "summary columns lack %s, %s or %s", SUMMARY_NAME(DOP_SUMMARY_EPOCH),
+                             SUMMARY_NAME(DOP_SUMMARY_MEAN_VELOCITY), SUMMARY_NAME(DOP_SUMMARY_FLOW));
+    return DOP_OK;
+}
+
+/* What one recording's result file is read with: where its rows go, and
+ * where its epoch values are kept. */
+typedef struct copy_state {
+    FILE *out;
+    const study_entry *e;
+    const study_columns *rc;
+    const study_epochs *es;
+    const char *path;
+    double *velocity, *flow; /* es->k each */
+} copy_state;
+
+/* The header must be the summary header of this dopflow version. */
+static dop_status check_header(const copy_state *c, const char *const *fields, size_t count, dop_error *err)
+{
+    const dop_result_table *t = dop_result_schema(DOP_RESULT_SUMMARY);
+    int same = count == t->csv_count;
+    for (size_t i = 0; same && i < count; i++) same = strcmp(fields[i], t->columns[t->csv_order[i]].csv_name) == 0;
+    if (!same)
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: written by another dopflow version (summary columns differ); "
+                             "run the study again without --resume", c->path);
+    return DOP_OK;
+}
+
+/* One result row: into recordings.csv after the design columns, and its
+ * epoch's mean velocity and flow kept for the statistics. */
+static dop_status copy_row(const char *const *fields, size_t count, size_t row, void *user, dop_error *err)
+{
+    copy_state *c = user;
+    if (row == 0) return check_header(c, fields, count, err);
+    if (count != c->rc->n)
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s line %zu: %zu fields, expected %zu", c->path, row + 1, count,
+                             c->rc->n);
+    study_csv_design(c->out, c->e);
+    for (size_t i = 0; i < count; i++) {
+        fputc(',', c->out);
+        study_csv_put(c->out, fields[i]);
+    }
+    fputc('\n', c->out);
+    for (size_t j = 0; j < c->es->k; j++)
+        if (strcmp(fields[c->rc->epoch], c->es->labels[j]) == 0) {
+            c->velocity[j] = dop_result_csv_number(fields[c->rc->velocity]);
+            c->flow[j] = dop_result_csv_number(fields[c->rc->flow]);
+            break;
+        }
     return DOP_OK;
 }
 
@@ -105,57 +135,14 @@ dop_status study_csv_copy_results(FILE *out, const study_entry *e, const study_c
     snprintf(name, sizeof name, "%s.csv", e->key);
     char *path = dop_fs_path_join(e->results_dir, name);
     if (!path) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    FILE *in = fopen(path, "rb");
-    if (!in) {
-        dop_status st = dop_error_set(err, DOP_ERR_IO, "%s: result of manifest row %zu (%s) is missing: %s", path,
-                                      e->row + 1, e->file, strerror(errno));
-        free(path);
-        return st;
+    dop_status st;
+    if (!dop_fs_is_file(path)) {
+        st = dop_error_set(err, DOP_ERR_IO, "%s: result of manifest row %zu (%s) is missing: %s", path, e->row + 1,
+                           e->file, strerror(ENOENT));
+    } else {
+        copy_state c = {out, e, rc, es, path, velocity, flow};
+        st = dop_result_csv_read(path, copy_row, &c, err);
     }
-    char *line = NULL, *copy = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    size_t n_line = 0;
-    dop_status st = DOP_OK;
-    const char *header = dop_summary_csv_header();
-    char **fields = malloc(rc->n * sizeof *fields);
-    if (!fields) st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-    while (st == DOP_OK && (got = getline(&line, &cap, in)) > 0) {
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
-        if (n_line++ == 0) {
-            if (strcmp(line, header) != 0)
-                st = dop_error_set(err, DOP_ERR_FORMAT, "%s: written by another dopflow version (summary "
-                                   "columns differ); run the study again without --resume", path);
-            continue;
-        }
-        study_csv_design(out, e);
-        fputc(',', out);
-        fputs(line, out);
-        fputc('\n', out);
-        free(copy);
-        copy = strdup(line);
-        if (!copy) {
-            st = dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
-            break;
-        }
-        size_t nf = split_commas(copy, fields, rc->n);
-        if (nf != rc->n) {
-            st = dop_error_set(err, DOP_ERR_FORMAT, "%s line %zu: %zu fields, expected %zu", path, n_line, nf, rc->n);
-            break;
-        }
-        for (size_t j = 0; j < es->k; j++)
-            if (strcmp(fields[rc->epoch], es->labels[j]) == 0) {
-                velocity[j] = parse_cell(fields[rc->velocity]);
-                flow[j] = parse_cell(fields[rc->flow]);
-                break;
-            }
-    }
-    if (st == DOP_OK && n_line == 0)
-        st = dop_error_set(err, DOP_ERR_FORMAT, "%s: empty result file", path);
-    free(fields);
-    free(copy);
-    free(line);
-    fclose(in);
     free(path);
     return st;
 }
@@ -170,9 +157,8 @@ void study_csv_failure(FILE *f, const study_entry *e)
 
 void study_csv_conditions(FILE *f, const study_table *t, const study_epochs *es)
 {
-    fputs("artery,condition,epoch,n,mean_velocity_cm_s_mean,mean_velocity_cm_s_sd,mean_velocity_cm_s_sem,"
-          "flow_ml_min_mean,flow_ml_min_sd,flow_ml_min_sem,n_flow,flow_change_pct,n_paired,p_value,p_adjusted\n",
-          f);
+    fputs(dop_result_csv_header(DOP_RESULT_CONDITIONS), f);
+    fputc('\n', f);
     for (size_t gi = 0; gi < t->n_groups; gi++) {
         const study_group *g = &t->groups[gi];
         for (size_t c = 0; c < t->k; c++) {
@@ -199,7 +185,8 @@ void study_csv_conditions(FILE *f, const study_table *t, const study_epochs *es)
 
 void study_csv_anova(FILE *f, const study_table *t)
 {
-    fputs("artery,condition,n,k,F,df_effect,df_error,p,gg_epsilon,p_gg\n", f);
+    fputs(dop_result_csv_header(DOP_RESULT_ANOVA), f);
+    fputc('\n', f);
     for (size_t gi = 0; gi < t->n_groups; gi++) {
         const study_group *g = &t->groups[gi];
         study_csv_put(f, g->artery);

@@ -141,7 +141,8 @@ typedef struct study_columns {
     size_t n, epoch, velocity, flow;
 } study_columns;
 
-/* Errors: DOP_ERR_FORMAT (the summary lacks a column), DOP_ERR_NOMEM. */
+/* Positions of the columns the study reads, from the result schema.
+ * Errors: DOP_ERR_FORMAT (the summary lacks a column). */
 dop_status study_columns_find(study_columns *rc, dop_error *err);
 
 /* recordings.csv rows of entry e from its result file; its epoch values

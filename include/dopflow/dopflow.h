@@ -23,6 +23,7 @@
 #include "dopflow/analysis.h"
 #include "dopflow/h5_writer.h"
 #include "dopflow/result_schema.h"
+#include "dopflow/result_reader.h"
 #include "dopflow/job.h"
 #include "dopflow/samples.h"
 #include "dopflow/review.h"

@@ -46,6 +46,7 @@ typedef enum dop_result_kind {
     DOP_RESULT_BEATS,      /* one row per beat: --beats CSV, HDF5 /beats */
     DOP_RESULT_SUMMARY,    /* one row per epoch: --summary CSV (and the study's recordings.csv) */
     DOP_RESULT_CONDITIONS, /* the study's conditions.csv: one row per artery, condition, epoch */
+    DOP_RESULT_ANOVA,      /* the study's anova.csv: one row per artery, condition */
     DOP_RESULT_KINDS
 } dop_result_kind;
 
@@ -84,6 +85,10 @@ enum {
     DOP_CONDITION_VELOCITY_MEAN, DOP_CONDITION_VELOCITY_SD, DOP_CONDITION_VELOCITY_SEM, DOP_CONDITION_FLOW_MEAN,
     DOP_CONDITION_FLOW_SD, DOP_CONDITION_FLOW_SEM, DOP_CONDITION_N_FLOW, DOP_CONDITION_FLOW_CHANGE,
     DOP_CONDITION_N_PAIRED, DOP_CONDITION_P_VALUE, DOP_CONDITION_P_ADJUSTED, DOP_CONDITION_COLUMNS
+};
+enum {
+    DOP_ANOVA_ARTERY, DOP_ANOVA_CONDITION, DOP_ANOVA_N, DOP_ANOVA_K, DOP_ANOVA_F, DOP_ANOVA_DF_EFFECT,
+    DOP_ANOVA_DF_ERROR, DOP_ANOVA_P, DOP_ANOVA_GG_EPSILON, DOP_ANOVA_P_GG, DOP_ANOVA_COLUMNS
 };
 
 /* The table of one result (static data); NULL for a kind out of range.

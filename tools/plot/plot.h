@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "dopflow/result_schema.h"
+#include "dopflow/result_reader.h"
 #include "dopflow/status.h"
 
 typedef enum plot_format {
@@ -209,38 +210,5 @@ double plot_ylabel_disp(const plot_figure *fig, double lo, double hi, double ste
 
 /* Base name of a path (pointer into path). */
 const char *plot_basename(const char *path);
-
-/* Stream a CSV file (libcsv) row by row: `row` is called with the fields of
- * each record (NUL-terminated; header = row 0) and returns 0 to go on or a
- * non-zero dop_status to stop with (having set err). Errors: DOP_ERR_IO
- * (cannot open/read, naming the path), DOP_ERR_FORMAT (malformed CSV,
- * naming the line), DOP_ERR_NOMEM, or what `row` returned. */
-typedef dop_status (*plot_csv_row_fn)(const char *const *fields, size_t count, size_t row, void *user,
-                                      dop_error *err);
-dop_status plot_csv_read(const char *path, plot_csv_row_fn row, void *user, dop_error *err);
-
-/* Index of `name` among the header fields, or -1. */
-int plot_csv_column(const char *const *fields, size_t count, const char *name);
-
-/* Index among the header fields of a result column (result_schema.h: kind,
- * column), by its CSV name, or -1. */
-int plot_csv_result_column(const char *const *fields, size_t count, dop_result_kind kind, int column);
-
-/* A CSV number: finite value, or NAN for an empty or non-numeric field. */
-double plot_csv_number(const char *text);
-
-/* Read a whole 1-D dataset as doubles (malloc'd, caller frees). Returns
- * DOP_OK, or DOP_ERR_FORMAT when it is missing ("PATH: no /NAME dataset"). */
-dop_status plot_h5_read_doubles(int64_t file_id, const char *h5_path, const char *name, double **out,
-                                size_t *n, dop_error *err);
-
-/* The same for a result column (result_schema.h: kind, column) at its HDF5 path. */
-dop_status plot_h5_read_result(int64_t file_id, const char *h5_path, dop_result_kind kind, int column,
-                               double **out, size_t *n, dop_error *err);
-
-/* Open an HDF5 result read-only with HDF5's error printing off. Missing or
- * unreadable: DOP_ERR_IO naming the path; not HDF5: DOP_ERR_FORMAT. */
-dop_status plot_h5_open(const char *path, int64_t *file_id, dop_error *err);
-void plot_h5_close(int64_t file_id);
 
 #endif

@@ -48,7 +48,7 @@ static dop_status on_row(const char *const *fields, size_t count, size_t row, vo
         const char *names[] = {"frame", "line", "depth_sample", "phase_rad", "velocity_cm_s", "power_db", "clutter_db",
                                "correlation"};
         for (int k = 0; k < 8; k++)
-            if ((*cols[k] = plot_csv_column(fields, count, names[k])) < 0)
+            if ((*cols[k] = dop_result_csv_column(fields, count, names[k])) < 0)
                 return dop_error_set(err, DOP_ERR_FORMAT, "%s: no column '%s' (a colour-flow CSV from dopflow analyze "
                                      "--format clarius --color-csv)", f->path, names[k]);
         return DOP_OK;
@@ -120,7 +120,7 @@ dop_status plot_color(const char *csv_path, const char *out, const plot_options 
     color_frame f;
     memset(&f, 0, sizeof f);
     f.path = csv_path;
-    status = plot_csv_read(csv_path, on_row, &f, err);
+    status = dop_result_csv_read(csv_path, on_row, &f, err);
     if (status == DOP_OK && f.n == 0) status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: no pixels of frame 0", csv_path);
     if (status != DOP_OK) {
         frame_free(&f);

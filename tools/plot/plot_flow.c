@@ -55,7 +55,7 @@ static void series_free(flow_series *f)
 static dop_status load_h5(const char *path, flow_series *f, dop_error *err)
 {
     int64_t file = -1;
-    dop_status status = plot_h5_open(path, &file, err);
+    dop_status status = dop_result_h5_open(path, &file, err);
     if (status != DOP_OK) return status;
     size_t n[10] = {0};
     struct {
@@ -70,8 +70,8 @@ static dop_status load_h5(const char *path, flow_series *f, dop_error *err)
         {DOP_RESULT_BEATS, DOP_BEAT_TAMEAN, &f->b_vmean},    {DOP_RESULT_BEATS, DOP_BEAT_REJECTED, &f->b_rejected},
     };
     for (int i = 0; i < 10 && status == DOP_OK; i++)
-        status = plot_h5_read_result(file, path, sets[i].kind, sets[i].column, sets[i].dst, &n[i], err);
-    plot_h5_close(file);
+        status = dop_result_h5_read_column(file, path, sets[i].kind, sets[i].column, sets[i].dst, &n[i], err);
+    dop_result_h5_close(file);
     if (status != DOP_OK) return status;
     if (n[1] != n[0] || n[2] != n[0] || n[3] != n[0] || n[4] != n[0] || n[6] != n[5] || n[7] != n[5] ||
         n[8] != n[5] || n[9] != n[5])
@@ -128,7 +128,7 @@ static dop_status on_frame_row(const char *const *fields, size_t count, size_t r
     if (row == 0) {
         static const int wanted[] = {DOP_FRAME_TIME, DOP_FRAME_VMEAN, DOP_FRAME_FLOW, DOP_FRAME_FLAGS, DOP_FRAME_BEAT};
         int *found[] = {&c->time, &c->vmean, &c->flow, &c->quality, &c->beat};
-        for (int k = 0; k < 5; k++) *found[k] = plot_csv_result_column(fields, count, DOP_RESULT_FRAMES, wanted[k]);
+        for (int k = 0; k < 5; k++) *found[k] = dop_result_csv_column_of(fields, count, DOP_RESULT_FRAMES, wanted[k]);
         for (int k = 0; k < 3; k++) /* time, vmean and flow are needed; quality and beat optional */
             if (*found[k] < 0) return missing_frame_column(c->path, wanted, 5, wanted[k], err);
         return DOP_OK;
@@ -144,15 +144,15 @@ static dop_status on_frame_row(const char *const *fields, size_t count, size_t r
         f->cap = cap;
     }
 #define FIELD(col) ((col) >= 0 && (size_t)(col) < count ? fields[col] : "")
-    double t = plot_csv_number(FIELD(c->time));
+    double t = dop_result_csv_number(FIELD(c->time));
     if (!isfinite(t))
         return dop_error_set(err, DOP_ERR_FORMAT, "%s: row %zu: %s '%s' is not a number", c->path, row + 1,
                              dop_result_column_of(DOP_RESULT_FRAMES, DOP_FRAME_TIME)->csv_name, FIELD(c->time));
     f->t[f->n] = t;
-    f->vmean[f->n] = plot_csv_number(FIELD(c->vmean));
-    f->flow[f->n] = plot_csv_number(FIELD(c->flow));
+    f->vmean[f->n] = dop_result_csv_number(FIELD(c->vmean));
+    f->flow[f->n] = dop_result_csv_number(FIELD(c->flow));
     f->flags[f->n] = c->quality >= 0 ? (double)quality_flags(FIELD(c->quality), c->flag_names) : 0.0;
-    f->beat[f->n] = c->beat >= 0 ? plot_csv_number(FIELD(c->beat)) : NAN;
+    f->beat[f->n] = c->beat >= 0 ? dop_result_csv_number(FIELD(c->beat)) : NAN;
 #undef FIELD
     f->n++;
     return DOP_OK;
@@ -205,7 +205,7 @@ static dop_status load_csv(const char *path, flow_series *f, dop_error *err)
         dop_frame_quality_text(1u << bit, c.flag_names[bit], sizeof c.flag_names[bit]);
         if (strcmp(c.flag_names[bit], "ok") == 0) c.flag_names[bit][0] = '\0'; /* bit without a name */
     }
-    dop_status status = plot_csv_read(path, on_frame_row, &c, err);
+    dop_status status = dop_result_csv_read(path, on_frame_row, &c, err);
     if (status != DOP_OK) return status;
     if (f->n == 0) return dop_error_set(err, DOP_ERR_NO_DATA, "%s: no frames (header only)", path);
     f->hop_s = f->n > 1 ? (f->t[f->n - 1] - f->t[0]) / (double)(f->n - 1) : 0.01;

@@ -358,22 +358,25 @@ static double median_clean(const sonogram *s, const double *values)
     return median;
 }
 
+/* The spectrogram dataset at the HDF5 root (the result schema). */
+#define SPECTROGRAM (dop_result_column_of(DOP_RESULT_SPECTRA, DOP_SPECTRA_SPECTROGRAM)->h5_name)
+
 static dop_status load(const char *path, const plot_options *opt, int width, sonogram *s, dop_error *err)
 {
     int64_t file = -1;
     double *t = NULL, *v = NULL, *beat_start = NULL, *beat_rej = NULL;
     size_t nt = 0, nv = 0, nbs = 0, nbr = 0, n2 = 0, n3 = 0, n4 = 0;
     hid_t dset = H5I_INVALID_HID, space = H5I_INVALID_HID;
-    dop_status status = plot_h5_open(path, &file, err);
+    dop_status status = dop_result_h5_open(path, &file, err);
     if (status != DOP_OK) return status;
-    if (H5Lexists((hid_t)file, "spectrogram", H5P_DEFAULT) <= 0) {
+    if (H5Lexists((hid_t)file, SPECTROGRAM, H5P_DEFAULT) <= 0) {
         status = dop_error_set(err, DOP_ERR_FORMAT,
                                "%s: no /spectrogram dataset (write one with dopflow analyze --h5)", path);
         goto done;
     }
-    if ((status = plot_h5_read_doubles(file, path, "time_s", &t, &nt, err)) != DOP_OK) goto done;
-    if ((status = plot_h5_read_doubles(file, path, "velocity_cm_s", &v, &nv, err)) != DOP_OK) goto done;
-    dset = H5Dopen2((hid_t)file, "spectrogram", H5P_DEFAULT);
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_SPECTRA, DOP_SPECTRA_TIME, &t, &nt, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_SPECTRA, DOP_SPECTRA_VELOCITY, &v, &nv, err)) != DOP_OK) goto done;
+    dset = H5Dopen2((hid_t)file, SPECTROGRAM, H5P_DEFAULT);
     space = dset >= 0 ? H5Dget_space(dset) : H5I_INVALID_HID;
     hsize_t dims[2] = {0, 0};
     if (space < 0 || H5Sget_simple_extent_ndims(space) != 2 || H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
@@ -410,21 +413,21 @@ static dop_status load(const char *path, const plot_options *opt, int width, son
      * at their times and the window may extend beyond the data. */
     size_t shown = s->r1 - s->r0;
     s->nx = shown < (size_t)width ? shown : (size_t)width;
-    if ((status = plot_h5_read_doubles(file, path, "frames/time_s", &s->ft, &s->nf, err)) != DOP_OK) goto done;
-    if ((status = plot_h5_read_doubles(file, path, "frames/vmax_cm_s", &s->vmax, &n2, err)) != DOP_OK) goto done;
-    if ((status = plot_h5_read_doubles(file, path, "frames/vmean_cm_s", &s->vmean, &n3, err)) != DOP_OK) goto done;
-    if ((status = plot_h5_read_doubles(file, path, "frames/flags", &s->flags, &n4, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_FRAMES, DOP_FRAME_TIME, &s->ft, &s->nf, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_FRAMES, DOP_FRAME_VMAX, &s->vmax, &n2, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_FRAMES, DOP_FRAME_VMEAN, &s->vmean, &n3, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_FRAMES, DOP_FRAME_FLAGS, &s->flags, &n4, err)) != DOP_OK) goto done;
     if (n2 != s->nf || n3 != s->nf || n4 != s->nf) {
         status = dop_error_set(err, DOP_ERR_FORMAT, "%s: the /frames datasets differ in length", path);
         goto done;
     }
     double *noise = NULL;
     size_t nn = 0;
-    if ((status = plot_h5_read_doubles(file, path, "frames/noise_db", &noise, &nn, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_FRAMES, DOP_FRAME_NOISE, &noise, &nn, err)) != DOP_OK) goto done;
     double noise_db = nn == s->nf ? median_clean(s, noise) : NAN;
     free(noise);
-    if ((status = plot_h5_read_doubles(file, path, "beats/start_s", &beat_start, &nbs, err)) != DOP_OK) goto done;
-    if ((status = plot_h5_read_doubles(file, path, "beats/rejected", &beat_rej, &nbr, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_BEATS, DOP_BEAT_START, &beat_start, &nbs, err)) != DOP_OK) goto done;
+    if ((status = dop_result_h5_read_column(file, path, DOP_RESULT_BEATS, DOP_BEAT_REJECTED, &beat_rej, &nbr, err)) != DOP_OK) goto done;
     /* Onsets split into accepted and rejected beats. */
     s->onset = malloc((nbs + 1) * sizeof *s->onset);
     s->rejected = malloc((nbs + 1) * sizeof *s->rejected);
@@ -441,7 +444,7 @@ static dop_status load(const char *path, const plot_options *opt, int width, son
 done:
     if (space >= 0) H5Sclose(space);
     if (dset >= 0) H5Dclose(dset);
-    plot_h5_close(file);
+    dop_result_h5_close(file);
     free(t);
     free(v);
     free(beat_start);

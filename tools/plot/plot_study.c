@@ -54,14 +54,14 @@ static int intern(name_list *list, const char *name)
 /* The columns of conditions.csv the figure reads (result_schema.h). */
 static void find_columns(study_table *t, const char *const *fields, size_t count)
 {
-    t->c_artery = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_ARTERY);
-    t->c_condition = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_CONDITION);
-    t->c_epoch = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_EPOCH);
-    t->c_mean = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_MEAN);
-    t->c_sem = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SEM);
-    t->c_sd = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SD);
-    t->c_n = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_N);
-    t->c_p = plot_csv_result_column(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_P_ADJUSTED);
+    t->c_artery = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_ARTERY);
+    t->c_condition = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_CONDITION);
+    t->c_epoch = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_EPOCH);
+    t->c_mean = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_MEAN);
+    t->c_sem = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SEM);
+    t->c_sd = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_FLOW_SD);
+    t->c_n = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_N);
+    t->c_p = dop_result_csv_column_of(fields, count, DOP_RESULT_CONDITIONS, DOP_CONDITION_P_ADJUSTED);
 }
 
 static dop_status missing_column(const char *path, int missing, dop_error *err)
@@ -98,11 +98,11 @@ static dop_status on_row(const char *const *fields, size_t count, size_t row, vo
                              STUDY_MAX_NAMES);
     cell *x = &t->cells[a][c][e];
     x->set = 1;
-    x->mean = plot_csv_number(FIELD(t->c_mean));
-    x->n = plot_csv_number(FIELD(t->c_n));
-    x->se = plot_csv_number(FIELD(t->c_sem));
-    if (!isfinite(x->se) && x->n > 0) x->se = plot_csv_number(FIELD(t->c_sd)) / sqrt(x->n);
-    x->p_adj = plot_csv_number(FIELD(t->c_p));
+    x->mean = dop_result_csv_number(FIELD(t->c_mean));
+    x->n = dop_result_csv_number(FIELD(t->c_n));
+    x->se = dop_result_csv_number(FIELD(t->c_sem));
+    if (!isfinite(x->se) && x->n > 0) x->se = dop_result_csv_number(FIELD(t->c_sd)) / sqrt(x->n);
+    x->p_adj = dop_result_csv_number(FIELD(t->c_p));
 #undef FIELD
     t->rows++;
     return DOP_OK;
@@ -205,7 +205,7 @@ dop_status plot_study(const char *outdir, const char *out, const plot_options *o
     study_table *t = calloc(1, sizeof *t);
     if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     t->path = path;
-    dop_status status = plot_csv_read(path, on_row, t, err);
+    dop_status status = dop_result_csv_read(path, on_row, t, err);
     if (status == DOP_OK && t->rows == 0)
         status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: no rows (header only)", path);
     const int na = t->arteries.count;
