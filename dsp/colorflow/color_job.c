@@ -18,12 +18,13 @@ dop_color_job dop_color_job_default(void)
 {
     dop_color_job job;
     memset(&job, 0, sizeof job);
-    job.ensemble = 12;
-    job.wall_order = 1;
-    job.axial_samples = 1;
-    job.prf_hz = NAN;
-    job.acq = dop_acquisition_defaults();
-    job.acq.angle_deg = 0.0;
+    /* The estimator's own defaults, in one place (ensemble.c). */
+    const dop_ensemble_config est = dop_ensemble_config_default();
+    job.ensemble = est.ensemble;
+    job.wall_order = est.wall_order;
+    job.axial_samples = est.axial_samples;
+    job.prf_hz = est.prf_hz;
+    job.acq = est.acq;
     job.flow_db = 6.0;
     job.min_correlation = 0.5;
     return job;

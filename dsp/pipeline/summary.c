@@ -99,26 +99,22 @@ static void put_number(FILE *out, double value)
     else fputc(',', out);
 }
 
+/* The row in the schema's CSV column order, each value read at its
+ * schema offset in the record by its type. */
 void dop_summary_csv_row(FILE *out, const dop_summary *s)
 {
-    fputs(s->epoch, out);
-    put_number(out, s->start_s);
-    put_number(out, s->end_s);
-    put_number(out, s->mean_velocity_cm_s);
-    put_number(out, s->tamax_cm_s);
-    put_number(out, s->flow_ml_min);
-    put_number(out, s->heart_rate_bpm);
-    fprintf(out, ",%lld", (long long)s->n_beats);
-    put_number(out, s->pi);
-    put_number(out, s->ri);
-    put_number(out, s->rejected_fraction);
-    put_number(out, s->shear_rate_s);
-    put_number(out, s->bridged_fraction);
-    put_number(out, s->analysed_s);
-    fprintf(out, ",%d", s->directional);
-    fprintf(out, ",%d", s->pulsatile);
-    put_number(out, s->mean_sqi);
-    fprintf(out, ",%lld", (long long)s->n_beats_rejected);
+    const dop_result_table *t = dop_result_schema(DOP_RESULT_SUMMARY);
+    const char *record = (const char *)s;
+    for (size_t i = 0; i < t->csv_count; i++) {
+        const dop_result_column *c = &t->columns[t->csv_order[i]];
+        const void *field = record + c->offset;
+        switch (c->type) {
+        case DOP_VALUE_TEXT: fprintf(out, "%s%s", i ? "," : "", (const char *)field); break;
+        case DOP_VALUE_INDEX: fprintf(out, ",%lld", (long long)*(const int64_t *)field); break;
+        case DOP_VALUE_INT: fprintf(out, ",%d", *(const int *)field); break;
+        default: put_number(out, *(const double *)field); break;
+        }
+    }
 }
 
 typedef struct epoch_acc {

@@ -114,14 +114,25 @@ double sim_template_eval(const dop_sim_waveform *tp, double phase)
     return v;
 }
 
+/* The beat k at time t (s) and the phase within it, in [0, 1): after the
+ * last scheduled beat (never inside the recording) the phase stays below 1.
+ * hint: the beat found last (or NULL), updated. */
+static double clamped_phase(const sim_waveform *w, double t, size_t *hint, size_t *beat)
+{
+    size_t k = sim_waveform_beat_at(w, t, hint ? *hint : 0);
+    if (hint) *hint = k;
+    *beat = k;
+    double phase = (t - w->beats[k].start_s) / w->beats[k].rr_s;
+    if (phase < 0.0) phase = 0.0;
+    if (phase >= 1.0) phase = 1.0 - 1e-12;
+    return phase;
+}
+
 double sim_waveform_mean_velocity(const sim_waveform *w, double t, size_t *hint, double *phase_out)
 {
     const dop_sim_config *c = &w->cfg;
-    size_t k = sim_waveform_beat_at(w, t, hint ? *hint : 0);
-    if (hint) *hint = k;
-    double phase = (t - w->beats[k].start_s) / w->beats[k].rr_s;
-    if (phase < 0.0) phase = 0.0;
-    if (phase >= 1.0) phase = 1.0 - 1e-12; /* after the last scheduled beat (never inside the recording) */
+    size_t k;
+    double phase = clamped_phase(w, t, hint, &k);
     if (phase_out) *phase_out = phase;
     double shape_rest = sim_template_eval(&c->rest.waveform, phase) / w->mean_rest;
     if (!c->has_event || t < c->onset_s) return c->rest.mean_velocity_cm_s * shape_rest;
@@ -156,11 +167,8 @@ void sim_waveform_mix(const sim_waveform *w, double t, size_t *hint, sim_mix *ou
      * kept apart so that the spectral model's arithmetic, hence its output,
      * stays bit for bit as it was). */
     const dop_sim_config *c = &w->cfg;
-    size_t k = sim_waveform_beat_at(w, t, hint ? *hint : 0);
-    if (hint) *hint = k;
-    double phase = (t - w->beats[k].start_s) / w->beats[k].rr_s;
-    if (phase < 0.0) phase = 0.0;
-    if (phase >= 1.0) phase = 1.0 - 1e-12;
+    size_t k;
+    double phase = clamped_phase(w, t, hint, &k);
     out->beat = k;
     out->phase = phase;
     out->rr_s = w->beats[k].rr_s;
