@@ -31,7 +31,7 @@ packages=(
   man-db            # man -l on the installed manual pages
   libmicrohttpd-dev # libmicrohttpd: the web server of `dopflow review` (loopback only)
   python3           # the review server's HTTP tests and the browser test are Python scripts
-  chromium          # headless browser: the review page test (tests/review_browser_test.py)
+  chromium          # headless browser: the review page test (tests/tools/review_browser_test.py)
   chromium-driver   # chromedriver: lets Selenium drive that headless Chromium
   python3-selenium  # Selenium: the browser test clicks through the review page
 )

@@ -3,7 +3,7 @@
  * dop_fmt_fixed() writes exactly the text printf("%.*f", prec, x) writes
  * (glibc: the binary value rounded exactly, ties to even), a few times
  * faster: one frames row has eleven numbers and a 10-hour recording 3.6
- * million rows. tests/test_equivalence.c compares it with snprintf. */
+ * million rows. tests/pipeline/test_equivalence.c compares it with snprintf. */
 #ifndef DOPFLOW_FMT_H
 #define DOPFLOW_FMT_H
 

@@ -1,6 +1,6 @@
 /* Is a stereo recording a quadrature pair? (see include/dopflow/quadrature_check.h)
  *
- * Thresholds, from the synthetic cases of tests/test_quadrature_check.c, the
+ * Thresholds, from the synthetic cases of tests/input/test_quadrature_check.c, the
  * simulated examples (dopflow simulate datasets/examples/X.json, sidecar
  * removed) and the real recordings of ../shared/data/real (first 10 s):
  *   case                                              ratio dB   asymmetry A

@@ -12,7 +12,7 @@
  * frame_estimate_reference() is the estimator as specified (quickselect,
  * left-to-right sums); dop_noise_floor_frame_estimate() computes the same
  * bits with about a tenth of the work (how, above it), which matters: the
- * estimate runs on every frame. tests/test_equivalence.c compares the two. */
+ * estimate runs on every frame. tests/pipeline/test_equivalence.c compares the two. */
 #include "dopflow/noise_floor.h"
 
 #include <float.h>

@@ -3,7 +3,7 @@
  * paired t-tests against the reference epoch with Holm's adjustment, the
  * repeated-measures ANOVA and the exclusions out, as a struct. No files:
  * the writers (study_csv.c, study_report.c) print the table, and
- * tests/test_study_table.c checks the statistics without any I/O. */
+ * tests/study/test_study_table.c checks the statistics without any I/O. */
 #ifndef DOPFLOW_STUDY_TABLE_H
 #define DOPFLOW_STUDY_TABLE_H
 

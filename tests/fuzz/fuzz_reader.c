@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * libmatio, whose own faults on damaged files (HDF5 1.10.8 reads freed
      * memory decoding damaged attributes under ASan) dopflow cannot fix;
      * dopflow's checks around them are tested in test_iq.c and
-     * test_iq_formats.c. */
+     * tests/input/test_iq_mat.c and test_iq_uff.c. */
     cfg.format = DOP_INPUT_AUDIO;
     cfg.raw_format = (dop_raw_format)(mode % 3);
     cfg.raw_rate_hz = cfg.raw_format == DOP_RAW_NONE ? 0.0 : 12500.0;
