@@ -11,6 +11,11 @@ _SONAME = "libdopflow.so.0"
 _ERROR_BYTES = 4096  # >= sizeof(dop_error) (512): the message buffer
 
 
+# The result schema's tables and columns used here (dopflow/result_schema.h).
+RESULT_SPECTRA, RESULT_FRAMES, RESULT_BEATS = 0, 1, 2
+SPECTRA_SPECTROGRAM, SPECTRA_TIME, SPECTRA_VELOCITY = 0, 1, 2
+
+
 class Error(RuntimeError):
     """A dopflow call failed; .status is the dop_status code."""
 
@@ -56,6 +61,7 @@ for name, restype, argtypes in [
     ("dop_analyze_samples", _int, [_vp, _vp, _sz, ctypes.POINTER(_vp), _vp]),
     ("dop_result_csv", _cp, [_vp, _cp]),
     ("dop_result_nyquist_cm_s", ctypes.c_double, [_vp]),
+    ("dop_result_h5_path", _cp, [_int, _int, ctypes.c_char_p, _sz]),
     ("dop_result_destroy", None, [_vp]),
     ("dop_samples_read", _int, [_cp, ctypes.POINTER(_vp), _vp]),
     ("dop_samples_data", _vp, [_vp]),
@@ -79,3 +85,11 @@ def check(status, err):
     if status != 0:
         message = err.value.decode("utf-8", "replace") or lib.dop_strerror(status).decode()
         raise Error(status, message)
+
+
+def h5_path(kind, column):
+    """The HDF5 path of a result column from the library's one schema
+    (dop_result_h5_path), e.g. "/frames/time_s"; "" when not in the file."""
+    buf = ctypes.create_string_buffer(256)
+    lib.dop_result_h5_path(kind, column, buf, len(buf))
+    return buf.value.decode()

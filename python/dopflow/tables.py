@@ -50,19 +50,29 @@ def _group(h5, name):
 class H5Result:
     """A dopflow HDF5 result (analyze --h5): frames and beats as structured
     arrays (/frames/<field>, /beats/<field>), the spectrogram (dB, frames x
-    bins), time_s, velocity_cm_s and the root attributes (every parameter)."""
+    bins), time_s, velocity_cm_s and the root attributes (every parameter).
+    The paths come from the library's result schema (dop_result_h5_path)."""
 
     def __init__(self, path):
         try:
             import h5py
         except ImportError as e:  # pragma: no cover - Debian: python3-h5py
             raise ImportError("dopflow.read_h5 needs h5py (Debian: python3-h5py)") from e
+        from . import _lib
+
+        def dataset(column):
+            name = _lib.h5_path(_lib.RESULT_SPECTRA, column)
+            return h5[name][()] if name in h5 else None
+
+        def group_of(kind):  # "/frames/index" -> "frames"
+            return _lib.h5_path(kind, 0).strip("/").split("/")[0]
+
         with h5py.File(path, "r") as h5:
-            self.frames = _group(h5, "frames")
-            self.beats = _group(h5, "beats")
-            self.spectrogram = h5["spectrogram"][()] if "spectrogram" in h5 else None
-            self.time_s = h5["time_s"][()] if "time_s" in h5 else None
-            self.velocity_cm_s = h5["velocity_cm_s"][()] if "velocity_cm_s" in h5 else None
+            self.frames = _group(h5, group_of(_lib.RESULT_FRAMES))
+            self.beats = _group(h5, group_of(_lib.RESULT_BEATS))
+            self.spectrogram = dataset(_lib.SPECTRA_SPECTROGRAM)
+            self.time_s = dataset(_lib.SPECTRA_TIME)
+            self.velocity_cm_s = dataset(_lib.SPECTRA_VELOCITY)
             self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
 
 
