@@ -49,24 +49,6 @@ struct dop_analysis {
     int64_t persist_frames;      /* after this many, the floor itself changed */
 };
 
-double dop_doppler_cm_s_per_hz(double f0_hz, double angle_deg, double c_m_s)
-{
-    return 100.0 * c_m_s / (2.0 * f0_hz * cos(angle_deg * M_PI / 180.0));
-}
-
-double dop_flow_ml_min(double vmean_cm_s, double diameter_mm)
-{
-    if (!(diameter_mm > 0.0)) return NAN;
-    double radius_cm = diameter_mm / 20.0;
-    return vmean_cm_s * M_PI * radius_cm * radius_cm * 60.0;
-}
-
-double dop_shear_rate_s(double vmean_cm_s, double diameter_mm)
-{
-    if (!(diameter_mm > 0.0)) return NAN;
-    return 8.0 * vmean_cm_s / (diameter_mm / 10.0);
-}
-
 dop_analysis_config dop_analysis_config_default(void)
 {
     dop_analysis_config cfg;

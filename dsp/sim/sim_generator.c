@@ -205,6 +205,7 @@ dop_status dop_sim_create(const dop_sim_config *cfg, dop_sim **out, dop_error *e
     sim->length = (int64_t)llround(cfg->duration_s * cfg->fs_hz);
     if (sim->length < 1) sim->length = 1;
     sim->ratio = dop_sim_profile_mean_ratio(cfg);
+    /* Written out, not dop_flow_ml_min: the truth must not share a mistake with the estimator. */
     sim->area_cm2 = M_PI * (cfg->diameter_mm / 20.0) * (cfg->diameter_mm / 20.0);
     for (int i = 0; i < SIM_RNG_COUNT; i++) {
         /* Gates (realisations) share the beats, artifacts and clutter and

@@ -8,6 +8,7 @@
 #include "dopflow/acquisition.h"
 #include "dopflow/atomic_file.h"
 #include "dopflow/records.h"
+#include "dopflow/doppler.h"
 #include "dopflow/reader.h"
 #include "dopflow/quadrature_check.h"
 #include "dopflow/wall_filter.h"
