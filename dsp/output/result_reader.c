@@ -22,7 +22,7 @@ dop_status dop_result_h5_open(const char *path, int64_t *file_id, dop_error *err
     fclose(probe);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (H5Fis_hdf5(path) <= 0)
-        return dop_error_set(err, DOP_ERR_FORMAT, "%s: not an HDF5 file (expected a dopflow analyze --h5 result)",
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: not an HDF5 file (expected an HDF5 result of dopflow)",
                              path);
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) return dop_error_set(err, DOP_ERR_FORMAT, "%s: cannot open as HDF5", path);
@@ -58,7 +58,7 @@ dop_status dop_result_h5_read_doubles(int64_t file_id, const char *h5_path, cons
     *n = 0;
     hid_t file = (hid_t)file_id;
     if (!h5_path_exists(file, name))
-        return dop_error_set(err, DOP_ERR_FORMAT, "%s: no /%s dataset (expected a dopflow analyze --h5 result)",
+        return dop_error_set(err, DOP_ERR_FORMAT, "%s: no /%s dataset (expected an HDF5 result of dopflow)",
                              h5_path, name);
     dop_status status = DOP_OK;
     hid_t dset = H5Dopen2(file, name, H5P_DEFAULT);
