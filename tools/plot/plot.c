@@ -91,6 +91,18 @@ const char *plot_basename(const char *path)
     return (slash && slash[1]) ? slash + 1 : path;
 }
 
+dop_status plot_options_check(const plot_options *opt_in, const char *out, plot_options *opt, dop_error *err)
+{
+    *opt = opt_in ? *opt_in : plot_options_default();
+    if (plot_format_for_path(out) == PLOT_FORMAT_UNKNOWN)
+        return dop_error_set(err, DOP_ERR_INVALID_ARG,
+                             "%s: unknown figure format: the name must end in .png, .svg or .pdf", out);
+    if (isfinite(opt->from_s) && isfinite(opt->to_s) && !(opt->to_s > opt->from_s))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "--to (%g s) must be after --from (%g s)", opt->to_s,
+                             opt->from_s);
+    return DOP_OK;
+}
+
 dop_status plot_check_size(const plot_options *opt, int def_w, int def_h, int *w, int *h, dop_error *err)
 {
     *w = opt->width_px > 0 ? opt->width_px : def_w;

@@ -141,6 +141,11 @@ dop_status plot_figure_end(plot_figure *fig, dop_error *err);
 /* Close the stream and remove the temporary file. */
 void plot_figure_abort(plot_figure *fig);
 
+/* The options of one figure: opt_in (NULL: the defaults) into *opt, with
+ * what every figure checks first: the output's format from its extension,
+ * and --to after --from when both are given. Errors: DOP_ERR_INVALID_ARG. */
+dop_status plot_options_check(const plot_options *opt_in, const char *out, plot_options *opt, dop_error *err);
+
 /* Validate a requested size against the figure's default. */
 dop_status plot_check_size(const plot_options *opt, int def_w, int def_h, int *w, int *h, dop_error *err);
 

@@ -110,12 +110,11 @@ static void grey_colormap(void)
 
 dop_status plot_color(const char *csv_path, const char *out, const plot_options *opt_in, dop_error *err)
 {
-    plot_options opt = opt_in ? *opt_in : plot_options_default();
-    if (plot_format_for_path(out) == PLOT_FORMAT_UNKNOWN)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "%s: unknown figure format: the name must end in .png, .svg or .pdf", out);
+    plot_options opt;
+    dop_status status = plot_options_check(opt_in, out, &opt, err);
+    if (status != DOP_OK) return status;
     int width = 0, height = 0;
-    dop_status status = plot_check_size(&opt, 900, 720, &width, &height, err);
+    status = plot_check_size(&opt, 900, 720, &width, &height, err);
     if (status != DOP_OK) return status;
     color_frame f;
     memset(&f, 0, sizeof f);

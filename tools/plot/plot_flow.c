@@ -482,16 +482,12 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
 
 dop_status plot_flow(const char *input, const char *out, const plot_options *opt_in, dop_error *err)
 {
-    plot_options opt = opt_in ? *opt_in : plot_options_default();
-    if (plot_format_for_path(out) == PLOT_FORMAT_UNKNOWN)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "%s: unknown figure format: the name must end in .png, .svg or .pdf", out);
-    int width = 0, height = 0;
-    dop_status status = plot_check_size(&opt, 1200, 700, &width, &height, err);
+    plot_options opt;
+    dop_status status = plot_options_check(opt_in, out, &opt, err);
     if (status != DOP_OK) return status;
-    if (isfinite(opt.from_s) && isfinite(opt.to_s) && !(opt.to_s > opt.from_s))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "--to (%g s) must be after --from (%g s)", opt.to_s,
-                             opt.from_s);
+    int width = 0, height = 0;
+    status = plot_check_size(&opt, 1200, 700, &width, &height, err);
+    if (status != DOP_OK) return status;
     dop_epoch *epochs = NULL;
     size_t n_epochs = 0;
     if (opt.epochs) {

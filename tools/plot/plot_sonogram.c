@@ -746,18 +746,14 @@ static dop_status draw(const char *path, const char *out, const plot_options *op
 
 dop_status plot_sonogram(const char *h5_path, const char *out, const plot_options *opt_in, dop_error *err)
 {
-    plot_options opt = opt_in ? *opt_in : plot_options_default();
-    if (plot_format_for_path(out) == PLOT_FORMAT_UNKNOWN)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "%s: unknown figure format: the name must end in .png, .svg or .pdf", out);
+    plot_options opt;
+    dop_status status = plot_options_check(opt_in, out, &opt, err);
+    if (status != DOP_OK) return status;
     int width = 0, height = 0;
-    dop_status status = plot_check_size(&opt, 1200, 560, &width, &height, err);
+    status = plot_check_size(&opt, 1200, 560, &width, &height, err);
     if (status != DOP_OK) return status;
     if (!isnan(opt.range_db) && !(opt.range_db >= 10.0 && opt.range_db <= 200.0))
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "dynamic range %g dB is outside 10..200", opt.range_db);
-    if (isfinite(opt.from_s) && isfinite(opt.to_s) && !(opt.to_s > opt.from_s))
-        return dop_error_set(err, DOP_ERR_INVALID_ARG, "--to (%g s) must be after --from (%g s)", opt.to_s,
-                             opt.from_s);
     sonogram s;
     memset(&s, 0, sizeof s);
     status = load(h5_path, &opt, width, &s, err);

@@ -191,10 +191,9 @@ static void draw_panel(const plot_figure *fig, const study_table *t, int a, doub
 
 dop_status plot_study(const char *outdir, const char *out, const plot_options *opt_in, dop_error *err)
 {
-    plot_options opt = opt_in ? *opt_in : plot_options_default();
-    if (plot_format_for_path(out) == PLOT_FORMAT_UNKNOWN)
-        return dop_error_set(err, DOP_ERR_INVALID_ARG,
-                             "%s: unknown figure format: the name must end in .png, .svg or .pdf", out);
+    plot_options opt;
+    dop_status status = plot_options_check(opt_in, out, &opt, err);
+    if (status != DOP_OK) return status;
     /* OUTDIR, or the conditions.csv itself. */
     char path[4096];
     struct stat st;
@@ -205,7 +204,7 @@ dop_status plot_study(const char *outdir, const char *out, const plot_options *o
     study_table *t = calloc(1, sizeof *t);
     if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     t->path = path;
-    dop_status status = dop_result_csv_read(path, on_row, t, err);
+    status = dop_result_csv_read(path, on_row, t, err);
     if (status == DOP_OK && t->rows == 0)
         status = dop_error_set(err, DOP_ERR_NO_DATA, "%s: no rows (header only)", path);
     const int na = t->arteries.count;
