@@ -6,9 +6,8 @@
  *  - gates: averaging G gates' spectra lowers the frame-to-frame spread;
  *  - aliasing: a simulated case whose systolic peak (81.8 cm/s) exceeds the
  *    Nyquist velocity (61.6 cm/s) is unwrapped to the true peak, and the
- *    baseline shift does the same; without either the estimate is wrong;
- *  - the Kasai estimator: a tone reads its frequency, and the PSD route
- *    equals the time-domain lag-one autocorrelation. */
+ *    baseline shift does the same; without either the estimate is wrong.
+ * (The Kasai estimator has its own test: tests/pipeline/test_kasai.c.) */
 #include <complex.h>
 #include <hdf5.h>
 #include <math.h>
@@ -22,7 +21,6 @@
 #include <cmocka.h>
 
 #include "dopflow/dopflow.h"
-#include "dopflow/kasai.h"
 #include "dopflow/simulate.h"
 #include "dopflow/color_job.h"
 #include <stdint.h>
@@ -431,49 +429,6 @@ static void test_aliasing_unwrapped(void **state)
     assert_true(rel_diff(mean[2], truth.mean_velocity_cm_s) > 0.2);
 }
 
-/* ---- Kasai ---- */
-
-static void test_kasai_tone_and_identity(void **state)
-{
-    (void)state;
-    enum { M = 64, L = 40 };
-    const double fs = 1000.0;
-    dop_kasai *k = NULL;
-    dop_error err;
-    assert_int_equal(dop_kasai_create(M, fs, &k, &err), DOP_OK);
-    /* A random complex sequence, zero-padded: arg sum P_k e^{j 2 pi f_k/fs}
-     * equals arg sum x[n+1] x*[n] (Wiener-Khinchin). */
-    float complex x[M] = {0};
-    unsigned long seed = 12345;
-    for (int n = 0; n < L; n++) {
-        seed = seed * 6364136223846793005ul + 1442695040888963407ul;
-        double a = (double)(seed >> 33) / 2147483648.0 - 0.5;
-        seed = seed * 6364136223846793005ul + 1442695040888963407ul;
-        double b = (double)(seed >> 33) / 2147483648.0 - 0.5;
-        x[n] = (float)(a + 0.3 * cos(0.9 * n)) + I * (float)(b + 0.3 * sin(0.9 * n));
-    }
-    double complex r1 = 0;
-    for (int n = 0; n + 1 < L; n++) r1 += x[n + 1] * conj(x[n]);
-    float psd[M];
-    for (int kk = 0; kk < M; kk++) { /* fft-shifted: bin kk is at (kk - M/2) fs / M */
-        double complex X = 0;
-        for (int n = 0; n < M; n++) X += x[n] * cexp(-2.0 * I * M_PI * (kk - M / 2) * n / M);
-        psd[kk] = (float)(creal(X) * creal(X) + cimag(X) * cimag(X));
-    }
-    double expected = carg(r1) / (2 * M_PI) * fs;
-    assert_float_equal(dop_kasai_mean_hz(k, psd), expected, 1e-3 * fs / M);
-    /* A pure tone between bins reads its own frequency, not the bin's. */
-    const double f = 123.4;
-    for (int n = 0; n < M; n++) x[n] = n < L ? cexpf((float)(2 * M_PI * f * n / fs) * I) : 0;
-    for (int kk = 0; kk < M; kk++) {
-        double complex X = 0;
-        for (int n = 0; n < M; n++) X += x[n] * cexp(-2.0 * I * M_PI * (kk - M / 2) * n / M);
-        psd[kk] = (float)(creal(X) * creal(X) + cimag(X) * cimag(X));
-    }
-    assert_float_equal(dop_kasai_mean_hz(k, psd), f, 0.01);
-    dop_kasai_destroy(k);
-}
-
 /* ---- colour flow (ensembles) ---- */
 
 /* A Clarius-layout frame: 8 beam lines x 64 depth samples x 12 shots;
@@ -550,7 +505,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_flow_every_format, io_tmpdir_setup, io_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_gate_averaging, io_tmpdir_setup, io_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_aliasing_unwrapped, io_tmpdir_setup, io_tmpdir_teardown),
-        cmocka_unit_test(test_kasai_tone_and_identity),
         cmocka_unit_test_setup_teardown(test_color_flow_job, io_tmpdir_setup, io_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
