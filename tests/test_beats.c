@@ -12,7 +12,9 @@
  *  - a beat with more than the reject fraction of burst frames is rejected
  *    with reason "artifact" when bursts are otherwise rare;
  *  - noise before the flow starts gives no accepted beat (not_pulsatile),
- *    and the flow's beats are found from its first cycles. */
+ *    and the flow's beats are found from its first cycles;
+ *  - a smooth pulsation whose rises are lost in frame-to-frame noise is
+ *    found from the periodicity of the envelopes themselves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -222,6 +224,27 @@ static void noise_before_flow_is_not_pulsatile(void **state)
     assert_true(c.not_pulsatile >= lround(5.0 * FRAME_RATE));
 }
 
+/* A slow, smooth pulsation (a raised cosine over the whole cycle, no sharp
+ * upstroke) under loud frame-to-frame noise: the rises of the traces are
+ * mostly noise, the envelopes themselves are clearly periodic. */
+static double swell_envelope(double t, void *user)
+{
+    const pulse *p = user;
+    double phase = fmod(t, p->period_s) / p->period_s;
+    return 40.0 - 20.0 * cos(2.0 * M_PI * phase) + 120.0 * (uniform() - 0.5);
+}
+
+static void noisy_swell_is_found_from_envelopes(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 80.0, 0.0};
+    collected c = run(swell_envelope, &p, 12.0, 20.0, NULL);
+    double hr = c.accepted ? 60.0 / (c.sum_length_s / c.accepted) : 0.0;
+    print_message("80 bpm swell under noise: %d beats (%d accepted), HR %.2f bpm\n", c.beats, c.accepted, hr);
+    assert_true(c.accepted >= 8); /* 16 cycles in 12 s */
+    assert_true(fabs(hr - 80.0) < 0.05 * 80.0);
+}
+
 /* Tempo: onset strength as a train of clicks. */
 static void tempo_period_of_click_trains(void **state)
 {
@@ -321,6 +344,7 @@ int main(void)
         cmocka_unit_test(noise_and_speech_give_no_beats),
         cmocka_unit_test(artifact_beat_is_rejected),
         cmocka_unit_test(noise_before_flow_is_not_pulsatile),
+        cmocka_unit_test(noisy_swell_is_found_from_envelopes),
         cmocka_unit_test(tempo_period_of_click_trains),
         cmocka_unit_test(hum_line_adds_no_evidence),
         cmocka_unit_test(bad_configs_are_refused),

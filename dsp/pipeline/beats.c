@@ -454,19 +454,44 @@ static int has_signal(const dop_beats *b, int64_t from)
     return n > 0 && (double)loud >= SIGNAL_SHARE * (double)n;
 }
 
+/* What the tempo estimate autocorrelates: each feature's onset strength
+ * (its rise), or its smoothed trace itself (the envelope). */
+enum { OF_ONSETS, OF_TRACES };
+
 /* The tempo estimate of the features `use` over n decimated samples from `from`. */
-static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
+static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, int of, dop_tempo_estimate *e)
 {
     const size_t d = b->decimation;
     for (int u = 0; u < N_USED; u++) {
         b->used[u] = use[u];
         for (size_t i = 0; i < n; i++) {
             double sum = 0.0;
-            for (size_t j = 0; j < d; j++) sum += at(b, from + (int64_t)(i * d + j))->onset[use[u]];
+            for (size_t j = 0; j < d; j++) {
+                const slot *h = at(b, from + (int64_t)(i * d + j));
+                sum += of == OF_TRACES ? h->trace[use[u]] : h->onset[use[u]];
+            }
             b->tempo_in[u][i] = sum / (double)d;
         }
     }
     dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
+}
+
+/* Where the rises are not significantly periodic, the envelopes may still
+ * be: a first difference amplifies the frame-to-frame noise of a weak or
+ * noisy recording (a hand-held kit) while the slow swell of the band power
+ * over each cycle survives it. Fetal Doppler monitors take the heart period
+ * from the autocorrelation of the Doppler envelope itself for this reason
+ * (Lawson et al., Br J Obstet Gynaecol 1983;90:1183; Jezewski et al.,
+ * IEEE Trans Biomed Eng 2006;53:855-864). The envelopes' estimate replaces e when it
+ * is pulsatile; its weights (each envelope's own periodicity) then weight
+ * the rises that the beat path follows. A slow drift of an envelope makes
+ * its correlation length long and so its significance low: it does not pass
+ * for a period. */
+static void envelope_periodicity(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
+{
+    dop_tempo_estimate env;
+    tempo_of(b, use, from, n, OF_TRACES, &env);
+    if (env.pulsatile) *e = env;
 }
 
 /* Periodicity of the last window_s (or all the data there is). */
@@ -486,9 +511,11 @@ static void estimate_tempo(dop_beats *b)
     static const int all[N_USED] = {F_VMAX, F_VMEAN, F_POWER, F_FLUX};
     static const int quiet[N_USED] = {F_VMAX, F_VMEAN, F_POWER_QUIET, F_FLUX_QUIET};
     dop_tempo_estimate e;
-    tempo_of(b, all, from, n, &e);
+    tempo_of(b, all, from, n, OF_ONSETS, &e);
     if (fmax(e.feature_z[F_VMAX], e.feature_z[F_VMEAN]) >= CLEAR_FLOW * b->cfg.z_min)
-        tempo_of(b, quiet, from, n, &e);
+        tempo_of(b, quiet, from, n, OF_ONSETS, &e);
+    else if (!e.pulsatile)
+        envelope_periodicity(b, all, from, n, &e);
     if (!isfinite(e.period_s)) {
         b->estimate.pulsatile = 0;
         return;
