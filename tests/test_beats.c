@@ -3,7 +3,9 @@
  *  - a pulse train with a second, smaller click in every cycle (a valve
  *    click, a dicrotic wave) gives one beat per cycle at the true rate;
  *  - the tempo estimator takes a period with a second event per cycle as
- *    the period, and an even train at 150 bpm as 150 bpm, not 75;
+ *    the period, and an even train at 150 bpm as 150 bpm, not 75; the
+ *    lag between two events of a fixed-latency pair (which does not repeat
+ *    at twice itself) is not taken for a varying period;
  *  - white noise and aperiodic bursts (speech-like) give no beats, and their
  *    frames are flagged not pulsatile; a periodic envelope without a signal
  *    above the noise (SNR 3 dB) gives none either;
@@ -282,6 +284,45 @@ static void tempo_period_of_click_trains(void **state)
     dop_tempo_destroy(t);
 }
 
+/* Tempo: a beat whose interval varies (+-15 %) and an event that comes a
+ * fixed 0.55 s before every beat (a fixed-latency pair, such as an atrial
+ * event before the systolic one): the lag of that pair is a sharp
+ * autocorrelation peak, the varying period a lower, smeared one. The pair's
+ * lag does not repeat at twice itself, the period does: the period wins. */
+static void fixed_pair_lag_is_not_the_period(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    const double rate = 50.0;
+    dop_tempo_config cfg = dop_tempo_config_default();
+    cfg.rate_hz = rate;
+    cfg.max_samples = N;
+    dop_tempo *t = NULL;
+    dop_error err;
+    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
+    static double x[DOP_TEMPO_FEATURES][N];
+    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < N; i++) x[0][i] = 0.1 * uniform();
+    double sum = 0.0;
+    int beats = 0;
+    for (double beat = 1.0; beat < N / rate; beat += 0.8 * (1.0 + 0.3 * (uniform() - 0.5)), beats++) {
+        const double at_s[2] = {beat, beat - 0.55};
+        for (int e = 0; e < 2; e++)
+            for (int k = -1; k <= 1; k++) {
+                long i = lround(at_s[e] * rate) + k;
+                if (i >= 0 && i < N) x[0][i] += k == 0 ? 1.0 : 0.5;
+            }
+        sum = beat;
+    }
+    const double mean_period = (sum - 1.0) / (double)(beats - 1);
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(t, rows, N, &e);
+    print_message("varying beat (mean %.3f s) + event 0.55 s before it: period %.3f s\n", mean_period, e.period_s);
+    assert_true(fabs(e.period_s - mean_period) < 0.1 * mean_period);
+    dop_tempo_destroy(t);
+}
+
 static void hum_line_adds_no_evidence(void **state)
 {
     (void)state;
@@ -346,6 +387,7 @@ int main(void)
         cmocka_unit_test(noise_before_flow_is_not_pulsatile),
         cmocka_unit_test(noisy_swell_is_found_from_envelopes),
         cmocka_unit_test(tempo_period_of_click_trains),
+        cmocka_unit_test(fixed_pair_lag_is_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),
         cmocka_unit_test(bad_configs_are_refused),
     };
