@@ -16,7 +16,9 @@
  *  - noise before the flow starts gives no accepted beat (not_pulsatile),
  *    and the flow's beats are found from its first cycles;
  *  - a smooth pulsation whose rises are lost in frame-to-frame noise is
- *    found from the periodicity of the envelopes themselves. */
+ *    found from the periodicity of the envelopes themselves;
+ *  - with two events per cycle whose loudness trades places, the beats
+ *    keep to one of them (one phase). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,8 +35,11 @@
 
 #define FRAME_RATE 100.0
 
+#define MAX_ONSETS 256
+
 typedef struct collected {
     int beats, accepted, artifact_rejected, not_pulsatile_rejected;
+    double onset_s[MAX_ONSETS]; /* accepted beats */
     double first_s, last_s;     /* onsets of the first and last accepted beat */
     double sum_length_s;        /* accepted beats */
     long frames, not_pulsatile;
@@ -55,6 +60,7 @@ static int on_beat(const dop_beat *b, void *user)
     if (b->reject_reason == DOP_BEAT_ARTIFACT) c->artifact_rejected++;
     if (b->reject_reason == DOP_BEAT_NOT_PULSATILE) c->not_pulsatile_rejected++;
     if (b->rejected) return 0;
+    if (c->accepted < MAX_ONSETS) c->onset_s[c->accepted] = b->start_s;
     if (c->accepted++ == 0) c->first_s = b->start_s;
     c->last_s = b->start_s;
     c->sum_length_s += b->end_s - b->start_s;
@@ -226,6 +232,44 @@ static void noise_before_flow_is_not_pulsatile(void **state)
     assert_true(c.not_pulsatile >= lround(5.0 * FRAME_RATE));
 }
 
+/* Two events per cycle, 0.45 of a cycle apart, whose loudness trades
+ * places: the first is the louder for 8 s, the second for the next 8 s,
+ * then the first again. */
+static double trading_envelope(double t, void *user)
+{
+    const pulse *p = user;
+    double phase = fmod(t, p->period_s) / p->period_s;
+    const int second_louder = t >= 8.0 && t < 16.0;
+    const double a = second_louder ? 25.0 : 40.0, b = second_louder ? 40.0 : 25.0;
+    return 10.0 + a * exp(-0.5 * pow((phase - 0.12) / 0.04, 2.0)) + b * exp(-0.5 * pow((phase - 0.57) / 0.04, 2.0));
+}
+
+/* The beats keep to one event of the cycle: every onset at the same phase
+ * (within 0.1 of a cycle of the median phase). */
+static void beats_keep_their_phase(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 75.0, 0.0};
+    collected c = run(trading_envelope, &p, 24.0, 25.0, NULL);
+    int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS, off = 0;
+    double phase[MAX_ONSETS] = {0}, sorted[MAX_ONSETS] = {0};
+    for (int i = 0; i < n; i++) sorted[i] = phase[i] = fmod(c.onset_s[i], p.period_s) / p.period_s;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    const double median = n ? sorted[n / 2] : 0.0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs(phase[i] - median);
+        if (fmin(d, 1.0 - d) > 0.1) off++;
+    }
+    print_message("two events trading loudness: %d accepted beats, median phase %.2f, %d off it\n", n, median, off);
+    assert_true(n >= 24); /* 30 cycles in 24 s */
+    assert_int_equal(off, 0);
+}
+
 /* A slow, smooth pulsation (a raised cosine over the whole cycle, no sharp
  * upstroke) under loud frame-to-frame noise: the rises of the traces are
  * mostly noise, the envelopes themselves are clearly periodic. */
@@ -386,6 +430,7 @@ int main(void)
         cmocka_unit_test(artifact_beat_is_rejected),
         cmocka_unit_test(noise_before_flow_is_not_pulsatile),
         cmocka_unit_test(noisy_swell_is_found_from_envelopes),
+        cmocka_unit_test(beats_keep_their_phase),
         cmocka_unit_test(tempo_period_of_click_trains),
         cmocka_unit_test(fixed_pair_lag_is_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),

@@ -37,6 +37,8 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
 #define CONFIRM_PERIOD 0.1       /* two estimates in a row agree: periods within this fraction */
 #define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
+#define TEMPLATE_BEATS 16       /* the cycle template averages the last this many beats */
+#define TEMPLATE_MIN_BEATS 3    /* ... and is used from this many on */
 
 typedef struct slot {
     dop_frame frame;
@@ -44,6 +46,7 @@ typedef struct slot {
     double median[N_FEATURES];  /* running median of `held` over MEDIAN_LEN frames */
     double trace[N_FEATURES];   /* moving average of `median` */
     double onset[N_FEATURES];   /* onset strength: rise of the trace (flux: itself) */
+    double combined;            /* standardised combined onset strength (weights in force) */
     double score;               /* dynamic programming: best path score ending here */
     int64_t back;               /* previous beat on that path, -1 if none */
 } slot;
@@ -80,6 +83,12 @@ struct dop_beats {
     double period_frames;            /* estimate.period_s x frame rate */
     double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
     int primary_trace;               /* the most reliable trace: foot search */
+    /* the cycle template: the combined onset strength around the last beats */
+    int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
+    size_t node_count;
+    double *cycle;                   /* 2 half + 1 values, node at [half] */
+    int64_t half;                    /* frames either side; 0: no template in use */
+    double cycle_gain;               /* cycle[half] / sum of cycle^2 */
     /* results */
     int64_t beat_count;
     long long not_pulsatile_frames;
@@ -165,7 +174,8 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->ring = malloc(b->slots * sizeof *b->ring);
     b->path = malloc(b->slots * sizeof *b->path);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
-    int ok = b->ring && b->path && b->penalty;
+    b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
+    int ok = b->ring && b->path && b->penalty && b->cycle;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -193,6 +203,8 @@ void dop_beats_reset(dop_beats *b)
     memset(&b->estimate, 0, sizeof b->estimate);
     b->period_frames = 0.0;
     b->primary_trace = F_VMAX;
+    b->node_count = 0;
+    b->half = 0;
     for (int u = 0; u < N_USED; u++) b->used[u] = u;
     b->beat_count = 0;
     b->not_pulsatile_frames = 0;
@@ -494,6 +506,42 @@ static void envelope_periodicity(dop_beats *b, const int use[N_USED], int64_t fr
     if (env.pulsatile) *e = env;
 }
 
+/* The cycle template: the mean standardised combined onset strength
+ * (weights in force) over +-P/2 around the path nodes of the last
+ * TEMPLATE_BEATS beats still in memory, off (half = 0) with fewer than
+ * TEMPLATE_MIN_BEATS of them. The beat path then scores each frame by how
+ * well the cycle around it matches the template (see local_score), so that
+ * it follows one event of the cycle, the one that its beats have followed
+ * so far, and does not switch to another event of about the same strength
+ * (a second valve click, a diastolic component) whenever the weights of
+ * the features change or that event is louder for a few cycles. This is
+ * ensemble averaging of beats, as in template-matching QRS detection
+ * (Pan & Tompkins' successors; e.g. Hamilton & Tompkins, IEEE Trans Biomed
+ * Eng 1986;33:1157-1165), applied to the onset strength. */
+static void build_cycle(dop_beats *b)
+{
+    const int64_t half = (int64_t)round(0.5 * b->period_frames);
+    b->half = 0;
+    if (half < 1 || half > (int64_t)b->max_beat_len) return;
+    memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
+    size_t used = 0, kept = b->node_count < TEMPLATE_BEATS ? b->node_count : TEMPLATE_BEATS;
+    for (size_t j = 0; j < kept; j++) {
+        const int64_t node = b->nodes[j];
+        if (node - half < b->hist_first || node + half >= b->next_seq) continue;
+        for (int64_t i = -half; i <= half; i++) b->cycle[i + half] += combined_onset(b, node + i) / b->combined_sd;
+        used++;
+    }
+    if (used < TEMPLATE_MIN_BEATS) return;
+    double energy = 0.0;
+    for (int64_t i = 0; i <= 2 * half; i++) {
+        b->cycle[i] /= (double)used;
+        energy += b->cycle[i] * b->cycle[i];
+    }
+    if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return;
+    b->cycle_gain = b->cycle[half] / energy;
+    b->half = half;
+}
+
 /* Periodicity of the last window_s (or all the data there is). */
 static void estimate_tempo(dop_beats *b)
 {
@@ -534,17 +582,31 @@ static void estimate_tempo(dop_beats *b)
     for (int u = 1; u < 3; u++)
         if (e.weight[u] > e.weight[primary]) primary = u;
     b->primary_trace = b->used[primary];
+    build_cycle(b);
 }
 
 /* ---- the beat path ----------------------------------------------------------- */
 
-/* Path score of frame t: its combined onset strength plus the best
- * predecessor's score less the tempo prior (Ellis 2007). */
+/* Evidence of a beat at frame t: its standardised combined onset strength,
+ * or, with a cycle template, the template's match to the cycle around t
+ * (matched filter, scaled so that a cycle equal to the template scores the
+ * template's own value at its node). Frames not yet seen count as 0; such
+ * a frame is scored again at the next estimate, before it is fixed. */
+static double local_score(const dop_beats *b, int64_t t)
+{
+    if (b->half == 0) return at(b, t)->combined;
+    double m = 0.0;
+    for (int64_t i = -b->half; i <= b->half; i++)
+        if (t + i >= b->hist_first && t + i < b->next_seq) m += b->cycle[i + b->half] * at(b, t + i)->combined;
+    return m * b->cycle_gain;
+}
+
+/* Path score of frame t: its local score plus the best predecessor's score
+ * less the tempo prior (Ellis 2007). */
 static void path_step(dop_beats *b, int64_t t)
 {
     slot *h = at(b, t);
-    double o = combined_onset(b, t);
-    o /= b->combined_sd;
+    const double o = local_score(b, t);
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
     if (longest > (int64_t)(2 * b->max_beat_len + 1)) longest = (int64_t)(2 * b->max_beat_len + 1);
@@ -604,6 +666,7 @@ static void fix_node(dop_beats *b, int64_t node)
         b->open_onset = -1;
         return;
     }
+    b->nodes[b->node_count++ % TEMPLATE_BEATS] = node;
     on_onset(b, foot_of(b, node));
 }
 
@@ -642,6 +705,8 @@ static void advance(dop_beats *b, int final)
     if (!b->have_estimate) return;
     if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
+    int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
+    for (int64_t t = first; t < b->next_seq; t++) at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
     for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
     b->dp_seq = b->next_seq;
     /* Until two estimates in a row find the same period the path waits a
@@ -705,5 +770,6 @@ void dop_beats_destroy(dop_beats *b)
     free(b->ring);
     free(b->path);
     free(b->penalty);
+    free(b->cycle);
     free(b);
 }

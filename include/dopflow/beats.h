@@ -16,7 +16,13 @@
  * t is O(t) plus the best score of a previous beat at t - d, d in
  * [P/2, 2P], less tightness x ln(d / P)^2. A valve click or a second
  * systolic component is not a second beat because a beat there would cost
- * more in the prior than it gains. The best path is traced back every
+ * more in the prior than it gains. Once a few beats are fixed, the path
+ * scores each frame by the match of the cycle around it to a template, the
+ * mean combined onset strength over +-P/2 around the last 16 beats: the
+ * beats keep to the event of the cycle that they have followed so far and
+ * do not switch to another of about the same strength (a second valve
+ * click, a diastolic component) when the feature weights change or that
+ * event is the louder for a few cycles. The best path is traced back every
  * second and beats older than the commit delay (window_s / 2) are fixed;
  * while the span is not (yet) pulsatile the path waits a whole window, so
  * that the first beats of a recording, found periodic only once enough
