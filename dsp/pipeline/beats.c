@@ -87,6 +87,9 @@ struct dop_beats {
     int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
     size_t node_count;
     double *cycle;                   /* 2 half + 1 values, node at [half] */
+    double *cycle_trace;             /* the same beats' mean primary trace */
+    double *foot_in;                 /* scratch: one beat's trace before its node */
+    double foot_offset;              /* foot of the template's upstroke - node, frames */
     int64_t half;                    /* frames either side; 0: no template in use */
     double cycle_gain;               /* cycle[half] / sum of cycle^2 */
     /* results */
@@ -175,7 +178,9 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->path = malloc(b->slots * sizeof *b->path);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
-    int ok = b->ring && b->path && b->penalty && b->cycle;
+    b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
+    b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
+    int ok = b->ring && b->path && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -506,6 +511,39 @@ static void envelope_periodicity(dop_beats *b, const int use[N_USED], int64_t fr
     if (env.pulsatile) *e = env;
 }
 
+/* The foot of an upstroke in y[0..n) whose steepest rise is within reach
+ * of index node, by intersecting tangents: the tangent at the steepest rise
+ * meets the level of the minimum before it (Chiu et al., Am Heart J
+ * 1991;121:1460-1470); kept between that minimum and the steepest rise. A
+ * flat, noisy diastole does not move it, as it moves the minimum itself.
+ * Fractional index. */
+static double tangent_foot(const double *y, int64_t n, int64_t node, int64_t reach)
+{
+    int64_t steep = node < n ? node : n - 1;
+    double slope = -INFINITY;
+    for (int64_t s = node - reach; s <= node + reach; s++) {
+        if (s <= 0 || s >= n) continue;
+        double d = y[s] - y[s - 1];
+        if (d > slope) {
+            slope = d;
+            steep = s;
+        }
+    }
+    int64_t low = steep;
+    for (int64_t s = steep; s >= 0; s--)
+        if (y[s] < y[low]) low = s;
+    if (!(slope > 0.0)) return (double)low;
+    double foot = (double)steep - (y[steep] - y[low]) / slope;
+    return foot < (double)low ? (double)low : foot;
+}
+
+/* How far before a node its foot is searched: FOOT_WINDOW_S, at most
+ * FOOT_PERIOD_FRACTION of the period; frames. */
+static int64_t foot_reach(const dop_beats *b)
+{
+    return (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
+}
+
 /* The cycle template: the mean standardised combined onset strength
  * (weights in force) over +-P/2 around the path nodes of the last
  * TEMPLATE_BEATS beats still in memory, off (half = 0) with fewer than
@@ -524,22 +562,34 @@ static void build_cycle(dop_beats *b)
     b->half = 0;
     if (half < 1 || half > (int64_t)b->max_beat_len) return;
     memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
+    memset(b->cycle_trace, 0, (size_t)(2 * half + 1) * sizeof *b->cycle_trace);
     size_t used = 0, kept = b->node_count < TEMPLATE_BEATS ? b->node_count : TEMPLATE_BEATS;
     for (size_t j = 0; j < kept; j++) {
         const int64_t node = b->nodes[j];
         if (node - half < b->hist_first || node + half >= b->next_seq) continue;
-        for (int64_t i = -half; i <= half; i++) b->cycle[i + half] += combined_onset(b, node + i) / b->combined_sd;
+        for (int64_t i = -half; i <= half; i++) {
+            b->cycle[i + half] += combined_onset(b, node + i) / b->combined_sd;
+            b->cycle_trace[i + half] += at(b, node + i)->trace[b->primary_trace];
+        }
         used++;
     }
     if (used < TEMPLATE_MIN_BEATS) return;
     double energy = 0.0;
     for (int64_t i = 0; i <= 2 * half; i++) {
         b->cycle[i] /= (double)used;
+        b->cycle_trace[i] /= (double)used;
         energy += b->cycle[i] * b->cycle[i];
     }
     if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return;
     b->cycle_gain = b->cycle[half] / energy;
     b->half = half;
+    /* The foot of the upstroke of the template's primary trace: each beat's
+     * onset lies as far before its node (see fix_node). */
+    const int64_t reach = (int64_t)b->smooth_len / 2;
+    const int64_t lo = half - foot_reach(b) > 0 ? half - foot_reach(b) : 0;
+    const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
+    b->foot_offset = half - lo >= 2 ? (double)lo + tangent_foot(b->cycle_trace + lo, n, half - lo, reach) - (double)half
+                                    : 0.0;
 }
 
 /* Periodicity of the last window_s (or all the data there is). */
@@ -625,36 +675,27 @@ static void path_step(dop_beats *b, int64_t t)
     h->back = best_tau;
 }
 
-/* Onset of the beat whose combined onset strength peaks at node: the foot
- * of the upstroke of the most reliable trace by intersecting tangents (the
- * tangent at the steepest rise within a few frames of node meets the level
- * of the minimum before it; Chiu et al., Am Heart J 1991;121:1460-1470),
- * kept between that minimum and the steepest rise. A flat, noisy
- * diastole does not move it, as it moves the minimum itself. */
+/* Onset of the beat whose evidence peaks at node: the foot of the upstroke
+ * of the most reliable trace (tangent_foot). With a cycle template, the
+ * foot of the template's upstroke, the same distance before every node: a
+ * single beat's trace is too noisy for its own foot to be placed
+ * consistently within the cycle. Without one (the first beats), the foot
+ * of the beat's own trace. Never at or before the onset of the beat in
+ * progress. */
 static int64_t foot_of(const dop_beats *b, int64_t node)
 {
-    const int k = b->primary_trace;
-    int64_t lo = node - (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
+    int64_t lo = node - foot_reach(b);
     if (lo < b->first_seq) lo = b->first_seq;
     if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
     if (node - lo < 2) return node;
-    int64_t steep = node;
-    double slope = -INFINITY;
-    for (int64_t s = node - (int64_t)b->smooth_len / 2; s <= node + (int64_t)b->smooth_len / 2; s++) {
-        if (s <= lo || s >= b->next_seq) continue;
-        double d = at(b, s)->trace[k] - at(b, s - 1)->trace[k];
-        if (d > slope) {
-            slope = d;
-            steep = s;
-        }
+    if (b->half > 0) {
+        int64_t onset = node + llround(b->foot_offset);
+        return onset < lo ? lo : onset;
     }
-    int64_t low = steep;
-    for (int64_t s = steep; s >= lo; s--)
-        if (at(b, s)->trace[k] < at(b, low)->trace[k]) low = s;
-    if (!(slope > 0.0)) return low;
-    double foot = (double)steep - (at(b, steep)->trace[k] - at(b, low)->trace[k]) / slope;
-    if (foot < (double)low) foot = (double)low;
-    return (int64_t)llround(foot);
+    const int64_t reach = (int64_t)b->smooth_len / 2;
+    const int64_t last = node + reach < b->next_seq ? node + reach : b->next_seq - 1;
+    for (int64_t s = lo; s <= last; s++) b->foot_in[s - lo] = at(b, s)->trace[b->primary_trace];
+    return lo + llround(tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile. */
@@ -771,5 +812,7 @@ void dop_beats_destroy(dop_beats *b)
     free(b->path);
     free(b->penalty);
     free(b->cycle);
+    free(b->cycle_trace);
+    free(b->foot_in);
     free(b);
 }

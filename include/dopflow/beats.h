@@ -27,9 +27,12 @@
  * while the span is not (yet) pulsatile the path waits a whole window, so
  * that the first beats of a recording, found periodic only once enough
  * of it has been seen, are kept.
- * Each beat's onset is then moved to the foot of its systolic upstroke: the
- * minimum of the most reliable trace in the min(0.25 s, 0.3 P) before the
- * steepest rise.
+ * Each beat's onset is then moved to the foot of its systolic upstroke
+ * (intersecting tangents on the most reliable trace, within the
+ * min(0.25 s, 0.3 P) before the steepest rise): once there is a cycle
+ * template, the foot of the template's upstroke, the same distance before
+ * every beat's node, so that onsets sit at one place in the cycle; before
+ * that, the foot of the beat's own trace.
  *
  * No beats where the span is not pulsatile: its frames carry
  * DOP_FRAME_NOT_PULSATILE. Every beat gets a quality index
