@@ -9,6 +9,7 @@
 #define MAX_LAG_FRACTION 0.6   /* lags up to this fraction of the window */
 #define HALF_PERIOD_SHARE 0.9  /* half the lag: its peak at least this share of the best */
 #define ODD_MULTIPLE_SHARE 0.5 /* ... and a peak at 3 half lags at least this share */
+#define REPEAT_SHARE 0.5       /* a period's peak at twice its lag: at least this share of its own */
 /* Tempo prior on the period (Ellis 2007's log-Gaussian tempo weighting):
  * centred on 100 bpm, one octave wide; it decides only between peaks of
  * similar height, such as a period and its double. */
@@ -39,8 +40,8 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     dop_tempo *t = calloc(1, sizeof *t);
     if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     t->cfg = *cfg;
-    /* Lags up to 1.5 longest periods: the odd-multiple check of a half period. */
-    t->max_lag = (size_t)ceil(1.5 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
+    /* Lags up to 2 longest periods: the repeat check of a period. */
+    t->max_lag = (size_t)ceil(2.0 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
     t->standard = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->standard);
     t->combined = malloc(cfg->max_samples * sizeof *t->combined);
     t->acf = malloc((t->max_lag + 1) * sizeof *t->acf);
@@ -112,6 +113,21 @@ static double tempo_prior(size_t lag, double rate_hz)
     return exp(-0.5 * octaves * octaves);
 }
 
+/* How far the peak at lag k repeats at 2k, 0..1: a cardiac period recurs
+ * a cycle later, a lag that only links two different events of a cycle
+ * (the second click of one cycle and the first of the next: P - d) does
+ * not (at 2 (P - d) there is no event pair). The beat spectrum of Ellis
+ * (2007) sums the autocorrelation at a lag and at twice it for the same
+ * reason. 1 when the peak at 2k is at least REPEAT_SHARE of acf[k], falling
+ * linearly to 0 when it is absent; 1 when 2k lies beyond the lags computed
+ * (up to top): nothing to check. */
+static double repeat_support(const double *acf, size_t k, size_t top)
+{
+    size_t twice = peak_near(acf, 2 * k, 1, top - 1);
+    if (!twice || !(acf[k] > 0.0)) return 1.0;
+    return fmin(1.0, fmax(0.0, acf[twice] / (REPEAT_SHARE * acf[k])));
+}
+
 static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t top, size_t n, double rate_hz)
 {
     period_pick p = {0.0, 0.0, 0.0};
@@ -119,7 +135,7 @@ static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t t
     double best_weighted = 0.0;
     for (size_t k = lo > 1 ? lo : 1; k <= hi; k++) {
         if (!(acf[k] >= acf[k - 1] && acf[k] >= acf[k + 1])) continue;
-        double weighted = acf[k] * tempo_prior(k, rate_hz);
+        double weighted = acf[k] * tempo_prior(k, rate_hz) * repeat_support(acf, k, top);
         if (best == 0 || weighted > best_weighted) {
             best = k;
             best_weighted = weighted;
@@ -163,7 +179,7 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
     size_t hi = (size_t)ceil(60.0 / t->cfg.min_hr_bpm * rate);
     size_t longest = (size_t)(MAX_LAG_FRACTION * (double)n);
     if (hi > longest) hi = longest;
-    size_t top = (size_t)(1.5 * (double)hi) + 2;      /* lags computed */
+    size_t top = 2 * hi + 2;                          /* lags computed */
     if (top > n - 1) top = n - 1;
     if (top > t->max_lag) top = t->max_lag;
     if (hi + 1 > top) hi = top - 1;

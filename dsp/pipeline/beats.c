@@ -37,6 +37,8 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
 #define CONFIRM_PERIOD 0.1       /* two estimates in a row agree: periods within this fraction */
 #define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
+#define TEMPLATE_BEATS 16       /* the cycle template averages the last this many beats */
+#define TEMPLATE_MIN_BEATS 3    /* ... and is used from this many on */
 
 typedef struct slot {
     dop_frame frame;
@@ -44,6 +46,7 @@ typedef struct slot {
     double median[N_FEATURES];  /* running median of `held` over MEDIAN_LEN frames */
     double trace[N_FEATURES];   /* moving average of `median` */
     double onset[N_FEATURES];   /* onset strength: rise of the trace (flux: itself) */
+    double combined;            /* standardised combined onset strength (weights in force) */
     double score;               /* dynamic programming: best path score ending here */
     int64_t back;               /* previous beat on that path, -1 if none */
 } slot;
@@ -80,6 +83,15 @@ struct dop_beats {
     double period_frames;            /* estimate.period_s x frame rate */
     double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
     int primary_trace;               /* the most reliable trace: foot search */
+    /* the cycle template: the combined onset strength around the last beats */
+    int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
+    size_t node_count;
+    double *cycle;                   /* 2 half + 1 values, node at [half] */
+    double *cycle_trace;             /* the same beats' mean primary trace */
+    double *foot_in;                 /* scratch: one beat's trace before its node */
+    double foot_offset;              /* foot of the template's upstroke - node, frames */
+    int64_t half;                    /* frames either side; 0: no template in use */
+    double cycle_gain;               /* cycle[half] / sum of cycle^2 */
     /* results */
     int64_t beat_count;
     long long not_pulsatile_frames;
@@ -165,7 +177,10 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->ring = malloc(b->slots * sizeof *b->ring);
     b->path = malloc(b->slots * sizeof *b->path);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
-    int ok = b->ring && b->path && b->penalty;
+    b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
+    b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
+    b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
+    int ok = b->ring && b->path && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -193,6 +208,8 @@ void dop_beats_reset(dop_beats *b)
     memset(&b->estimate, 0, sizeof b->estimate);
     b->period_frames = 0.0;
     b->primary_trace = F_VMAX;
+    b->node_count = 0;
+    b->half = 0;
     for (int u = 0; u < N_USED; u++) b->used[u] = u;
     b->beat_count = 0;
     b->not_pulsatile_frames = 0;
@@ -454,19 +471,125 @@ static int has_signal(const dop_beats *b, int64_t from)
     return n > 0 && (double)loud >= SIGNAL_SHARE * (double)n;
 }
 
+/* What the tempo estimate autocorrelates: each feature's onset strength
+ * (its rise), or its smoothed trace itself (the envelope). */
+enum { OF_ONSETS, OF_TRACES };
+
 /* The tempo estimate of the features `use` over n decimated samples from `from`. */
-static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
+static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, int of, dop_tempo_estimate *e)
 {
     const size_t d = b->decimation;
     for (int u = 0; u < N_USED; u++) {
         b->used[u] = use[u];
         for (size_t i = 0; i < n; i++) {
             double sum = 0.0;
-            for (size_t j = 0; j < d; j++) sum += at(b, from + (int64_t)(i * d + j))->onset[use[u]];
+            for (size_t j = 0; j < d; j++) {
+                const slot *h = at(b, from + (int64_t)(i * d + j));
+                sum += of == OF_TRACES ? h->trace[use[u]] : h->onset[use[u]];
+            }
             b->tempo_in[u][i] = sum / (double)d;
         }
     }
     dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
+}
+
+/* Where the rises are not significantly periodic, the envelopes may still
+ * be: a first difference amplifies the frame-to-frame noise of a weak or
+ * noisy recording (a hand-held kit) while the slow swell of the band power
+ * over each cycle survives it. Fetal Doppler monitors take the heart period
+ * from the autocorrelation of the Doppler envelope itself for this reason
+ * (Lawson et al., Br J Obstet Gynaecol 1983;90:1183; Jezewski et al.,
+ * IEEE Trans Biomed Eng 2006;53:855-864). The envelopes' estimate replaces e when it
+ * is pulsatile; its weights (each envelope's own periodicity) then weight
+ * the rises that the beat path follows. A slow drift of an envelope makes
+ * its correlation length long and so its significance low: it does not pass
+ * for a period. */
+static void envelope_periodicity(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
+{
+    dop_tempo_estimate env;
+    tempo_of(b, use, from, n, OF_TRACES, &env);
+    if (env.pulsatile) *e = env;
+}
+
+/* The foot of an upstroke in y[0..n) whose steepest rise is within reach
+ * of index node, by intersecting tangents: the tangent at the steepest rise
+ * meets the level of the minimum before it (Chiu et al., Am Heart J
+ * 1991;121:1460-1470); kept between that minimum and the steepest rise. A
+ * flat, noisy diastole does not move it, as it moves the minimum itself.
+ * Fractional index. */
+static double tangent_foot(const double *y, int64_t n, int64_t node, int64_t reach)
+{
+    int64_t steep = node < n ? node : n - 1;
+    double slope = -INFINITY;
+    for (int64_t s = node - reach; s <= node + reach; s++) {
+        if (s <= 0 || s >= n) continue;
+        double d = y[s] - y[s - 1];
+        if (d > slope) {
+            slope = d;
+            steep = s;
+        }
+    }
+    int64_t low = steep;
+    for (int64_t s = steep; s >= 0; s--)
+        if (y[s] < y[low]) low = s;
+    if (!(slope > 0.0)) return (double)low;
+    double foot = (double)steep - (y[steep] - y[low]) / slope;
+    return foot < (double)low ? (double)low : foot;
+}
+
+/* How far before a node its foot is searched: FOOT_WINDOW_S, at most
+ * FOOT_PERIOD_FRACTION of the period; frames. */
+static int64_t foot_reach(const dop_beats *b)
+{
+    return (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
+}
+
+/* The cycle template: the mean standardised combined onset strength
+ * (weights in force) over +-P/2 around the path nodes of the last
+ * TEMPLATE_BEATS beats still in memory, off (half = 0) with fewer than
+ * TEMPLATE_MIN_BEATS of them. The beat path then scores each frame by how
+ * well the cycle around it matches the template (see local_score), so that
+ * it follows one event of the cycle, the one that its beats have followed
+ * so far, and does not switch to another event of about the same strength
+ * (a second valve click, a diastolic component) whenever the weights of
+ * the features change or that event is louder for a few cycles. This is
+ * ensemble averaging of beats, as in template-matching QRS detection
+ * (Pan & Tompkins' successors; e.g. Hamilton & Tompkins, IEEE Trans Biomed
+ * Eng 1986;33:1157-1165), applied to the onset strength. */
+static void build_cycle(dop_beats *b)
+{
+    const int64_t half = (int64_t)round(0.5 * b->period_frames);
+    b->half = 0;
+    if (half < 1 || half > (int64_t)b->max_beat_len) return;
+    memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
+    memset(b->cycle_trace, 0, (size_t)(2 * half + 1) * sizeof *b->cycle_trace);
+    size_t used = 0, kept = b->node_count < TEMPLATE_BEATS ? b->node_count : TEMPLATE_BEATS;
+    for (size_t j = 0; j < kept; j++) {
+        const int64_t node = b->nodes[j];
+        if (node - half < b->hist_first || node + half >= b->next_seq) continue;
+        for (int64_t i = -half; i <= half; i++) {
+            b->cycle[i + half] += combined_onset(b, node + i) / b->combined_sd;
+            b->cycle_trace[i + half] += at(b, node + i)->trace[b->primary_trace];
+        }
+        used++;
+    }
+    if (used < TEMPLATE_MIN_BEATS) return;
+    double energy = 0.0;
+    for (int64_t i = 0; i <= 2 * half; i++) {
+        b->cycle[i] /= (double)used;
+        b->cycle_trace[i] /= (double)used;
+        energy += b->cycle[i] * b->cycle[i];
+    }
+    if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return;
+    b->cycle_gain = b->cycle[half] / energy;
+    b->half = half;
+    /* The foot of the upstroke of the template's primary trace: each beat's
+     * onset lies as far before its node (see fix_node). */
+    const int64_t reach = (int64_t)b->smooth_len / 2;
+    const int64_t lo = half - foot_reach(b) > 0 ? half - foot_reach(b) : 0;
+    const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
+    b->foot_offset = half - lo >= 2 ? (double)lo + tangent_foot(b->cycle_trace + lo, n, half - lo, reach) - (double)half
+                                    : 0.0;
 }
 
 /* Periodicity of the last window_s (or all the data there is). */
@@ -486,9 +609,11 @@ static void estimate_tempo(dop_beats *b)
     static const int all[N_USED] = {F_VMAX, F_VMEAN, F_POWER, F_FLUX};
     static const int quiet[N_USED] = {F_VMAX, F_VMEAN, F_POWER_QUIET, F_FLUX_QUIET};
     dop_tempo_estimate e;
-    tempo_of(b, all, from, n, &e);
+    tempo_of(b, all, from, n, OF_ONSETS, &e);
     if (fmax(e.feature_z[F_VMAX], e.feature_z[F_VMEAN]) >= CLEAR_FLOW * b->cfg.z_min)
-        tempo_of(b, quiet, from, n, &e);
+        tempo_of(b, quiet, from, n, OF_ONSETS, &e);
+    else if (!e.pulsatile)
+        envelope_periodicity(b, all, from, n, &e);
     if (!isfinite(e.period_s)) {
         b->estimate.pulsatile = 0;
         return;
@@ -507,17 +632,31 @@ static void estimate_tempo(dop_beats *b)
     for (int u = 1; u < 3; u++)
         if (e.weight[u] > e.weight[primary]) primary = u;
     b->primary_trace = b->used[primary];
+    build_cycle(b);
 }
 
 /* ---- the beat path ----------------------------------------------------------- */
 
-/* Path score of frame t: its combined onset strength plus the best
- * predecessor's score less the tempo prior (Ellis 2007). */
+/* Evidence of a beat at frame t: its standardised combined onset strength,
+ * or, with a cycle template, the template's match to the cycle around t
+ * (matched filter, scaled so that a cycle equal to the template scores the
+ * template's own value at its node). Frames not yet seen count as 0; such
+ * a frame is scored again at the next estimate, before it is fixed. */
+static double local_score(const dop_beats *b, int64_t t)
+{
+    if (b->half == 0) return at(b, t)->combined;
+    double m = 0.0;
+    for (int64_t i = -b->half; i <= b->half; i++)
+        if (t + i >= b->hist_first && t + i < b->next_seq) m += b->cycle[i + b->half] * at(b, t + i)->combined;
+    return m * b->cycle_gain;
+}
+
+/* Path score of frame t: its local score plus the best predecessor's score
+ * less the tempo prior (Ellis 2007). */
 static void path_step(dop_beats *b, int64_t t)
 {
     slot *h = at(b, t);
-    double o = combined_onset(b, t);
-    o /= b->combined_sd;
+    const double o = local_score(b, t);
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
     if (longest > (int64_t)(2 * b->max_beat_len + 1)) longest = (int64_t)(2 * b->max_beat_len + 1);
@@ -536,36 +675,27 @@ static void path_step(dop_beats *b, int64_t t)
     h->back = best_tau;
 }
 
-/* Onset of the beat whose combined onset strength peaks at node: the foot
- * of the upstroke of the most reliable trace by intersecting tangents (the
- * tangent at the steepest rise within a few frames of node meets the level
- * of the minimum before it; Chiu et al., Am Heart J 1991;121:1460-1470),
- * kept between that minimum and the steepest rise. A flat, noisy
- * diastole does not move it, as it moves the minimum itself. */
+/* Onset of the beat whose evidence peaks at node: the foot of the upstroke
+ * of the most reliable trace (tangent_foot). With a cycle template, the
+ * foot of the template's upstroke, the same distance before every node: a
+ * single beat's trace is too noisy for its own foot to be placed
+ * consistently within the cycle. Without one (the first beats), the foot
+ * of the beat's own trace. Never at or before the onset of the beat in
+ * progress. */
 static int64_t foot_of(const dop_beats *b, int64_t node)
 {
-    const int k = b->primary_trace;
-    int64_t lo = node - (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
+    int64_t lo = node - foot_reach(b);
     if (lo < b->first_seq) lo = b->first_seq;
     if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
     if (node - lo < 2) return node;
-    int64_t steep = node;
-    double slope = -INFINITY;
-    for (int64_t s = node - (int64_t)b->smooth_len / 2; s <= node + (int64_t)b->smooth_len / 2; s++) {
-        if (s <= lo || s >= b->next_seq) continue;
-        double d = at(b, s)->trace[k] - at(b, s - 1)->trace[k];
-        if (d > slope) {
-            slope = d;
-            steep = s;
-        }
+    if (b->half > 0) {
+        int64_t onset = node + llround(b->foot_offset);
+        return onset < lo ? lo : onset;
     }
-    int64_t low = steep;
-    for (int64_t s = steep; s >= lo; s--)
-        if (at(b, s)->trace[k] < at(b, low)->trace[k]) low = s;
-    if (!(slope > 0.0)) return low;
-    double foot = (double)steep - (at(b, steep)->trace[k] - at(b, low)->trace[k]) / slope;
-    if (foot < (double)low) foot = (double)low;
-    return (int64_t)llround(foot);
+    const int64_t reach = (int64_t)b->smooth_len / 2;
+    const int64_t last = node + reach < b->next_seq ? node + reach : b->next_seq - 1;
+    for (int64_t s = lo; s <= last; s++) b->foot_in[s - lo] = at(b, s)->trace[b->primary_trace];
+    return lo + llround(tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile. */
@@ -577,6 +707,7 @@ static void fix_node(dop_beats *b, int64_t node)
         b->open_onset = -1;
         return;
     }
+    b->nodes[b->node_count++ % TEMPLATE_BEATS] = node;
     on_onset(b, foot_of(b, node));
 }
 
@@ -615,6 +746,8 @@ static void advance(dop_beats *b, int final)
     if (!b->have_estimate) return;
     if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
+    int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
+    for (int64_t t = first; t < b->next_seq; t++) at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
     for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
     b->dp_seq = b->next_seq;
     /* Until two estimates in a row find the same period the path waits a
@@ -678,5 +811,8 @@ void dop_beats_destroy(dop_beats *b)
     free(b->ring);
     free(b->path);
     free(b->penalty);
+    free(b->cycle);
+    free(b->cycle_trace);
+    free(b->foot_in);
     free(b);
 }

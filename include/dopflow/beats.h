@@ -16,14 +16,23 @@
  * t is O(t) plus the best score of a previous beat at t - d, d in
  * [P/2, 2P], less tightness x ln(d / P)^2. A valve click or a second
  * systolic component is not a second beat because a beat there would cost
- * more in the prior than it gains. The best path is traced back every
+ * more in the prior than it gains. Once a few beats are fixed, the path
+ * scores each frame by the match of the cycle around it to a template, the
+ * mean combined onset strength over +-P/2 around the last 16 beats: the
+ * beats keep to the event of the cycle that they have followed so far and
+ * do not switch to another of about the same strength (a second valve
+ * click, a diastolic component) when the feature weights change or that
+ * event is the louder for a few cycles. The best path is traced back every
  * second and beats older than the commit delay (window_s / 2) are fixed;
  * while the span is not (yet) pulsatile the path waits a whole window, so
  * that the first beats of a recording, found periodic only once enough
  * of it has been seen, are kept.
- * Each beat's onset is then moved to the foot of its systolic upstroke: the
- * minimum of the most reliable trace in the min(0.25 s, 0.3 P) before the
- * steepest rise.
+ * Each beat's onset is then moved to the foot of its systolic upstroke
+ * (intersecting tangents on the most reliable trace, within the
+ * min(0.25 s, 0.3 P) before the steepest rise): once there is a cycle
+ * template, the foot of the template's upstroke, the same distance before
+ * every beat's node, so that onsets sit at one place in the cycle; before
+ * that, the foot of the beat's own trace.
  *
  * No beats where the span is not pulsatile: its frames carry
  * DOP_FRAME_NOT_PULSATILE. Every beat gets a quality index

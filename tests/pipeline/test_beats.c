@@ -3,7 +3,9 @@
  *  - a pulse train with a second, smaller click in every cycle (a valve
  *    click, a dicrotic wave) gives one beat per cycle at the true rate;
  *  - the tempo estimator takes a period with a second event per cycle as
- *    the period, and an even train at 150 bpm as 150 bpm, not 75;
+ *    the period, and an even train at 150 bpm as 150 bpm, not 75; the
+ *    lag between two events of a fixed-latency pair (which does not repeat
+ *    at twice itself) is not taken for a varying period;
  *  - white noise and aperiodic bursts (speech-like) give no beats, and their
  *    frames are flagged not pulsatile; a periodic envelope without a signal
  *    above the noise (SNR 3 dB) gives none either;
@@ -12,7 +14,13 @@
  *  - a beat with more than the reject fraction of burst frames is rejected
  *    with reason "artifact" when bursts are otherwise rare;
  *  - noise before the flow starts gives no accepted beat (not_pulsatile),
- *    and the flow's beats are found from its first cycles. */
+ *    and the flow's beats are found from its first cycles;
+ *  - a smooth pulsation whose rises are lost in frame-to-frame noise is
+ *    found from the periodicity of the envelopes themselves;
+ *  - with two events per cycle whose loudness trades places, the beats
+ *    keep to one of them (one phase);
+ *  - under noisy upstrokes the onsets sit at one place in the cycle, at
+ *    the foot of the upstroke. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,8 +37,11 @@
 
 #define FRAME_RATE 100.0
 
+#define MAX_ONSETS 256
+
 typedef struct collected {
     int beats, accepted, artifact_rejected, not_pulsatile_rejected;
+    double onset_s[MAX_ONSETS]; /* accepted beats */
     double first_s, last_s;     /* onsets of the first and last accepted beat */
     double sum_length_s;        /* accepted beats */
     long frames, not_pulsatile;
@@ -51,6 +62,7 @@ static int on_beat(const dop_beat *b, void *user)
     if (b->reject_reason == DOP_BEAT_ARTIFACT) c->artifact_rejected++;
     if (b->reject_reason == DOP_BEAT_NOT_PULSATILE) c->not_pulsatile_rejected++;
     if (b->rejected) return 0;
+    if (c->accepted < MAX_ONSETS) c->onset_s[c->accepted] = b->start_s;
     if (c->accepted++ == 0) c->first_s = b->start_s;
     c->last_s = b->start_s;
     c->sum_length_s += b->end_s - b->start_s;
@@ -222,6 +234,110 @@ static void noise_before_flow_is_not_pulsatile(void **state)
     assert_true(c.not_pulsatile >= lround(5.0 * FRAME_RATE));
 }
 
+/* Two events per cycle, 0.45 of a cycle apart, whose loudness trades
+ * places: the first is the louder for 8 s, the second for the next 8 s,
+ * then the first again. */
+static double trading_envelope(double t, void *user)
+{
+    const pulse *p = user;
+    double phase = fmod(t, p->period_s) / p->period_s;
+    const int second_louder = t >= 8.0 && t < 16.0;
+    const double a = second_louder ? 25.0 : 40.0, b = second_louder ? 40.0 : 25.0;
+    return 10.0 + a * exp(-0.5 * pow((phase - 0.12) / 0.04, 2.0)) + b * exp(-0.5 * pow((phase - 0.57) / 0.04, 2.0));
+}
+
+/* The beats keep to one event of the cycle: every onset at the same phase
+ * (within 0.1 of a cycle of the median phase). */
+static void beats_keep_their_phase(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 75.0, 0.0};
+    collected c = run(trading_envelope, &p, 24.0, 25.0, NULL);
+    int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS, off = 0;
+    double phase[MAX_ONSETS] = {0}, sorted[MAX_ONSETS] = {0};
+    for (int i = 0; i < n; i++) sorted[i] = phase[i] = fmod(c.onset_s[i], p.period_s) / p.period_s;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = t;
+        }
+    const double median = n ? sorted[n / 2] : 0.0;
+    for (int i = 0; i < n; i++) {
+        double d = fabs(phase[i] - median);
+        if (fmin(d, 1.0 - d) > 0.1) off++;
+    }
+    print_message("two events trading loudness: %d accepted beats, median phase %.2f, %d off it\n", n, median, off);
+    assert_true(n >= 24); /* 30 cycles in 24 s */
+    assert_int_equal(off, 0);
+}
+
+/* Systolic bumps (at 0.3 of the cycle) each preceded by a brief dip of the
+ * diastolic level at a random place 0.1 to 0.25 of a cycle before them (a
+ * dropout, a wall-filter notch): the lowest point before a beat's
+ * upstroke moves from beat to beat. */
+typedef struct varied { double period_s; long cycle; double dip_phase; } varied;
+
+static double varied_upstroke_envelope(double t, void *user)
+{
+    varied *v = user;
+    long cycle = (long)floor(t / v->period_s);
+    if (cycle != v->cycle) {
+        v->cycle = cycle;
+        v->dip_phase = 0.05 + 0.15 * uniform();
+    }
+    double phase = fmod(t, v->period_s) / v->period_s;
+    return 20.0 + 50.0 * exp(-0.5 * pow((phase - 0.3) / 0.05, 2.0)) -
+           15.0 * exp(-0.5 * pow((phase - v->dip_phase) / 0.04, 2.0));
+}
+
+/* Onsets at the foot of the upstroke, at one place in every cycle: the SD
+ * of the onsets' phase in the cycle after the first beats (once the cycle
+ * template is in use) below 0.011 of a cycle (9 ms at 72 bpm; a foot
+ * placed on each beat's own trace follows the dips: 0.015), and before the
+ * systolic bump. */
+static void onsets_are_placed_consistently(void **state)
+{
+    (void)state;
+    varied v = {60.0 / 72.0, -1, 0.0};
+    const pulse p = {v.period_s, 0.0};
+    collected c = run(varied_upstroke_envelope, &v, 30.0, 25.0, NULL);
+    int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS;
+    double sum = 0.0, sq = 0.0;
+    int m = 0;
+    for (int i = 6; i < n; i++, m++) {
+        double phase = fmod(c.onset_s[i], p.period_s) / p.period_s;
+        sum += phase;
+        sq += phase * phase;
+    }
+    const double mean = m ? sum / m : 0.0, sd = m ? sqrt(fmax(0.0, sq / m - mean * mean)) : 1.0;
+    print_message("varied upstrokes: %d accepted beats, onset phase %.3f +- %.3f of a cycle\n", n, mean, sd);
+    assert_true(m >= 25);
+    assert_true(sd < 0.011);
+    assert_true(mean > 0.1 && mean < 0.3);
+}
+
+/* A slow, smooth pulsation (a raised cosine over the whole cycle, no sharp
+ * upstroke) under loud frame-to-frame noise: the rises of the traces are
+ * mostly noise, the envelopes themselves are clearly periodic. */
+static double swell_envelope(double t, void *user)
+{
+    const pulse *p = user;
+    double phase = fmod(t, p->period_s) / p->period_s;
+    return 40.0 - 20.0 * cos(2.0 * M_PI * phase) + 120.0 * (uniform() - 0.5);
+}
+
+static void noisy_swell_is_found_from_envelopes(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 80.0, 0.0};
+    collected c = run(swell_envelope, &p, 12.0, 20.0, NULL);
+    double hr = c.accepted ? 60.0 / (c.sum_length_s / c.accepted) : 0.0;
+    print_message("80 bpm swell under noise: %d beats (%d accepted), HR %.2f bpm\n", c.beats, c.accepted, hr);
+    assert_true(c.accepted >= 8); /* 16 cycles in 12 s */
+    assert_true(fabs(hr - 80.0) < 0.05 * 80.0);
+}
+
 /* Tempo: onset strength as a train of clicks. */
 static void tempo_period_of_click_trains(void **state)
 {
@@ -256,6 +372,45 @@ static void tempo_period_of_click_trains(void **state)
     dop_tempo_estimate_window(t, rows, 600, &e);
     print_message("noise: z %.2f (min %.2f)\n", e.z, cfg.z_min);
     assert_false(e.pulsatile);
+    dop_tempo_destroy(t);
+}
+
+/* Tempo: a beat whose interval varies (+-15 %) and an event that comes a
+ * fixed 0.55 s before every beat (a fixed-latency pair, such as an atrial
+ * event before the systolic one): the lag of that pair is a sharp
+ * autocorrelation peak, the varying period a lower, smeared one. The pair's
+ * lag does not repeat at twice itself, the period does: the period wins. */
+static void fixed_pair_lag_is_not_the_period(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    const double rate = 50.0;
+    dop_tempo_config cfg = dop_tempo_config_default();
+    cfg.rate_hz = rate;
+    cfg.max_samples = N;
+    dop_tempo *t = NULL;
+    dop_error err;
+    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
+    static double x[DOP_TEMPO_FEATURES][N];
+    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < N; i++) x[0][i] = 0.1 * uniform();
+    double sum = 0.0;
+    int beats = 0;
+    for (double beat = 1.0; beat < N / rate; beat += 0.8 * (1.0 + 0.3 * (uniform() - 0.5)), beats++) {
+        const double at_s[2] = {beat, beat - 0.55};
+        for (int e = 0; e < 2; e++)
+            for (int k = -1; k <= 1; k++) {
+                long i = lround(at_s[e] * rate) + k;
+                if (i >= 0 && i < N) x[0][i] += k == 0 ? 1.0 : 0.5;
+            }
+        sum = beat;
+    }
+    const double mean_period = (sum - 1.0) / (double)(beats - 1);
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(t, rows, N, &e);
+    print_message("varying beat (mean %.3f s) + event 0.55 s before it: period %.3f s\n", mean_period, e.period_s);
+    assert_true(fabs(e.period_s - mean_period) < 0.1 * mean_period);
     dop_tempo_destroy(t);
 }
 
@@ -321,7 +476,11 @@ int main(void)
         cmocka_unit_test(noise_and_speech_give_no_beats),
         cmocka_unit_test(artifact_beat_is_rejected),
         cmocka_unit_test(noise_before_flow_is_not_pulsatile),
+        cmocka_unit_test(noisy_swell_is_found_from_envelopes),
+        cmocka_unit_test(beats_keep_their_phase),
+        cmocka_unit_test(onsets_are_placed_consistently),
         cmocka_unit_test(tempo_period_of_click_trains),
+        cmocka_unit_test(fixed_pair_lag_is_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),
         cmocka_unit_test(bad_configs_are_refused),
     };
