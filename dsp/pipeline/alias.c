@@ -119,7 +119,7 @@ static long widest_gap_middle(const dop_alias *a)
     return middle >= m / 2 ? middle - m : middle;
 }
 
-void dop_alias_place(dop_alias *a, const float *psd, double noise, dop_alias_frame *out)
+void dop_alias_push(dop_alias *a, const float *psd, double noise, dop_alias_frame *out)
 {
     const long m = (long)a->cfg.bins;
     a->lo = a->base_lo;

@@ -258,7 +258,7 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     /* Every estimate sees the spectrum without its stationary lines; the
      * spectrum passed on (the sonogram) is the recording's own. */
     dop_spectrum_frame clean = *raw;
-    clean.psd = dop_spectral_lines_remove(a->lines, raw->psd);
+    clean.psd = dop_spectral_lines_push(a->lines, raw->psd);
     const dop_spectrum_frame *sf = &clean;
     double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
@@ -274,19 +274,19 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     } else {
         a->level_change_frames = 0;
     }
-    if (!(flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT))) tracked = dop_noise_floor_feed(a->noise, frame_floor);
+    if (!(flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT))) tracked = dop_noise_floor_push_estimate(a->noise, frame_floor);
     double noise = tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
 
     dop_envelope_result env;
     double top_hz = a->nyquist_hz, bottom_hz = -a->nyquist_hz; /* the frame's frequency range */
     if (a->alias) {
         dop_alias_frame placed;
-        dop_alias_place(a->alias, sf->psd, noise, &placed);
+        dop_alias_push(a->alias, sf->psd, noise, &placed);
         /* The range [lo, lo + fs): reverse bins 1..-lo, forward 1..lo + fs - 1 bin. */
         const double bin_hz = a->cfg.envelope.bin_hz;
         const size_t rev_bins = (size_t)lround(-placed.lo_hz / bin_hz);
         const size_t fwd_bins = (size_t)lround((placed.lo_hz + 2.0 * a->nyquist_hz) / bin_hz) - 1;
-        dop_envelope_compute_span(a->envelope, placed.psd, noise, fwd_bins, rev_bins, &env);
+        dop_envelope_push_span(a->envelope, placed.psd, noise, fwd_bins, rev_bins, &env);
         bottom_hz = placed.lo_hz;
         top_hz = placed.lo_hz + 2.0 * a->nyquist_hz;
         if (placed.unwrapped) {
@@ -294,7 +294,7 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
             a->unwrapped_frames++;
         }
     } else {
-        dop_envelope_compute(a->envelope, sf->psd, noise, &env);
+        dop_envelope_push(a->envelope, sf->psd, noise, &env);
     }
     if (!env.has_signal) flags |= DOP_FRAME_NO_SIGNAL;
     if (env.fmax_forward_hz >= NYQUIST_MARGIN * top_hz || env.fmax_reverse_hz <= NYQUIST_MARGIN * bottom_hz)

@@ -274,7 +274,7 @@ static inline double side_value(const dop_envelope *env, int dir, size_t j)
 /* Running sums of both sides outward from 0 Hz, c[j] = c[j-1] + bin j, in
  * one loop: the two chains of additions run side by side. With clamp,
  * each bin below `dead` is first set to `noise` (the dead-bin rule of
- * dop_envelope_compute, done here to save a pass). */
+ * dop_envelope_push, done here to save a pass). */
 static void cumulate(dop_envelope *env, size_t count_fwd, size_t count_rev, int clamp, double dead, double noise)
 {
     double *cf = env->cumulative, *cr = env->cumulative_rev;
@@ -387,12 +387,12 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
     }
 }
 
-void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
+void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
-    dop_envelope_compute_span(env, psd, noise, env->centre - 1, env->centre, out);
+    dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
 }
 
-void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
                                dop_envelope_result *out)
 {
     memset(out, 0, sizeof *out);

@@ -620,16 +620,16 @@ double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
     return refine(nf, (double)key_value(q_key) * nf->quantile_scale, n_alive, alive_f, sum_floor);
 }
 
-double dop_noise_floor_feed(dop_noise_floor *nf, double estimate)
+double dop_noise_floor_push_estimate(dop_noise_floor *nf, double estimate)
 {
     if (nf->level < 0.0) nf->level = estimate;
     else nf->level += nf->alpha * (estimate - nf->level);
     return nf->level;
 }
 
-double dop_noise_floor_update(dop_noise_floor *nf, const float *psd)
+double dop_noise_floor_push(dop_noise_floor *nf, const float *psd)
 {
-    return dop_noise_floor_feed(nf, dop_noise_floor_frame_estimate(nf, psd));
+    return dop_noise_floor_push_estimate(nf, dop_noise_floor_frame_estimate(nf, psd));
 }
 
 double dop_noise_floor_level(const dop_noise_floor *nf) { return nf->level; }

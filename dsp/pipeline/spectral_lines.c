@@ -208,7 +208,7 @@ static void fill_lines(dop_spectral_lines *s, const float *psd)
     }
 }
 
-const float *dop_spectral_lines_remove(dop_spectral_lines *s, const float *psd)
+const float *dop_spectral_lines_push(dop_spectral_lines *s, const float *psd)
 {
     track(s, psd);
     s->frames++;

@@ -19,8 +19,8 @@
  * Bins outside [lo, lo + fs) on the extended axis are filled with the noise
  * level, so noise-subtracted sums over them are exactly zero.
  *
- * Life: config_default, create, place (the push: one frame in, the same
- * frame laid out, so no flush), reset, destroy. The only state kept between
+ * Life: config_default, create, push (one frame in, the same frame laid
+ * out, so no flush), reset, destroy. The only state kept between
  * frames is the last frame's range, for map_hz. */
 #ifndef DOPFLOW_ALIAS_H
 #define DOPFLOW_ALIAS_H
@@ -68,7 +68,7 @@ typedef struct dop_alias_frame {
 /* Lay out one frame (psd: `bins` fft-shifted values; noise: its noise PSD
  * level). Never allocates; the result is valid until the next call.
  * Errors: none. */
-DOP_API void dop_alias_place(dop_alias *a, const float *psd, double noise, dop_alias_frame *out);
+DOP_API void dop_alias_push(dop_alias *a, const float *psd, double noise, dop_alias_frame *out);
 
 /* A frequency mapped into the last frame's range [lo, lo + fs). Errors: none. */
 DOP_API double dop_alias_map_hz(const dop_alias *a, double f_hz);

@@ -67,9 +67,8 @@ typedef struct dop_envelope_result {
 
 typedef struct dop_envelope dop_envelope;
 
-/* Life: config_default, create, compute (the push: one frame in, its
- * envelopes out, so no flush), reset, destroy. Named compute because the
- * result is the frame's own; the only state kept between frames is a
+/* Life: config_default, create, push (one frame in, its envelopes out, so
+ * no flush), reset, destroy. The only state kept between frames is a
  * running median of the frame power, which widens the wall gap over
  * clutter bursts.
  *
@@ -84,13 +83,13 @@ DOP_API dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envel
 
 /* psd: `bins` values, fft-shifted; noise: noise PSD level (same units).
  * Never allocates. Errors: none. */
-DOP_API void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
+DOP_API void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out);
 
 /* The same over a part of the axis: the forward side spans bins 1..fwd_bins
  * above 0 Hz and the reverse side 1..rev_bins below (each at most the full
  * side). For a spectrum laid out on an extended axis (alias.h) whose range
  * is [lo, lo + fs): the envelopes then see exactly that range. Errors: none. */
-DOP_API void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+DOP_API void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
                                        dop_envelope_result *out);
 
 /* Forget the running frame power (as after create). Errors: none. */

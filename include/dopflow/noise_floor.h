@@ -12,11 +12,11 @@
  * constant rise_time_s); the caller keeps artifact frames (bursts,
  * dropouts) out, so they cannot lift or sink the floor.
  *
- * Life: config_default, create, update (the push), reset, destroy. The push
- * is split in two public halves, frame_estimate and feed, because the
- * caller decides between them whether the frame is an artifact to keep
- * out; update is both in one call. No flush: the level is current after
- * every frame. */
+ * Life: config_default, create, push (one frame's PSD in, the tracked
+ * level out), reset, destroy. The push is also split in two public halves,
+ * frame_estimate and push_estimate, because the caller decides between
+ * them whether the frame is an artifact to keep out. No flush: the level is
+ * current after every frame. */
 #ifndef DOPFLOW_NOISE_FLOOR_H
 #define DOPFLOW_NOISE_FLOOR_H
 
@@ -54,10 +54,11 @@ DOP_API double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *
 
 /* Track a per-frame estimate; returns the tracked noise PSD level. Frames
  * judged to be artifacts should not be fed. Errors: none. */
-DOP_API double dop_noise_floor_feed(dop_noise_floor *nf, double frame_estimate);
+DOP_API double dop_noise_floor_push_estimate(dop_noise_floor *nf, double frame_estimate);
 
-/* frame_estimate + feed in one call. Errors: none. */
-DOP_API double dop_noise_floor_update(dop_noise_floor *nf, const float *psd);
+/* The push: frame_estimate + push_estimate in one call; returns the
+ * tracked level. Errors: none. */
+DOP_API double dop_noise_floor_push(dop_noise_floor *nf, const float *psd);
 
 /* Tracked level (negative before the first frame). Errors: none. */
 DOP_API double dop_noise_floor_level(const dop_noise_floor *nf);

@@ -24,8 +24,8 @@
  * spectrum comes back untouched (the very same buffer). Memory: a few
  * floats per bin; no latency.
  *
- * Life: config_default, create, remove (the push: one frame in, the same
- * frame out, so no flush), reset, destroy. */
+ * Life: config_default, create, push (one frame in, the same frame with
+ * its lines removed, so no flush), reset, destroy. */
 #ifndef DOPFLOW_SPECTRAL_LINES_H
 #define DOPFLOW_SPECTRAL_LINES_H
 
@@ -61,7 +61,7 @@ DOP_API dop_status dop_spectral_lines_create(const dop_spectral_lines_config *cf
 /* Feed one power spectrum (cfg.bins values) and get it back without the
  * lines found so far: psd itself when there are none, else a buffer owned
  * by s, valid until the next call. Never allocates. Errors: none. */
-DOP_API const float *dop_spectral_lines_remove(dop_spectral_lines *s, const float *psd);
+DOP_API const float *dop_spectral_lines_push(dop_spectral_lines *s, const float *psd);
 
 /* Bins in lines now (0: none), and frames whose spectrum had a line
  * removed. Errors: none. */

@@ -62,7 +62,7 @@ static void baseline_layout(void **state)
     band_psd(psd, 1000.0, 3000.0);
     dop_alias *a = make(0.0, 0, 0.0);
     dop_alias_frame fr;
-    dop_alias_place(a, psd, NOISE, &fr);
+    dop_alias_push(a, psd, NOISE, &fr);
     assert_float_equal(fr.lo_hz, -FS_HZ / 2.0, 1e-9);
     assert_int_equal(fr.unwrapped, 0);
     assert_float_equal(ext_at(&fr, 2000.0), BAND, 0.0);
@@ -82,7 +82,7 @@ static void baseline_shift_moves_the_range(void **state)
     band_psd(psd, 5000.0, 7000.0);
     dop_alias *a = make(FS_HZ / 4.0, 0, 0.0);
     dop_alias_frame fr;
-    dop_alias_place(a, psd, NOISE, &fr);
+    dop_alias_push(a, psd, NOISE, &fr);
     assert_float_equal(fr.lo_hz, -FS_HZ / 4.0, 1e-9);
     for (double f = 5000.0; f < 7000.0; f += BIN_HZ) assert_float_equal(ext_at(&fr, f), BAND, 0.0);
     assert_float_equal(ext_at(&fr, 6900.0 - FS_HZ), NOISE, 0.0); /* the wrapped copy is gone */
@@ -106,7 +106,7 @@ static void crossing_band_is_unwrapped(void **state)
     band_psd(psd, 3000.0, 7000.0);
     dop_alias *a = make(0.0, 1, 300.0);
     dop_alias_frame fr;
-    dop_alias_place(a, psd, NOISE, &fr);
+    dop_alias_push(a, psd, NOISE, &fr);
     assert_int_equal(fr.unwrapped, 1);
     /* The cut lies in the empty stretch (-5800, -300) Hz... */
     assert_true(fr.lo_hz > -5800.0 && fr.lo_hz < -300.0);
@@ -119,7 +119,7 @@ static void crossing_band_is_unwrapped(void **state)
     dop_alias_destroy(a);
 
     dop_alias *plain = make(0.0, 0, 300.0);
-    dop_alias_place(plain, psd, NOISE, &fr);
+    dop_alias_push(plain, psd, NOISE, &fr);
     assert_int_equal(fr.unwrapped, 0);
     assert_float_equal(ext_at(&fr, 6900.0), NOISE, 0.0);
     assert_float_equal(ext_at(&fr, 6900.0 - FS_HZ), BAND, 0.0);
@@ -137,9 +137,9 @@ static void band_inside_the_range_stays(void **state)
     band_psd(inside, -3000.0, 2000.0);
     dop_alias *a = make(0.0, 1, 300.0);
     dop_alias_frame fr;
-    dop_alias_place(a, wrapped, NOISE, &fr);
+    dop_alias_push(a, wrapped, NOISE, &fr);
     assert_int_equal(fr.unwrapped, 1);
-    dop_alias_place(a, inside, NOISE, &fr);
+    dop_alias_push(a, inside, NOISE, &fr);
     assert_int_equal(fr.unwrapped, 0);
     assert_float_equal(fr.lo_hz, -FS_HZ / 2.0, 1e-9);
     assert_float_equal(ext_at(&fr, -2500.0), BAND, 0.0);

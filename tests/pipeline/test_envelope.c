@@ -40,7 +40,7 @@ static void fmax_methods_find_band_edge(void **state)
         dop_envelope *env = NULL;
         assert_int_equal(dop_envelope_create(&cfg, &env, NULL), DOP_OK);
         dop_envelope_result r;
-        dop_envelope_compute(env, psd, noise, &r);
+        dop_envelope_push(env, psd, noise, &r);
         print_message("method %d: fmax %.0f Hz (true %.0f), fmean %.0f Hz (true %.0f)\n", m, r.fmax_forward_hz, fmax,
                       r.fmean_hz, fmax / 2);
         assert_true(fabs(r.fmax_forward_hz - fmax) <= 4 * df);
@@ -57,7 +57,7 @@ static void fmax_methods_find_band_edge(void **state)
     dop_envelope *env = NULL;
     assert_int_equal(dop_envelope_create(&cfg, &env, NULL), DOP_OK);
     dop_envelope_result r;
-    dop_envelope_compute(env, psd, noise, &r);
+    dop_envelope_push(env, psd, noise, &r);
     assert_false(r.has_signal);
     assert_float_equal(r.fmean_hz, 0.0, 0.0);
     dop_envelope_destroy(env);

@@ -41,7 +41,7 @@ static void noise_floor_of_white_noise(void **state)
     double level = 0.0;
     for (size_t i = 0; i + 100 <= n; i += 100) {
         assert_int_equal(dop_spectrum_push(s, x + i, 100, psd_capture_last, &c), DOP_OK);
-        if (c.psd) level = dop_noise_floor_update(nf, c.psd);
+        if (c.psd) level = dop_noise_floor_push(nf, c.psd);
     }
     double truth = noise_power / FS;
     print_message("noise floor %.4g, truth %.4g (%+.1f%%)\n", level, truth, 100.0 * (level / truth - 1.0));

@@ -84,7 +84,7 @@ static outcome run(const band *b, int with_blood, double seconds, size_t stop)
         for (size_t k = 0; k < BINS; k++) psd[k] = k < stop ? 1e-6f * speckle(NOISE) : speckle(NOISE);
         if (with_blood) add_band(psd, &blood);
         if (b) add_band(psd, b);
-        const float *clean = dop_spectral_lines_remove(s, psd);
+        const float *clean = dop_spectral_lines_push(s, psd);
         if (clean != psd) o.frames_changed++;
         if (b && i >= frames - tail) {
             for (size_t k = b->first; k < b->first + b->width; k++) sum += clean[k];

@@ -117,7 +117,7 @@ static double time_noise_floor(stage_ctx *c)
     double t0 = now_s();
     for (size_t m = 0; m < c->frames; m++) {
         double est = dop_noise_floor_frame_estimate(c->nf, c->psd + m * c->bins);
-        c->noise[m] = dop_noise_floor_feed(c->nf, est);
+        c->noise[m] = dop_noise_floor_push_estimate(c->nf, est);
     }
     return now_s() - t0;
 }
@@ -129,7 +129,7 @@ static double time_envelopes(stage_ctx *c, double diameter_mm)
     double t0 = now_s();
     for (size_t m = 0; m < c->frames; m++) {
         dop_envelope_result r;
-        dop_envelope_compute(c->env, c->psd + m * c->bins, c->noise[m], &r);
+        dop_envelope_push(c->env, c->psd + m * c->bins, c->noise[m], &r);
         dop_frame *f = &c->block[m];
         memset(f, 0, sizeof *f);
         f->index = (int64_t)(c->total_frames + m);
