@@ -21,6 +21,7 @@
  * left to right. The frame power of step 1 is summed in lanes and re-summed
  * left to right only when a decision hangs on its last bits. */
 #include "dopflow/envelope.h"
+#include "dopflow/clutter_band.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -35,8 +36,14 @@
 #define CLUTTER_RATIO 10.0     /* 10 dB above the bins beyond: clutter, not blood */
 #define MAX_CLUTTER_HZ 500.0   /* the adaptive gap never grows beyond this */
 #define CLUTTER_POWER_RATIO 4.0 /* frame power 6 dB above its running median: clutter */
-#define MEDIAN_STEP 0.02
-#define SYMMETRIC_MIN 3.0      /* both mirror bins this far above the noise: symmetric clutter */       /* ln-power step of the median tracker per frame */
+#define MEDIAN_STEP 0.02       /* ln-power step of the median trackers per frame */
+/* The mean velocity's clutter band (clutter_band.h). Chosen on a sweep of
+ * the Shoemaker demo cohorts of both simulator models (spectral and
+ * scatterers; excess 1-4, edge 2-10, fit 2-4 bins, README "Accuracy") and
+ * checked on the accuracy table's own seeds (docs/ACCURACY.md): */
+#define BAND_EXCESS_RATIO 2.0  /* band power over 2 x the typical blood power: clutter */
+#define BAND_EDGE_RATIO 4.0    /* band edge: local power 6 dB over the blood beyond */
+#define BAND_FIT_BINS 2        /* passband bins per side fitted by the refill model */
 
 struct dop_envelope {
     dop_envelope_config cfg;
@@ -50,7 +57,10 @@ struct dop_envelope {
     size_t frame_lo, frame_hi; /* this frame's gap, widened over clutter */
     size_t max_gap_bins;    /* widest adaptive half-gap, bins */
     double log_typical_power; /* running median of ln(frame power outside the gap) */
+    double log_typical_blood; /* running median of ln(frame power outside the clutter band) */
     int have_typical;
+    int clutter;            /* this frame's mean uses a clutter band */
+    dop_clutter_band_levels band; /* the clutter band and its refill model */
     double *w;              /* corrected spectrum (with noise) */
     double *cumulative;     /* running sums of the forward side, bins/2 + 1 */
     double *cumulative_rev; /* and of the reverse side */
@@ -199,6 +209,52 @@ static void corrected_bins(dop_envelope *env, const float *psd)
     for (size_t k = hi; k < n; k++) w[k] = psd[k];
 }
 
+/* Sign-step median tracker (stochastic approximation of the median) of a
+ * log power, slowed tenfold in clutter frames so that massage strokes
+ * barely move it. */
+static void track_median(double *log_typical, double log_power, int clutter)
+{
+    double step = clutter ? MEDIAN_STEP / 10.0 : MEDIAN_STEP;
+    *log_typical += log_power > *log_typical ? step : -step;
+}
+
+/* The clutter band of the mean velocity (clutter_band.h), from the
+ * corrected spectrum before any gap is filled; power_outside: the frame's
+ * power outside the fixed gap. The blood's Doppler power stays about
+ * constant over the cardiac cycle (the same scatterers, the spectrum only
+ * reshaped), so a low-frequency excess beyond the fixed gap holding more
+ * than BAND_EXCESS_RATIO x the typical blood power is clutter: blood
+ * slowed to near zero in diastole holds at most about that power. The
+ * typical blood power is the running median of the power outside the
+ * frame's band, so the clutter itself does not raise it. */
+static void clutter_band(dop_envelope *env, double power_outside)
+{
+    const size_t n = env->cfg.bins, c = env->centre;
+    const size_t lo = env->gap_lo, hi = env->gap_hi;
+    if (!env->have_typical) env->log_typical_blood = log(power_outside + 1e-300);
+    const double typical = exp(env->log_typical_blood);
+    size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+    size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+    double excess = 0.0;
+    for (size_t k = b_lo; k < lo; k++) excess += env->w[k];
+    for (size_t k = hi + 1; k <= b_hi; k++) excess += env->w[k];
+    env->clutter = excess > BAND_EXCESS_RATIO * typical;
+    if (env->clutter) {
+        /* A bin holding more than 1/CLUTTER_POWER_RATIO of the typical blood
+         * power is clutter too, even inside a broad lump: blood spreads its
+         * power over its velocity band. */
+        const double limit = typical / CLUTTER_POWER_RATIO;
+        b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        excess = 0.0;
+        for (size_t k = b_lo; k < lo; k++) excess += env->w[k];
+        for (size_t k = hi + 1; k <= b_hi; k++) excess += env->w[k];
+        dop_clutter_band_model(env->w, n, b_lo, b_hi, BAND_FIT_BINS, &env->band);
+    }
+    double blood = env->clutter ? power_outside - excess : power_outside;
+    track_median(&env->log_typical_blood, log(blood > 0.0 ? blood : 1e-300), env->clutter);
+}
+
 /* Step 1: compensated, gap-filled spectrum into env->w; the frame's gap
  * (fixed wall-filter gap, widened over clutter) into frame_lo..frame_hi. */
 static void correct_spectrum(dop_envelope *env, const float *psd)
@@ -206,6 +262,7 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
     const size_t n = env->cfg.bins;
     env->frame_lo = env->gap_lo;
     env->frame_hi = env->gap_hi;
+    env->clutter = 0;
     corrected_bins(env, psd);
     if (env->gap_lo > env->gap_hi) return;
     size_t lo = env->gap_lo, hi = env->gap_hi;
@@ -233,15 +290,13 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
         for (size_t k = hi + 1; k < n; k++) power += env->w[k];
         log_power = log(power + 1e-300);
     }
+    clutter_band(env, exp(log_power));
     if (!env->have_typical) {
         env->log_typical_power = log_power;
         env->have_typical = 1;
     }
     int clutter = log_power > env->log_typical_power + log(CLUTTER_POWER_RATIO);
-    /* Sign-step median tracker (stochastic approximation of the median),
-     * slowed tenfold during clutter so that massage strokes barely move it. */
-    double step = clutter ? MEDIAN_STEP / 10.0 : MEDIAN_STEP;
-    env->log_typical_power += log_power > env->log_typical_power ? step : -step;
+    track_median(&env->log_typical_power, log_power, clutter);
     if (!clutter) goto interpolate;
     /* A bin holding more than a tenth of the typical total blood power is
      * clutter too: blood spreads its power over its velocity band. */
@@ -445,9 +500,19 @@ void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise
     out->has_signal = fwd > 0 || rev > 0;
     if (!out->has_signal) return;
 
-    /* Step 3: intensity-weighted mean over the band, gap included. */
+    /* Step 3: intensity-weighted mean over the band, gap included; over
+     * clutter, the clutter band refilled from its model. */
     size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
     size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
+    if (env->clutter) {
+        if (env->cfg.one_sided) { /* folded: the forward bins carry both sides */
+            env->band.forward += env->band.reverse;
+            env->band.reverse = 0.0;
+        }
+        dop_clutter_band_refill(env->w, centre, &env->band, side_noise);
+        if (centre - env->band.lo > gap_rev) gap_rev = centre - env->band.lo;
+        if (env->band.hi - centre > gap_fwd) gap_fwd = env->band.hi - centre;
+    }
     size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
     size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     double sum_p = 0.0, sum_pf = 0.0, band_noise = 0.0;
