@@ -57,8 +57,9 @@ struct dop_envelope {
     size_t frame_lo, frame_hi; /* this frame's gap, widened over clutter */
     size_t max_gap_bins;    /* widest adaptive half-gap, bins */
     double log_typical_power; /* running median of ln(frame power outside the gap) */
-    double log_typical_blood; /* running median of ln(frame power outside the clutter band) */
+    double typical_blood;   /* running median of the frame power outside the clutter band */
     int have_typical;
+    double step_up, step_up_slow; /* exp(MEDIAN_STEP), exp(MEDIAN_STEP / 10) */
     int clutter;            /* this frame's mean uses a clutter band */
     dop_clutter_band_levels band; /* the clutter band and its refill model */
     double *w;              /* corrected spectrum (with noise) */
@@ -126,6 +127,8 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
         env->gap_hi = 0;
     }
     env->max_gap_bins = (size_t)ceil(MAX_CLUTTER_HZ / cfg->bin_hz);
+    env->step_up = exp(MEDIAN_STEP);
+    env->step_up_slow = exp(MEDIAN_STEP / 10.0);
     if (env->max_gap_bins > env->centre / 4) env->max_gap_bins = env->centre / 4;
     *out = env;
     return DOP_OK;
@@ -218,6 +221,15 @@ static void track_median(double *log_typical, double log_power, int clutter)
     *log_typical += log_power > *log_typical ? step : -step;
 }
 
+/* Power of bins [b_lo, lo) and (hi, b_hi]: a band beyond the fixed gap. */
+static double band_power(const double *w, size_t b_lo, size_t lo, size_t hi, size_t b_hi)
+{
+    double p = 0.0;
+    for (size_t k = b_lo; k < lo; k++) p += w[k];
+    for (size_t k = hi + 1; k <= b_hi; k++) p += w[k];
+    return p;
+}
+
 /* The clutter band of the mean velocity (clutter_band.h), from the
  * corrected spectrum before any gap is filled; power_outside: the frame's
  * power outside the fixed gap. The blood's Doppler power stays about
@@ -231,28 +243,33 @@ static void clutter_band(dop_envelope *env, double power_outside)
 {
     const size_t n = env->cfg.bins, c = env->centre;
     const size_t lo = env->gap_lo, hi = env->gap_hi;
-    if (!env->have_typical) env->log_typical_blood = log(power_outside + 1e-300);
-    const double typical = exp(env->log_typical_blood);
-    size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
-    size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+    if (!env->have_typical) env->typical_blood = power_outside;
+    const double typical = env->typical_blood;
+    /* The band's power is part of the power outside the fixed gap: when
+     * that is below the threshold, no band can pass it (most frames at
+     * rest), and the walk is skipped. */
     double excess = 0.0;
-    for (size_t k = b_lo; k < lo; k++) excess += env->w[k];
-    for (size_t k = hi + 1; k <= b_hi; k++) excess += env->w[k];
-    env->clutter = excess > BAND_EXCESS_RATIO * typical;
+    env->clutter = 0;
+    if (power_outside > BAND_EXCESS_RATIO * typical) {
+        size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+        size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+        excess = band_power(env->w, b_lo, lo, hi, b_hi);
+        env->clutter = excess > BAND_EXCESS_RATIO * typical;
+    }
     if (env->clutter) {
         /* A bin holding more than 1/CLUTTER_POWER_RATIO of the typical blood
          * power is clutter too, even inside a broad lump: blood spreads its
          * power over its velocity band. */
         const double limit = typical / CLUTTER_POWER_RATIO;
-        b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
-        b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
-        excess = 0.0;
-        for (size_t k = b_lo; k < lo; k++) excess += env->w[k];
-        for (size_t k = hi + 1; k <= b_hi; k++) excess += env->w[k];
+        size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        excess = band_power(env->w, b_lo, lo, hi, b_hi);
         dop_clutter_band_model(env->w, n, b_lo, b_hi, BAND_FIT_BINS, &env->band);
     }
-    double blood = env->clutter ? power_outside - excess : power_outside;
-    track_median(&env->log_typical_blood, log(blood > 0.0 ? blood : 1e-300), env->clutter);
+    /* the median tracker of track_median in linear power: steps are factors */
+    const double blood = env->clutter ? power_outside - excess : power_outside;
+    const double up = env->clutter ? env->step_up_slow : env->step_up;
+    env->typical_blood = blood > typical ? typical * up : typical / up;
 }
 
 /* Step 1: compensated, gap-filled spectrum into env->w; the frame's gap
@@ -280,6 +297,7 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
      * are those of the left-to-right sum. */
     double abs_lo, abs_hi;
     const double fast = lane_sum_abs(env->w + 1, lo - 1, &abs_lo) + lane_sum_abs(env->w + hi + 1, n - hi - 1, &abs_hi);
+    double power_outside = fast;
     const double threshold = env->log_typical_power + log(CLUTTER_POWER_RATIO);
     double log_power = log(fast + 1e-300);
     const double margin = 1e-9; /* >> n 2^-52 relative error + log's rounding */
@@ -289,8 +307,9 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
         for (size_t k = 1; k < lo; k++) power += env->w[k];
         for (size_t k = hi + 1; k < n; k++) power += env->w[k];
         log_power = log(power + 1e-300);
+        power_outside = power;
     }
-    clutter_band(env, exp(log_power));
+    clutter_band(env, power_outside);
     if (!env->have_typical) {
         env->log_typical_power = log_power;
         env->have_typical = 1;
