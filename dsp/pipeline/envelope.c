@@ -461,6 +461,38 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
     }
 }
 
+/* Step 2 on env->w: each side's maximum frequency (bins) and the noise-
+ * subtracted power of its band, 0 where the band is not significant: the
+ * power between 0 and fmax must exceed detect_sigma standard deviations of
+ * a noise-only sum over as many bins. */
+static void side_extents(dop_envelope *env, size_t fwd_bins, size_t rev_bins, double noise, size_t *fwd, size_t *rev,
+                         double *p_fwd, double *p_rev)
+{
+    const size_t centre = env->centre;
+    const double dead = DEAD_BIN_RATIO * noise;
+    const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
+    if (env->cfg.one_sided) {
+        cumulate(env, fwd_bins, 0, 0, dead, noise);
+    } else {
+        /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
+         * (the sums take in every other bin: forward 1..centre-1, reverse
+         * 1..centre). */
+        env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
+        cumulate(env, fwd_bins, rev_bins, 1, dead, noise);
+    }
+    size_t f = side_fmax_bins(env, +1, env->cumulative, fwd_bins, side_noise);
+    size_t r = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, rev_bins, noise);
+    double pf = lane_sum(env->w + centre + 1, f, side_noise);
+    double pr = lane_sum(env->w + centre - r, r, noise);
+    const double sigma = env->cfg.detect_sigma;
+    if (!(f > 0 && pf > sigma * side_noise * sqrt(HANN_ENBW_BINS * (double)f))) f = 0, pf = 0.0;
+    if (!(r > 0 && pr > sigma * noise * sqrt(HANN_ENBW_BINS * (double)r))) r = 0, pr = 0.0;
+    *fwd = f;
+    *rev = r;
+    *p_fwd = pf;
+    *p_rev = pr;
+}
+
 void dop_envelope_compute(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
     dop_envelope_compute_span(env, psd, noise, env->centre - 1, env->centre, out);
@@ -494,24 +526,9 @@ void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise
         env->w[0] = 0.0;
     }
     const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
-    if (env->cfg.one_sided) {
-        cumulate(env, fwd_bins, 0, 0, dead, noise);
-    } else {
-        /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
-         * (the sums take in every other bin: forward 1..centre-1, reverse
-         * 1..centre). */
-        env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
-        cumulate(env, fwd_bins, rev_bins, 1, dead, noise);
-    }
-    size_t fwd = side_fmax_bins(env, +1, env->cumulative, fwd_bins, side_noise);
-    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, rev_bins, noise);
-
-    /* Significance of each side's band: its bins 1..fmax. */
-    double p_fwd = lane_sum(env->w + centre + 1, fwd, side_noise);
-    double p_rev = lane_sum(env->w + centre - rev, rev, noise);
-    const double sigma = env->cfg.detect_sigma;
-    if (!(fwd > 0 && p_fwd > sigma * side_noise * sqrt(HANN_ENBW_BINS * (double)fwd))) fwd = 0, p_fwd = 0.0;
-    if (!(rev > 0 && p_rev > sigma * noise * sqrt(HANN_ENBW_BINS * (double)rev))) rev = 0, p_rev = 0.0;
+    size_t fwd, rev;
+    double p_fwd, p_rev;
+    side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_fwd, &p_rev);
     out->fmax_forward_hz = (double)fwd * df;
     out->fmax_reverse_hz = -(double)rev * df;
     out->power_forward = p_fwd;
@@ -531,6 +548,11 @@ void dop_envelope_compute_span(dop_envelope *env, const float *psd, double noise
         dop_clutter_band_refill(env->w, centre, &env->band, side_noise);
         if (centre - env->band.lo > gap_rev) gap_rev = centre - env->band.lo;
         if (env->band.hi - centre > gap_fwd) gap_fwd = env->band.hi - centre;
+        /* The flow band of the mean from the refilled spectrum: with the
+         * clutter in, the knee of the integrated spectrum can sit at the
+         * clutter's edge and cut the blood off. */
+        double p_f, p_r;
+        side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_f, &p_r);
     }
     size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
     size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
