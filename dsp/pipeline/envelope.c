@@ -21,6 +21,7 @@
  * left to right. The frame power of step 1 is summed in lanes and re-summed
  * left to right only when a decision hangs on its last bits. */
 #include "dopflow/envelope.h"
+#include "dopflow/clutter_band.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -35,8 +36,14 @@
 #define CLUTTER_RATIO 10.0     /* 10 dB above the bins beyond: clutter, not blood */
 #define MAX_CLUTTER_HZ 500.0   /* the adaptive gap never grows beyond this */
 #define CLUTTER_POWER_RATIO 4.0 /* frame power 6 dB above its running median: clutter */
-#define MEDIAN_STEP 0.02
-#define SYMMETRIC_MIN 3.0      /* both mirror bins this far above the noise: symmetric clutter */       /* ln-power step of the median tracker per frame */
+#define MEDIAN_STEP 0.02       /* ln-power step of the median trackers per frame */
+/* The mean velocity's clutter band (clutter_band.h). Chosen on a sweep of
+ * the Shoemaker demo cohorts of both simulator models (spectral and
+ * scatterers; excess 1-4, edge 2-10, fit 2-4 bins, README "Accuracy") and
+ * checked on the accuracy table's own seeds (docs/ACCURACY.md): */
+#define BAND_EXCESS_RATIO 2.0  /* band power over 2 x the typical blood power: clutter */
+#define BAND_EDGE_RATIO 4.0    /* band edge: local power 6 dB over the blood beyond */
+#define BAND_FIT_BINS 2        /* passband bins per side fitted by the refill model */
 
 struct dop_envelope {
     dop_envelope_config cfg;
@@ -50,7 +57,11 @@ struct dop_envelope {
     size_t frame_lo, frame_hi; /* this frame's gap, widened over clutter */
     size_t max_gap_bins;    /* widest adaptive half-gap, bins */
     double log_typical_power; /* running median of ln(frame power outside the gap) */
+    double typical_blood;   /* running median of the frame power outside the clutter band */
     int have_typical;
+    double step_up, step_up_slow; /* exp(MEDIAN_STEP), exp(MEDIAN_STEP / 10) */
+    int clutter;            /* this frame's mean uses a clutter band */
+    dop_clutter_band_levels band; /* the clutter band and its refill model */
     double *w;              /* corrected spectrum (with noise) */
     double *cumulative;     /* running sums of the forward side, bins/2 + 1 */
     double *cumulative_rev; /* and of the reverse side */
@@ -116,6 +127,8 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
         env->gap_hi = 0;
     }
     env->max_gap_bins = (size_t)ceil(MAX_CLUTTER_HZ / cfg->bin_hz);
+    env->step_up = exp(MEDIAN_STEP);
+    env->step_up_slow = exp(MEDIAN_STEP / 10.0);
     if (env->max_gap_bins > env->centre / 4) env->max_gap_bins = env->centre / 4;
     *out = env;
     return DOP_OK;
@@ -199,6 +212,66 @@ static void corrected_bins(dop_envelope *env, const float *psd)
     for (size_t k = hi; k < n; k++) w[k] = psd[k];
 }
 
+/* Sign-step median tracker (stochastic approximation of the median) of a
+ * log power, slowed tenfold in clutter frames so that massage strokes
+ * barely move it. */
+static void track_median(double *log_typical, double log_power, int clutter)
+{
+    double step = clutter ? MEDIAN_STEP / 10.0 : MEDIAN_STEP;
+    *log_typical += log_power > *log_typical ? step : -step;
+}
+
+/* Power of bins [b_lo, lo) and (hi, b_hi]: a band beyond the fixed gap. */
+static double band_power(const double *w, size_t b_lo, size_t lo, size_t hi, size_t b_hi)
+{
+    double p = 0.0;
+    for (size_t k = b_lo; k < lo; k++) p += w[k];
+    for (size_t k = hi + 1; k <= b_hi; k++) p += w[k];
+    return p;
+}
+
+/* The clutter band of the mean velocity (clutter_band.h), from the
+ * corrected spectrum before any gap is filled; power_outside: the frame's
+ * power outside the fixed gap. The blood's Doppler power stays about
+ * constant over the cardiac cycle (the same scatterers, the spectrum only
+ * reshaped), so a low-frequency excess beyond the fixed gap holding more
+ * than BAND_EXCESS_RATIO x the typical blood power is clutter: blood
+ * slowed to near zero in diastole holds at most about that power. The
+ * typical blood power is the running median of the power outside the
+ * frame's band, so the clutter itself does not raise it. */
+static void clutter_band(dop_envelope *env, double power_outside)
+{
+    const size_t n = env->cfg.bins, c = env->centre;
+    const size_t lo = env->gap_lo, hi = env->gap_hi;
+    if (!env->have_typical) env->typical_blood = power_outside;
+    const double typical = env->typical_blood;
+    /* The band's power is part of the power outside the fixed gap: when
+     * that is below the threshold, no band can pass it (most frames at
+     * rest), and the walk is skipped. */
+    double excess = 0.0;
+    env->clutter = 0;
+    if (power_outside > BAND_EXCESS_RATIO * typical) {
+        size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+        size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, INFINITY);
+        excess = band_power(env->w, b_lo, lo, hi, b_hi);
+        env->clutter = excess > BAND_EXCESS_RATIO * typical;
+    }
+    if (env->clutter) {
+        /* A bin holding more than 1/CLUTTER_POWER_RATIO of the typical blood
+         * power is clutter too, even inside a broad lump: blood spreads its
+         * power over its velocity band. */
+        const double limit = typical / CLUTTER_POWER_RATIO;
+        size_t b_hi = dop_clutter_band_edge(env->w, n, c, hi + 1, +1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        size_t b_lo = dop_clutter_band_edge(env->w, n, c, lo - 1, -1, env->max_gap_bins, BAND_EDGE_RATIO, limit);
+        excess = band_power(env->w, b_lo, lo, hi, b_hi);
+        dop_clutter_band_model(env->w, n, b_lo, b_hi, BAND_FIT_BINS, &env->band);
+    }
+    /* the median tracker of track_median in linear power: steps are factors */
+    const double blood = env->clutter ? power_outside - excess : power_outside;
+    const double up = env->clutter ? env->step_up_slow : env->step_up;
+    env->typical_blood = blood > typical ? typical * up : typical / up;
+}
+
 /* Step 1: compensated, gap-filled spectrum into env->w; the frame's gap
  * (fixed wall-filter gap, widened over clutter) into frame_lo..frame_hi. */
 static void correct_spectrum(dop_envelope *env, const float *psd)
@@ -206,6 +279,7 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
     const size_t n = env->cfg.bins;
     env->frame_lo = env->gap_lo;
     env->frame_hi = env->gap_hi;
+    env->clutter = 0;
     corrected_bins(env, psd);
     if (env->gap_lo > env->gap_hi) return;
     size_t lo = env->gap_lo, hi = env->gap_hi;
@@ -223,6 +297,7 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
      * are those of the left-to-right sum. */
     double abs_lo, abs_hi;
     const double fast = lane_sum_abs(env->w + 1, lo - 1, &abs_lo) + lane_sum_abs(env->w + hi + 1, n - hi - 1, &abs_hi);
+    double power_outside = fast;
     const double threshold = env->log_typical_power + log(CLUTTER_POWER_RATIO);
     double log_power = log(fast + 1e-300);
     const double margin = 1e-9; /* >> n 2^-52 relative error + log's rounding */
@@ -232,16 +307,15 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
         for (size_t k = 1; k < lo; k++) power += env->w[k];
         for (size_t k = hi + 1; k < n; k++) power += env->w[k];
         log_power = log(power + 1e-300);
+        power_outside = power;
     }
+    clutter_band(env, power_outside);
     if (!env->have_typical) {
         env->log_typical_power = log_power;
         env->have_typical = 1;
     }
     int clutter = log_power > env->log_typical_power + log(CLUTTER_POWER_RATIO);
-    /* Sign-step median tracker (stochastic approximation of the median),
-     * slowed tenfold during clutter so that massage strokes barely move it. */
-    double step = clutter ? MEDIAN_STEP / 10.0 : MEDIAN_STEP;
-    env->log_typical_power += log_power > env->log_typical_power ? step : -step;
+    track_median(&env->log_typical_power, log_power, clutter);
     if (!clutter) goto interpolate;
     /* A bin holding more than a tenth of the typical total blood power is
      * clutter too: blood spreads its power over its velocity band. */
@@ -387,6 +461,38 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
     }
 }
 
+/* Step 2 on env->w: each side's maximum frequency (bins) and the noise-
+ * subtracted power of its band, 0 where the band is not significant: the
+ * power between 0 and fmax must exceed detect_sigma standard deviations of
+ * a noise-only sum over as many bins. */
+static void side_extents(dop_envelope *env, size_t fwd_bins, size_t rev_bins, double noise, size_t *fwd, size_t *rev,
+                         double *p_fwd, double *p_rev)
+{
+    const size_t centre = env->centre;
+    const double dead = DEAD_BIN_RATIO * noise;
+    const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
+    if (env->cfg.one_sided) {
+        cumulate(env, fwd_bins, 0, 0, dead, noise);
+    } else {
+        /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
+         * (the sums take in every other bin: forward 1..centre-1, reverse
+         * 1..centre). */
+        env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
+        cumulate(env, fwd_bins, rev_bins, 1, dead, noise);
+    }
+    size_t f = side_fmax_bins(env, +1, env->cumulative, fwd_bins, side_noise);
+    size_t r = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, rev_bins, noise);
+    double pf = lane_sum(env->w + centre + 1, f, side_noise);
+    double pr = lane_sum(env->w + centre - r, r, noise);
+    const double sigma = env->cfg.detect_sigma;
+    if (!(f > 0 && pf > sigma * side_noise * sqrt(HANN_ENBW_BINS * (double)f))) f = 0, pf = 0.0;
+    if (!(r > 0 && pr > sigma * noise * sqrt(HANN_ENBW_BINS * (double)r))) r = 0, pr = 0.0;
+    *fwd = f;
+    *rev = r;
+    *p_fwd = pf;
+    *p_rev = pr;
+}
+
 void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
     dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
@@ -420,24 +526,9 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
         env->w[0] = 0.0;
     }
     const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
-    if (env->cfg.one_sided) {
-        cumulate(env, fwd_bins, 0, 0, dead, noise);
-    } else {
-        /* The dead-bin rule for every bin: 0 Hz here, the rest while summing
-         * (the sums take in every other bin: forward 1..centre-1, reverse
-         * 1..centre). */
-        env->w[centre] = env->w[centre] < dead ? noise : env->w[centre];
-        cumulate(env, fwd_bins, rev_bins, 1, dead, noise);
-    }
-    size_t fwd = side_fmax_bins(env, +1, env->cumulative, fwd_bins, side_noise);
-    size_t rev = env->cfg.one_sided ? 0 : side_fmax_bins(env, -1, env->cumulative_rev, rev_bins, noise);
-
-    /* Significance of each side's band: its bins 1..fmax. */
-    double p_fwd = lane_sum(env->w + centre + 1, fwd, side_noise);
-    double p_rev = lane_sum(env->w + centre - rev, rev, noise);
-    const double sigma = env->cfg.detect_sigma;
-    if (!(fwd > 0 && p_fwd > sigma * side_noise * sqrt(HANN_ENBW_BINS * (double)fwd))) fwd = 0, p_fwd = 0.0;
-    if (!(rev > 0 && p_rev > sigma * noise * sqrt(HANN_ENBW_BINS * (double)rev))) rev = 0, p_rev = 0.0;
+    size_t fwd, rev;
+    double p_fwd, p_rev;
+    side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_fwd, &p_rev);
     out->fmax_forward_hz = (double)fwd * df;
     out->fmax_reverse_hz = -(double)rev * df;
     out->power_forward = p_fwd;
@@ -445,9 +536,24 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
     out->has_signal = fwd > 0 || rev > 0;
     if (!out->has_signal) return;
 
-    /* Step 3: intensity-weighted mean over the band, gap included. */
+    /* Step 3: intensity-weighted mean over the band, gap included; over
+     * clutter, the clutter band refilled from its model. */
     size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
     size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
+    if (env->clutter) {
+        if (env->cfg.one_sided) { /* folded: the forward bins carry both sides */
+            env->band.forward += env->band.reverse;
+            env->band.reverse = 0.0;
+        }
+        dop_clutter_band_refill(env->w, centre, &env->band, side_noise);
+        if (centre - env->band.lo > gap_rev) gap_rev = centre - env->band.lo;
+        if (env->band.hi - centre > gap_fwd) gap_fwd = env->band.hi - centre;
+        /* The flow band of the mean from the refilled spectrum: with the
+         * clutter in, the knee of the integrated spectrum can sit at the
+         * clutter's edge and cut the blood off. */
+        double p_f, p_r;
+        side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_f, &p_r);
+    }
     size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
     size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     double sum_p = 0.0, sum_pf = 0.0, band_noise = 0.0;
