@@ -4,20 +4,9 @@
  * band: nothing per sample. */
 #include "dopflow/clutter_band.h"
 
-#define EDGE_GUARD 8 /* bins kept free at either end of the spectrum */
+#include "core/median.h"
 
-/* Median of five values. */
-static double median5(double a, double b, double c, double d, double e)
-{
-    double t[5] = {a, b, c, d, e};
-    for (int i = 1; i < 5; i++)
-        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
-            double x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    return t[2];
-}
+#define EDGE_GUARD 8 /* bins kept free at either end of the spectrum */
 
 /* Bin k + s dir, s >= 0 (no wrap: the callers keep EDGE_GUARD bins free). */
 static inline double at(const double *w, size_t k, int dir, size_t s)
@@ -36,8 +25,9 @@ size_t dop_clutter_band_edge(const double *w, size_t bins, size_t centre, size_t
         /* local power (bins k, k + dir) against the blood level beyond
          * (bins k + 2 dir .. k + 6 dir), both in power per bin */
         double local = 0.5 * (at(w, k, dir, 0) + at(w, k, dir, 1));
-        double beyond = median5(at(w, k, dir, 2), at(w, k, dir, 3), at(w, k, dir, 4), at(w, k, dir, 5),
-                                at(w, k, dir, 6));
+        const double five[5] = {at(w, k, dir, 2), at(w, k, dir, 3), at(w, k, dir, 4), at(w, k, dir, 5),
+                                at(w, k, dir, 6)};
+        double beyond = dop_median5(five);
         if (!(local > ratio * beyond) && !(at(w, k, dir, 0) > limit)) break;
         k = dir > 0 ? k + 1 : k - 1;
     }

@@ -21,6 +21,8 @@
  * left to right. The frame power of step 1 is summed in lanes and re-summed
  * left to right only when a decision hangs on its last bits. */
 #include "dopflow/envelope.h"
+
+#include "core/median.h"
 #include "dopflow/clutter_band.h"
 
 #include <math.h>
@@ -132,19 +134,6 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
     if (env->max_gap_bins > env->centre / 4) env->max_gap_bins = env->centre / 4;
     *out = env;
     return DOP_OK;
-}
-
-/* Median of five values. */
-static double median5(const double *v)
-{
-    double t[5] = {v[0], v[1], v[2], v[3], v[4]};
-    for (int i = 1; i < 5; i++)
-        for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
-            double x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    return t[2];
 }
 
 /* Sum of x[i] - sub over i in [0, n), in four lanes (i mod 4), combined as
@@ -321,10 +310,10 @@ static void correct_spectrum(dop_envelope *env, const float *psd)
      * clutter too: blood spreads its power over its velocity band. */
     const double bin_limit = exp(env->log_typical_power) / CLUTTER_POWER_RATIO;
     while (hi + 7 < n && (hi + 1 - env->centre) < env->max_gap_bins &&
-           (env->w[hi + 1] > bin_limit || env->w[hi + 1] > CLUTTER_RATIO * median5(&env->w[hi + 3])))
+           (env->w[hi + 1] > bin_limit || env->w[hi + 1] > CLUTTER_RATIO * dop_median5(&env->w[hi + 3])))
         hi++;
     while (lo > 7 && (env->centre - (lo - 1)) < env->max_gap_bins &&
-           (env->w[lo - 1] > bin_limit || env->w[lo - 1] > CLUTTER_RATIO * median5(&env->w[lo - 7])))
+           (env->w[lo - 1] > bin_limit || env->w[lo - 1] > CLUTTER_RATIO * dop_median5(&env->w[lo - 7])))
         lo--;
 interpolate:
     env->frame_lo = lo;

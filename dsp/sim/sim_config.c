@@ -96,44 +96,31 @@ const char *dop_sim_artifact_name(dop_sim_artifact_type type)
 dop_sim_config dop_sim_config_default(void)
 {
     dop_sim_config c;
-    memset(&c, 0, sizeof c);
-    c.seed = 1;
-    c.duration_s = 10.0;
-    c.fs_hz = 12500.0;
-    c.format = DOP_SIM_FORMAT_PCM16;
-    c.gates = 1;
-    c.f0_hz = 5e6;
-    c.angle_deg = 60.0;
-    c.c_m_s = 1540.0;
-    c.diameter_mm = 4.0;
-    c.profile = DOP_SIM_PROFILE_PARABOLIC;
-    c.profile_n = 2.0;
-    c.model = DOP_SIM_MODEL_SPECTRAL;
-    c.scat = dop_sim_scatterers_default();
+    memset(&c, 0, sizeof c); /* every field not named below is 0 */
+    c = (dop_sim_config){
+        /* the recording: seed, 10 s at 12.5 kHz, 16-bit PCM, one gate */
+        .seed = 1, .duration_s = 10.0, .fs_hz = 12500.0, .format = DOP_SIM_FORMAT_PCM16, .gates = 1, .block = 128,
+        /* the acquisition: 5 MHz at 60 degrees, 1540 m/s, a 4 mm vessel */
+        .f0_hz = 5e6, .angle_deg = 60.0, .c_m_s = 1540.0, .diameter_mm = 4.0,
+        /* the flow: parabolic, the spectral model (scatterer settings ready) */
+        .profile = DOP_SIM_PROFILE_PARABOLIC, .profile_n = 2.0, .model = DOP_SIM_MODEL_SPECTRAL,
+        .scat = dop_sim_scatterers_default(),
+        /* the change after an onset (none by default) and its time constants, s */
+        .has_event = 0, .onset_s = 0.0, .tau_s = 5.0, .tau_shape_s = 5.0, .tau_hr_s = 3.0,
+        /* heart-rate variability, %, and respiration, Hz */
+        .hrv_percent = 3.0, .rsa_percent = 2.0, .respiration_hz = 0.25,
+        /* the signal: spectral broadening, clutter (NAN: the model's default), wall and tissue motion */
+        .broadening_percent = 4.0, .broadening_hz = 0.0, .clutter_db = NAN,
+        .wall_velocity_mm_s = 3.0, .wall_fraction = 0.3, .tissue_motion_mm = 0.2,
+        .snr_db = NAN, .artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_NONE),
+        .headroom_db = 1.0, .saturation_db = 0.0,
+        .blood = 1, .clutter = 1, .noise = 1, .artifacts = 1,
+    };
+    /* At rest: the triphasic waveform at 10 cm/s and 65 bpm, before and after. */
     dop_sim_waveform_builtin("triphasic", &c.rest.waveform, NULL);
     c.rest.mean_velocity_cm_s = 10.0;
     c.rest.heart_rate_bpm = 65.0;
     c.after = c.rest;
-    c.has_event = 0;
-    c.onset_s = 0.0;
-    c.tau_s = 5.0;
-    c.tau_shape_s = 5.0;
-    c.tau_hr_s = 3.0;
-    c.hrv_percent = 3.0;
-    c.rsa_percent = 2.0;
-    c.respiration_hz = 0.25;
-    c.block = 128;
-    c.broadening_percent = 4.0;
-    c.broadening_hz = 0.0;
-    c.clutter_db = NAN;
-    c.wall_velocity_mm_s = 3.0;
-    c.wall_fraction = 0.3;
-    c.tissue_motion_mm = 0.2;
-    c.snr_db = NAN;
-    c.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_NONE);
-    c.headroom_db = 1.0;
-    c.saturation_db = 0.0;
-    c.blood = c.clutter = c.noise = c.artifacts = 1;
     return c;
 }
 
