@@ -13,6 +13,8 @@
 #include "dopflow/beat_measure.h"
 #include "dopflow/beat_tempo.h"
 
+#include "beat_path.h"
+
 /* The features of a frame: the flow's velocity traces, and the spectral
  * evidence twice: as it is, and with bursts left out (F_*_QUIET). */
 enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES };
@@ -62,6 +64,9 @@ struct dop_beats {
     double *tempo_in[N_USED];        /* decimated window for the tempo estimate */
     int used[N_USED];                /* the features in use: velocity traces, spectral pair */
     int64_t *path;                   /* trace back scratch, `slots` entries */
+    double *line;                    /* scratch: combined onset strengths in a row, `slots` */
+    double *local;                   /* scratch: local scores of the frames scored, `slots` */
+    double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
     /* stream state */
     int64_t hist_first;              /* oldest frame with features */
@@ -176,11 +181,14 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     }
     b->ring = malloc(b->slots * sizeof *b->ring);
     b->path = malloc(b->slots * sizeof *b->path);
+    b->line = malloc(b->slots * sizeof *b->line);
+    b->local = malloc(b->slots * sizeof *b->local);
+    b->scores = malloc((b->slots + 2 * b->max_beat_len + 2) * sizeof *b->scores);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
     b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
     b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
-    int ok = b->ring && b->path && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
+    int ok = b->ring && b->path && b->line && b->local && b->scores && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -651,28 +659,42 @@ static double local_score(const dop_beats *b, int64_t t)
     return m * b->cycle_gain;
 }
 
-/* Path score of frame t: its local score plus the best predecessor's score
- * less the tempo prior (Ellis 2007). */
-static void path_step(dop_beats *b, int64_t t)
+/* The local scores of frames [start, next_seq) into b->local, from the
+ * combined onset strengths of frames [first, next_seq) in b->line: those
+ * whose whole cycle is in the line by the template match in vector lanes,
+ * the others (cut at either end) by local_score. Same bits either way. */
+static void local_scores(dop_beats *b, int64_t first, int64_t start)
 {
-    slot *h = at(b, t);
-    const double o = local_score(b, t);
+    const int64_t half = b->half;
+    int64_t lo = first + half > start ? first + half : start, hi = b->next_seq - 1 - half;
+    if (half == 0 || hi < lo) lo = hi = b->next_seq; /* none in the line */
+    else
+        dop_beat_match(b->line + (lo - half - first), (size_t)(hi - lo + 1), b->cycle, (size_t)(2 * half + 1),
+                       b->cycle_gain, b->local + (lo - start));
+    for (int64_t t = start; t < lo; t++) b->local[t - start] = local_score(b, t);
+    for (int64_t t = hi < lo ? lo : hi + 1; t < b->next_seq; t++) b->local[t - start] = local_score(b, t);
+}
+
+/* Path scores of frames [start, next_seq): each its local score plus the
+ * best predecessor's score less the tempo prior (Ellis 2007), predecessors
+ * between half and twice the period back. */
+static void path_scores(dop_beats *b, int64_t start)
+{
+    const int64_t reach = (int64_t)(2 * b->max_beat_len + 1), base = start - reach;
+    for (int64_t s = base > b->dp_first ? base : b->dp_first; s < start; s++) b->scores[s - base] = at(b, s)->score;
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
-    if (longest > (int64_t)(2 * b->max_beat_len + 1)) longest = (int64_t)(2 * b->max_beat_len + 1);
-    double best = 0.0;
-    int64_t best_tau = -1;
-    for (int64_t d = shortest > 1 ? shortest : 1; d <= longest; d++) {
-        int64_t tau = t - d;
-        if (tau < b->dp_first) break;
-        double v = at(b, tau)->score - b->penalty[d];
-        if (v > best) {
-            best = v;
-            best_tau = tau;
-        }
+    if (longest > reach) longest = reach;
+    const int64_t dlo = shortest > 1 ? shortest : 1;
+    for (int64_t t = start; t < b->next_seq; t++) {
+        const int64_t dhi = longest < t - b->dp_first ? longest : t - b->dp_first;
+        int64_t d;
+        const double best = dop_beat_best_predecessor(b->scores, t - base, b->penalty, dlo, dhi, &d);
+        slot *h = at(b, t);
+        h->score = b->local[t - start] + best;
+        h->back = d > 0 ? t - d : -1;
+        b->scores[t - base] = h->score;
     }
-    h->score = o + best;
-    h->back = best_tau;
 }
 
 /* Onset of the beat whose evidence peaks at node: the foot of the upstroke
@@ -747,8 +769,10 @@ static void advance(dop_beats *b, int final)
     if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
-    for (int64_t t = first; t < b->next_seq; t++) at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
-    for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
+    for (int64_t t = first; t < b->next_seq; t++)
+        b->line[t - first] = at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
+    local_scores(b, first, start);
+    path_scores(b, start);
     b->dp_seq = b->next_seq;
     /* Until two estimates in a row find the same period the path waits a
      * whole window before it is fixed: when the periodicity emerges later
@@ -810,6 +834,9 @@ void dop_beats_destroy(dop_beats *b)
     for (int k = 0; k < N_USED; k++) free(b->tempo_in[k]);
     free(b->ring);
     free(b->path);
+    free(b->line);
+    free(b->local);
+    free(b->scores);
     free(b->penalty);
     free(b->cycle);
     free(b->cycle_trace);
