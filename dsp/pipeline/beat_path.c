@@ -2,6 +2,9 @@
 #include "beat_path.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Two doubles in a vector register (GCC/Clang vector extension; SSE2 on x86-64). */
 typedef double v2d __attribute__((vector_size(16)));
@@ -42,19 +45,45 @@ void dop_beat_match(const double *line, size_t count, const double *cycle, size_
     for (; j < count; j++) out[j] = match_one(line, j, cycle, len) * gain;
 }
 
+/* The largest of s[-d] - penalty[d] over d in [dlo, dhi] and 0 (a value
+ * that is NaN is never the largest). SSE2: two intervals per step in the
+ * two lanes of a maximum, which keeps the lane's value when the new one is
+ * not greater (or NaN). */
+static double largest_gain(const double *s, const double *penalty, int64_t dlo, int64_t dhi)
+{
+    double top = 0.0;
+    int64_t d = dlo;
+#ifdef __SSE2__
+    __m128d best = _mm_setzero_pd();
+    for (; d + 1 <= dhi; d += 2) {
+        const __m128d p = _mm_loadu_pd(penalty + d); /* d, d + 1 */
+        const __m128d v = _mm_sub_pd(_mm_loadu_pd(s - d - 1), _mm_shuffle_pd(p, p, 1));
+        best = _mm_max_pd(v, best);
+    }
+    const double lane[2] = {_mm_cvtsd_f64(best), _mm_cvtsd_f64(_mm_unpackhi_pd(best, best))};
+    top = lane[1] > lane[0] ? lane[1] : lane[0];
+#endif
+    for (; d <= dhi; d++) {
+        const double v = s[-d] - penalty[d];
+        if (v > top) top = v;
+    }
+    return top;
+}
+
+/* The largest value first, then the first interval that reaches it: the
+ * interval that a plain loop in increasing d, replacing its best only by a
+ * strictly greater value, ends with. */
 double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
                                  int64_t *best_d)
 {
-    double best = 0.0;
-    int64_t at = 0;
     const double *s = scores + t;
-    for (int64_t d = dlo; d <= dhi; d++) {
-        const double v = s[-d] - penalty[d];
-        if (v > best) {
-            best = v;
-            at = d;
+    const double top = largest_gain(s, penalty, dlo, dhi);
+    *best_d = 0;
+    if (!(top > 0.0)) return 0.0;
+    for (int64_t d = dlo; d <= dhi; d++)
+        if (s[-d] - penalty[d] == top) {
+            *best_d = d;
+            break;
         }
-    }
-    *best_d = at;
-    return best;
+    return top;
 }
