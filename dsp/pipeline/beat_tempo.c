@@ -23,6 +23,12 @@
 #define PRIOR_PERIOD_S 0.6
 #define PRIOR_OCTAVES 1.0
 
+/* What a feature's last input gave (see feature_period). */
+typedef struct feature_memo {
+    size_t n;                  /* samples; 0: none yet */
+    double mean, sd, z;
+} feature_memo;
+
 struct dop_tempo {
     dop_tempo_config cfg;
     double *standard;          /* DOP_TEMPO_FEATURES x max_samples standardised onsets */
@@ -30,6 +36,8 @@ struct dop_tempo {
     double *acf;               /* max lag + 1 */
     size_t max_lag;
     int avx;                   /* dop_cpu_use_avx() at creation */
+    double *last_in;           /* DOP_TEMPO_FEATURES x max_samples: each feature's last input */
+    feature_memo memo[DOP_TEMPO_FEATURES];
 };
 
 dop_tempo_config dop_tempo_config_default(void)
@@ -53,8 +61,9 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     t->max_lag = (size_t)ceil(2.0 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
     t->standard = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->standard);
     t->combined = malloc(cfg->max_samples * sizeof *t->combined);
+    t->last_in = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->last_in);
     t->acf = malloc((t->max_lag + 1) * sizeof *t->acf);
-    if (!t->standard || !t->combined || !t->acf) {
+    if (!t->standard || !t->combined || !t->last_in || !t->acf) {
         dop_tempo_destroy(t);
         return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     }
@@ -224,6 +233,32 @@ static void standardise(const double *x, size_t n, double *y, double *mean, doub
     *sd = s;
 }
 
+/* Feature k standardised into t->standard and its own period's z into out
+ * (0 when it is constant). An input equal to the last one of feature k
+ * (the same n values, bit for bit, as when the spectral evidence without
+ * bursts is tried after the one with them: the velocity traces are the
+ * same) gives what it gave then, without computing it again. */
+static void feature_period(dop_tempo *t, int k, const double *x, size_t n, size_t lo, size_t hi, size_t top,
+                           dop_tempo_estimate *out)
+{
+    feature_memo *memo = &t->memo[k];
+    double *last = t->last_in + (size_t)k * t->cfg.max_samples;
+    if (memo->n == n && memcmp(last, x, n * sizeof *x) == 0) {
+        out->mean[k] = memo->mean;
+        out->sd[k] = memo->sd;
+        out->feature_z[k] = memo->z;
+        return;
+    }
+    double *y = t->standard + (size_t)k * t->cfg.max_samples;
+    standardise(x, n, y, &out->mean[k], &out->sd[k]);
+    if (out->sd[k] > 0.0) {
+        autocorrelate(y, n, top, t->avx, t->acf);
+        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, t->cfg.rate_hz).z;
+    }
+    memcpy(last, x, n * sizeof *x);
+    *memo = (feature_memo){.n = n, .mean = out->mean[k], .sd = out->sd[k], .z = out->feature_z[k]};
+}
+
 void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
                                dop_tempo_estimate *out)
 {
@@ -244,11 +279,7 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
 
     double best_z = 0.0;
     for (int k = 0; k < DOP_TEMPO_FEATURES; k++) {
-        double *y = t->standard + (size_t)k * t->cfg.max_samples;
-        standardise(onset[k], n, y, &out->mean[k], &out->sd[k]);
-        if (out->sd[k] <= 0.0) continue;
-        autocorrelate(y, n, top, t->avx, t->acf);
-        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, rate).z;
+        feature_period(t, k, onset[k], n, lo, hi, top, out);
         if (out->feature_z[k] > best_z) best_z = out->feature_z[k];
     }
     if (best_z <= 0.0) return;
@@ -274,6 +305,7 @@ void dop_tempo_destroy(dop_tempo *t)
     if (!t) return;
     free(t->standard);
     free(t->combined);
+    free(t->last_in);
     free(t->acf);
     free(t);
 }
