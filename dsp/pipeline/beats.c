@@ -388,6 +388,34 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
     clean[F_FLUX] = clean[F_FLUX_QUIET] = 1;
 }
 
+/* The median of x[0..m) by insertion sort. */
+static double median_of(double *x, size_t m)
+{
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && x[j - 1] > x[j]; j--) {
+            double t = x[j];
+            x[j] = x[j - 1];
+            x[j - 1] = t;
+        }
+    return x[m / 2];
+}
+
+/* The median of five values, none NaN (held values are finite), without
+ * branches: a sorting network of nine comparators (Knuth, TAOCP vol. 3,
+ * 5.3.4), each a minimum and a maximum. The same value as median_of (a -0
+ * and a 0 may change places; the traces' sums, which start at +0, do not
+ * tell them apart). */
+static double median5(double *x)
+{
+    static const int pairs[9][2] = {{0, 1}, {3, 4}, {2, 4}, {2, 3}, {0, 3}, {0, 2}, {1, 4}, {1, 3}, {1, 2}};
+    for (int c = 0; c < 9; c++) {
+        const double a = x[pairs[c][0]], b = x[pairs[c][1]];
+        x[pairs[c][0]] = b < a ? b : a;
+        x[pairs[c][1]] = b < a ? a : b;
+    }
+    return x[2];
+}
+
 /* held, median, trace and onset of feature k at seq. */
 static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
@@ -413,13 +441,7 @@ static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int cl
     double window[MEDIAN_LEN] = {0};
     size_t m = 0;
     for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held[k];
-    for (size_t i = 1; i < m; i++)
-        for (size_t j = i; j > 0 && window[j - 1] > window[j]; j--) {
-            double t = window[j];
-            window[j] = window[j - 1];
-            window[j - 1] = t;
-        }
-    h->median[k] = window[m / 2];
+    h->median[k] = m == 5 ? median5(window) : median_of(window, m);
     double sum = 0.0;
     size_t n = 0;
     for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += at(b, s)->median[k];
@@ -452,22 +474,24 @@ static double combined_onset(const dop_beats *b, int64_t seq)
 static void window_statistics(dop_beats *b, int64_t from)
 {
     const double n = (double)(b->next_seq - from);
-    for (int u = 0; u < N_USED; u++) {
-        const int k = b->used[u];
-        double sum = 0.0, sq = 0.0;
-        for (int64_t s = from; s < b->next_seq; s++) sum += at(b, s)->onset[k];
-        const double mean = sum / n;
-        for (int64_t s = from; s < b->next_seq; s++) sq += (at(b, s)->onset[k] - mean) * (at(b, s)->onset[k] - mean);
-        b->feature_mean[u] = mean;
-        b->feature_sd[u] = sqrt(sq / n);
-    }
+    double sum[N_USED] = {0.0}, sq[N_USED] = {0.0};
+    /* All features in one pass over the frames (each sum in frame order). */
+    for (int64_t s = from; s < b->next_seq; s++)
+        for (int u = 0; u < N_USED; u++) sum[u] += at(b, s)->onset[b->used[u]];
+    for (int u = 0; u < N_USED; u++) b->feature_mean[u] = sum[u] / n;
+    for (int64_t s = from; s < b->next_seq; s++)
+        for (int u = 0; u < N_USED; u++) {
+            const double x = at(b, s)->onset[b->used[u]] - b->feature_mean[u];
+            sq[u] += x * x;
+        }
+    for (int u = 0; u < N_USED; u++) b->feature_sd[u] = sqrt(sq[u] / n);
     b->combined_sd = 1.0;
-    double sq = 0.0;
+    double csq = 0.0;
     for (int64_t s = from; s < b->next_seq; s++) {
         double o = combined_onset(b, s);
-        sq += o * o;
+        csq += o * o;
     }
-    if (sq > 0.0) b->combined_sd = sqrt(sq / n);
+    if (csq > 0.0) b->combined_sd = sqrt(csq / n);
 }
 
 /* Whether a share SIGNAL_SHARE of the frames [from, next_seq) reach
@@ -487,16 +511,16 @@ enum { OF_ONSETS, OF_TRACES };
 static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, int of, dop_tempo_estimate *e)
 {
     const size_t d = b->decimation;
-    for (int u = 0; u < N_USED; u++) {
-        b->used[u] = use[u];
-        for (size_t i = 0; i < n; i++) {
-            double sum = 0.0;
-            for (size_t j = 0; j < d; j++) {
-                const slot *h = at(b, from + (int64_t)(i * d + j));
-                sum += of == OF_TRACES ? h->trace[use[u]] : h->onset[use[u]];
-            }
-            b->tempo_in[u][i] = sum / (double)d;
+    for (int u = 0; u < N_USED; u++) b->used[u] = use[u];
+    /* All features in one pass over the frames (each mean in frame order). */
+    for (size_t i = 0; i < n; i++) {
+        double sum[N_USED] = {0.0};
+        for (size_t j = 0; j < d; j++) {
+            const slot *h = at(b, from + (int64_t)(i * d + j));
+            const double *x = of == OF_TRACES ? h->trace : h->onset;
+            for (int u = 0; u < N_USED; u++) sum[u] += x[use[u]];
         }
+        for (int u = 0; u < N_USED; u++) b->tempo_in[u][i] = sum[u] / (double)d;
     }
     dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
 }
