@@ -2,8 +2,12 @@
 #include "beat_path.h"
 
 #include <string.h>
+#include "core/cpu.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+#if DOP_HAVE_AVX512_PATHS
+#include <immintrin.h>
 #endif
 
 /* Two doubles in a vector register (GCC/Clang vector extension; SSE2 on x86-64). */
@@ -49,10 +53,38 @@ void dop_beat_match(const double *line, size_t count, const double *cycle, size_
  * that is NaN is never the largest). SSE2: two intervals per step in the
  * two lanes of a maximum, which keeps the lane's value when the new one is
  * not greater (or NaN). */
-static double largest_gain(const double *s, const double *penalty, int64_t dlo, int64_t dhi)
+#if DOP_HAVE_AVX512_PATHS
+/* The same with four intervals per step (AVX): d .. d + 3 reversed to meet
+ * s[-d - 3] .. s[-d]; *d_io is where it stopped. */
+__attribute__((target("avx"))) static double largest_gain_avx(const double *s, const double *penalty, int64_t *d_io,
+                                                               int64_t dhi)
+{
+    __m256d best = _mm256_setzero_pd();
+    int64_t d = *d_io;
+    for (; d + 3 <= dhi; d += 4) {
+        const __m256d p = _mm256_loadu_pd(penalty + d);                         /* d .. d + 3 */
+        const __m256d r = _mm256_permute_pd(_mm256_permute2f128_pd(p, p, 1), 5); /* d + 3 .. d */
+        best = _mm256_max_pd(_mm256_sub_pd(_mm256_loadu_pd(s - d - 3), r), best);
+    }
+    double lane[4];
+    _mm256_storeu_pd(lane, best);
+    double top = 0.0;
+    for (int k = 0; k < 4; k++)
+        if (lane[k] > top) top = lane[k];
+    *d_io = d;
+    return top;
+}
+#endif
+
+static double largest_gain(const double *s, const double *penalty, int64_t dlo, int64_t dhi, int avx)
 {
     double top = 0.0;
     int64_t d = dlo;
+#if DOP_HAVE_AVX512_PATHS
+    if (avx) top = largest_gain_avx(s, penalty, &d, dhi);
+#else
+    (void)avx;
+#endif
 #ifdef __SSE2__
     __m128d best = _mm_setzero_pd();
     for (; d + 1 <= dhi; d += 2) {
@@ -61,7 +93,8 @@ static double largest_gain(const double *s, const double *penalty, int64_t dlo, 
         best = _mm_max_pd(v, best);
     }
     const double lane[2] = {_mm_cvtsd_f64(best), _mm_cvtsd_f64(_mm_unpackhi_pd(best, best))};
-    top = lane[1] > lane[0] ? lane[1] : lane[0];
+    if (lane[0] > top) top = lane[0];
+    if (lane[1] > top) top = lane[1];
 #endif
     for (; d <= dhi; d++) {
         const double v = s[-d] - penalty[d];
@@ -74,10 +107,10 @@ static double largest_gain(const double *s, const double *penalty, int64_t dlo, 
  * interval that a plain loop in increasing d, replacing its best only by a
  * strictly greater value, ends with. */
 double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
-                                 int64_t *best_d)
+                                 int avx, int64_t *best_d)
 {
     const double *s = scores + t;
-    const double top = largest_gain(s, penalty, dlo, dhi);
+    const double top = largest_gain(s, penalty, dlo, dhi, avx);
     *best_d = 0;
     if (!(top > 0.0)) return 0.0;
     for (int64_t d = dlo; d <= dhi; d++)

@@ -16,8 +16,9 @@ void dop_beat_match(const double *line, size_t count, const double *cycle, size_
 /* The best predecessor of a beat whose frame has score array index `t`:
  * the first interval d in [dlo, dhi] (frames) with the largest
  * scores[t - d] - penalty[d] above 0. Returns that value (0 when none)
- * and sets *best_d to d (0 when none). */
+ * and sets *best_d to d (0 when none). avx: search with AVX
+ * (dop_cpu_use_avx), the same result. */
 double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
-                                 int64_t *best_d);
+                                 int avx, int64_t *best_d);
 
 #endif

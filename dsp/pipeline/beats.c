@@ -14,6 +14,7 @@
 #include "dopflow/beat_tempo.h"
 
 #include "beat_path.h"
+#include "core/cpu.h"
 
 /* The features of a frame: the flow's velocity traces, and the spectral
  * evidence twice: as it is, and with bursts left out (F_*_QUIET). */
@@ -67,6 +68,7 @@ struct dop_beats {
     double *line;                    /* scratch: combined onset strengths in a row, `slots` */
     double *local;                   /* scratch: local scores of the frames scored, `slots` */
     double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
+    int avx;                         /* dop_cpu_use_avx() at creation */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
     /* stream state */
     int64_t hist_first;              /* oldest frame with features */
@@ -168,6 +170,7 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     if (!b) return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
     b->cfg = *cfg;
     b->output = *output;
+    b->avx = dop_cpu_use_avx();
     set_lengths(b);
     dop_tempo_config tcfg = dop_tempo_config_default();
     tcfg.rate_hz = cfg->frame_rate_hz / (double)b->decimation;
@@ -713,7 +716,7 @@ static void path_scores(dop_beats *b, int64_t start)
     for (int64_t t = start; t < b->next_seq; t++) {
         const int64_t dhi = longest < t - b->dp_first ? longest : t - b->dp_first;
         int64_t d;
-        const double best = dop_beat_best_predecessor(b->scores, t - base, b->penalty, dlo, dhi, &d);
+        const double best = dop_beat_best_predecessor(b->scores, t - base, b->penalty, dlo, dhi, b->avx, &d);
         slot *h = at(b, t);
         h->score = b->local[t - start] + best;
         h->back = d > 0 ? t - d : -1;

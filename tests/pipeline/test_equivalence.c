@@ -37,6 +37,7 @@
 #include "dopflow/result_csv.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/wall_filter.h"
+#include "core/cpu.h"
 #include "core/fmt.h"
 #include "pipeline/beat_path.h"
 #include "io_util.h"
@@ -598,11 +599,14 @@ static void beat_path_matches_plain_loops(void **state)
         }
         for (int64_t t = 200; t < N; t += 37) {
             const int64_t dlo = 1 + (int64_t)(rng() % 60), dhi = dlo - 1 + (int64_t)(rng() % 140);
-            int64_t d, ref_d;
-            const double v = dop_beat_best_predecessor(line, t, penalty, dlo, dhi, &d);
+            int64_t ref_d;
             const double ref = ref_best_predecessor(line, t, penalty, dlo, dhi, &ref_d);
-            assert_memory_equal(&v, &ref, sizeof v);
-            assert_int_equal(d, ref_d);
+            for (int avx = 0; avx <= dop_cpu_use_avx(); avx++) {
+                int64_t d;
+                const double v = dop_beat_best_predecessor(line, t, penalty, dlo, dhi, avx, &d);
+                assert_memory_equal(&v, &ref, sizeof v);
+                assert_int_equal(d, ref_d);
+            }
         }
     }
 }
