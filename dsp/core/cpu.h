@@ -1,6 +1,6 @@
 /* Run-time choice of instruction set (internal to the library).
  *
- * A few exact passes have AVX-512 versions (wall_filter.c, noise_floor.c)
+ * A few exact passes have AVX-512 or AVX versions (wall_filter.c, noise_floor.c, beat_tempo.c)
  * that give the same bits as their SSE2 versions; they are used when the
  * processor has AVX-512F and the environment does not set DOPFLOW_NO_AVX512
  * (which the tests use to run both versions on one machine). Binaries are
@@ -16,5 +16,10 @@
 
 /* 1 when the AVX-512 versions should be used. */
 int dop_cpu_use_avx512(void);
+
+/* 1 when the AVX (256-bit, no FMA) versions should be used (beat_tempo.c):
+ * the processor has AVX and DOPFLOW_NO_AVX512 is not set (it switches off
+ * every path wider than SSE2). */
+int dop_cpu_use_avx(void);
 
 #endif

@@ -6,6 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
+
+#define DOP_TEMPO_AVX DOP_HAVE_AVX512_PATHS /* AVX version of the lag products, chosen at run time */
+#if DOP_TEMPO_AVX
+#include <immintrin.h>
+#endif
+
 #define MAX_LAG_FRACTION 0.6   /* lags up to this fraction of the window */
 #define HALF_PERIOD_SHARE 0.9  /* half the lag: its peak at least this share of the best */
 #define ODD_MULTIPLE_SHARE 0.5 /* ... and a peak at 3 half lags at least this share */
@@ -16,12 +23,21 @@
 #define PRIOR_PERIOD_S 0.6
 #define PRIOR_OCTAVES 1.0
 
+/* What a feature's last input gave (see feature_period). */
+typedef struct feature_memo {
+    size_t n;                  /* samples; 0: none yet */
+    double mean, sd, z;
+} feature_memo;
+
 struct dop_tempo {
     dop_tempo_config cfg;
     double *standard;          /* DOP_TEMPO_FEATURES x max_samples standardised onsets */
     double *combined;          /* max_samples */
     double *acf;               /* max lag + 1 */
     size_t max_lag;
+    int avx;                   /* dop_cpu_use_avx() at creation */
+    double *last_in;           /* DOP_TEMPO_FEATURES x max_samples: each feature's last input */
+    feature_memo memo[DOP_TEMPO_FEATURES];
 };
 
 dop_tempo_config dop_tempo_config_default(void)
@@ -40,12 +56,14 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     dop_tempo *t = calloc(1, sizeof *t);
     if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     t->cfg = *cfg;
+    t->avx = dop_cpu_use_avx();
     /* Lags up to 2 longest periods: the repeat check of a period. */
     t->max_lag = (size_t)ceil(2.0 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
     t->standard = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->standard);
     t->combined = malloc(cfg->max_samples * sizeof *t->combined);
+    t->last_in = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->last_in);
     t->acf = malloc((t->max_lag + 1) * sizeof *t->acf);
-    if (!t->standard || !t->combined || !t->acf) {
+    if (!t->standard || !t->combined || !t->last_in || !t->acf) {
         dop_tempo_destroy(t);
         return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     }
@@ -53,12 +71,13 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     return DOP_OK;
 }
 
-/* x . y over n values, in four independent sums (so that the compiler can
- * use vector registers without reordering one sum). */
-static double dot(const double *x, const double *y, size_t n)
+/* Continues x . y over n values from index i (a multiple of 4) with the
+ * four partial sums s[] of the values before it: value j goes to sum j mod 4
+ * (so that the compiler can use vector registers without reordering one
+ * sum), the last n mod 4 to s[0]; the sums are added in pairs. */
+static double dot_from(const double *x, const double *y, size_t n, size_t i, const double s_in[4])
 {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    size_t i = 0;
+    double s0 = s_in[0], s1 = s_in[1], s2 = s_in[2], s3 = s_in[3];
     for (; i + 4 <= n; i += 4) {
         s0 += x[i] * y[i];
         s1 += x[i + 1] * y[i + 1];
@@ -69,11 +88,57 @@ static double dot(const double *x, const double *y, size_t n)
     return (s0 + s1) + (s2 + s3);
 }
 
-/* Normalised autocorrelation r(0..max_lag) of x (zero mean) into acf. */
-static void autocorrelate(const double *x, size_t n, size_t max_lag, double *acf)
+static double dot(const double *x, const double *y, size_t n)
 {
-    const double r0 = dot(x, x, n);
-    for (size_t lag = 0; lag <= max_lag; lag++) acf[lag] = r0 > 0.0 && lag < n ? dot(x + lag, x, n - lag) / r0 : 0.0;
+    static const double zero[4] = {0.0, 0.0, 0.0, 0.0};
+    return dot_from(x, y, n, 0, zero);
+}
+
+#if DOP_TEMPO_AVX
+/* The lag products p[lag] = dot(x + lag, x, n - lag) of LAG_GROUP lags from
+ * `lag` (all below n) with the same bits as dot: one 4-lane register holds
+ * a lag's four partial sums (multiplication and addition, never fused),
+ * and the lags share the loads of x over the blocks all of them have; each
+ * lag's remaining blocks and tail continue in dot_from. */
+#define LAG_GROUP 4
+__attribute__((target("avx"))) static void lag_group_avx(const double *x, size_t n, size_t lag, double *p)
+{
+    const size_t blocks = (n - lag - (LAG_GROUP - 1)) / 4; /* common to the group */
+    __m256d acc[LAG_GROUP];
+    for (int k = 0; k < LAG_GROUP; k++) acc[k] = _mm256_setzero_pd();
+    for (size_t b = 0; b < blocks; b++) {
+        const __m256d y = _mm256_loadu_pd(x + 4 * b);
+        for (int k = 0; k < LAG_GROUP; k++)
+            acc[k] = _mm256_add_pd(acc[k], _mm256_mul_pd(_mm256_loadu_pd(x + lag + (size_t)k + 4 * b), y));
+    }
+    for (int k = 0; k < LAG_GROUP; k++) {
+        double s[4];
+        _mm256_storeu_pd(s, acc[k]);
+        const size_t l = lag + (size_t)k;
+        p[k] = dot_from(x + l, x, n - l, 4 * blocks, s);
+    }
+}
+#endif
+
+/* p[lag] = dot(x + lag, x, n - lag) for lags 0..top (top < n); avx: use
+ * the AVX version (dop_cpu_use_avx). */
+static void lag_products(const double *x, size_t n, size_t top, int avx, double *p)
+{
+    size_t lag = 0;
+#if DOP_TEMPO_AVX
+    if (avx)
+        for (; lag + LAG_GROUP - 1 <= top; lag += LAG_GROUP) lag_group_avx(x, n, lag, p + lag);
+#endif
+    for (; lag <= top; lag++) p[lag] = dot(x + lag, x, n - lag);
+}
+
+/* Normalised autocorrelation r(0..max_lag) of x (zero mean) into acf. */
+static void autocorrelate(const double *x, size_t n, size_t max_lag, int avx, double *acf)
+{
+    const size_t top = max_lag < n ? max_lag : n - 1;
+    lag_products(x, n, top, avx, acf);
+    const double r0 = acf[0];
+    for (size_t lag = 0; lag <= max_lag; lag++) acf[lag] = r0 > 0.0 && lag <= top ? acf[lag] / r0 : 0.0;
 }
 
 /* Correlation length 1 + 2 sum r(k) up to the first non-positive r. */
@@ -168,6 +233,32 @@ static void standardise(const double *x, size_t n, double *y, double *mean, doub
     *sd = s;
 }
 
+/* Feature k standardised into t->standard and its own period's z into out
+ * (0 when it is constant). An input equal to the last one of feature k
+ * (the same n values, bit for bit, as when the spectral evidence without
+ * bursts is tried after the one with them: the velocity traces are the
+ * same) gives what it gave then, without computing it again. */
+static void feature_period(dop_tempo *t, int k, const double *x, size_t n, size_t lo, size_t hi, size_t top,
+                           dop_tempo_estimate *out)
+{
+    feature_memo *memo = &t->memo[k];
+    double *last = t->last_in + (size_t)k * t->cfg.max_samples;
+    if (memo->n == n && memcmp(last, x, n * sizeof *x) == 0) {
+        out->mean[k] = memo->mean;
+        out->sd[k] = memo->sd;
+        out->feature_z[k] = memo->z;
+        return;
+    }
+    double *y = t->standard + (size_t)k * t->cfg.max_samples;
+    standardise(x, n, y, &out->mean[k], &out->sd[k]);
+    if (out->sd[k] > 0.0) {
+        autocorrelate(y, n, top, t->avx, t->acf);
+        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, t->cfg.rate_hz).z;
+    }
+    memcpy(last, x, n * sizeof *x);
+    *memo = (feature_memo){.n = n, .mean = out->mean[k], .sd = out->sd[k], .z = out->feature_z[k]};
+}
+
 void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO_FEATURES], size_t n,
                                dop_tempo_estimate *out)
 {
@@ -188,11 +279,7 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
 
     double best_z = 0.0;
     for (int k = 0; k < DOP_TEMPO_FEATURES; k++) {
-        double *y = t->standard + (size_t)k * t->cfg.max_samples;
-        standardise(onset[k], n, y, &out->mean[k], &out->sd[k]);
-        if (out->sd[k] <= 0.0) continue;
-        autocorrelate(y, n, top, t->acf);
-        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, rate).z;
+        feature_period(t, k, onset[k], n, lo, hi, top, out);
         if (out->feature_z[k] > best_z) best_z = out->feature_z[k];
     }
     if (best_z <= 0.0) return;
@@ -204,7 +291,7 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
         const double *y = t->standard + (size_t)k * t->cfg.max_samples;
         for (size_t i = 0; i < n; i++) t->combined[i] += out->weight[k] * y[i];
     }
-    autocorrelate(t->combined, n, top, t->acf);
+    autocorrelate(t->combined, n, top, t->avx, t->acf);
     period_pick p = pick_period(t->acf, lo, hi, top, n, rate);
     if (p.lag <= 0.0) return;
     out->period_s = p.lag / rate;
@@ -218,6 +305,7 @@ void dop_tempo_destroy(dop_tempo *t)
     if (!t) return;
     free(t->standard);
     free(t->combined);
+    free(t->last_in);
     free(t->acf);
     free(t);
 }

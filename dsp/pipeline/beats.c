@@ -13,6 +13,9 @@
 #include "dopflow/beat_measure.h"
 #include "dopflow/beat_tempo.h"
 
+#include "beat_path.h"
+#include "core/cpu.h"
+
 /* The features of a frame: the flow's velocity traces, and the spectral
  * evidence twice: as it is, and with bursts left out (F_*_QUIET). */
 enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES };
@@ -62,6 +65,10 @@ struct dop_beats {
     double *tempo_in[N_USED];        /* decimated window for the tempo estimate */
     int used[N_USED];                /* the features in use: velocity traces, spectral pair */
     int64_t *path;                   /* trace back scratch, `slots` entries */
+    double *line;                    /* scratch: combined onset strengths in a row, `slots` */
+    double *local;                   /* scratch: local scores of the frames scored, `slots` */
+    double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
+    int avx;                         /* dop_cpu_use_avx() at creation */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
     /* stream state */
     int64_t hist_first;              /* oldest frame with features */
@@ -163,6 +170,7 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     if (!b) return dop_error_set(err, DOP_ERR_NOMEM, "beats: out of memory");
     b->cfg = *cfg;
     b->output = *output;
+    b->avx = dop_cpu_use_avx();
     set_lengths(b);
     dop_tempo_config tcfg = dop_tempo_config_default();
     tcfg.rate_hz = cfg->frame_rate_hz / (double)b->decimation;
@@ -176,11 +184,14 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     }
     b->ring = malloc(b->slots * sizeof *b->ring);
     b->path = malloc(b->slots * sizeof *b->path);
+    b->line = malloc(b->slots * sizeof *b->line);
+    b->local = malloc(b->slots * sizeof *b->local);
+    b->scores = malloc((b->slots + 2 * b->max_beat_len + 2) * sizeof *b->scores);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
     b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
     b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
-    int ok = b->ring && b->path && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
+    int ok = b->ring && b->path && b->line && b->local && b->scores && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -380,6 +391,34 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
     clean[F_FLUX] = clean[F_FLUX_QUIET] = 1;
 }
 
+/* The median of x[0..m) by insertion sort. */
+static double median_of(double *x, size_t m)
+{
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = i; j > 0 && x[j - 1] > x[j]; j--) {
+            double t = x[j];
+            x[j] = x[j - 1];
+            x[j - 1] = t;
+        }
+    return x[m / 2];
+}
+
+/* The median of five values, none NaN (held values are finite), without
+ * branches: a sorting network of nine comparators (Knuth, TAOCP vol. 3,
+ * 5.3.4), each a minimum and a maximum. The same value as median_of (a -0
+ * and a 0 may change places; the traces' sums, which start at +0, do not
+ * tell them apart). */
+static double median5(double *x)
+{
+    static const int pairs[9][2] = {{0, 1}, {3, 4}, {2, 4}, {2, 3}, {0, 3}, {0, 2}, {1, 4}, {1, 3}, {1, 2}};
+    for (int c = 0; c < 9; c++) {
+        const double a = x[pairs[c][0]], b = x[pairs[c][1]];
+        x[pairs[c][0]] = b < a ? b : a;
+        x[pairs[c][1]] = b < a ? a : b;
+    }
+    return x[2];
+}
+
 /* held, median, trace and onset of feature k at seq. */
 static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
@@ -405,13 +444,7 @@ static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int cl
     double window[MEDIAN_LEN] = {0};
     size_t m = 0;
     for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held[k];
-    for (size_t i = 1; i < m; i++)
-        for (size_t j = i; j > 0 && window[j - 1] > window[j]; j--) {
-            double t = window[j];
-            window[j] = window[j - 1];
-            window[j - 1] = t;
-        }
-    h->median[k] = window[m / 2];
+    h->median[k] = m == 5 ? median5(window) : median_of(window, m);
     double sum = 0.0;
     size_t n = 0;
     for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += at(b, s)->median[k];
@@ -444,22 +477,24 @@ static double combined_onset(const dop_beats *b, int64_t seq)
 static void window_statistics(dop_beats *b, int64_t from)
 {
     const double n = (double)(b->next_seq - from);
-    for (int u = 0; u < N_USED; u++) {
-        const int k = b->used[u];
-        double sum = 0.0, sq = 0.0;
-        for (int64_t s = from; s < b->next_seq; s++) sum += at(b, s)->onset[k];
-        const double mean = sum / n;
-        for (int64_t s = from; s < b->next_seq; s++) sq += (at(b, s)->onset[k] - mean) * (at(b, s)->onset[k] - mean);
-        b->feature_mean[u] = mean;
-        b->feature_sd[u] = sqrt(sq / n);
-    }
+    double sum[N_USED] = {0.0}, sq[N_USED] = {0.0};
+    /* All features in one pass over the frames (each sum in frame order). */
+    for (int64_t s = from; s < b->next_seq; s++)
+        for (int u = 0; u < N_USED; u++) sum[u] += at(b, s)->onset[b->used[u]];
+    for (int u = 0; u < N_USED; u++) b->feature_mean[u] = sum[u] / n;
+    for (int64_t s = from; s < b->next_seq; s++)
+        for (int u = 0; u < N_USED; u++) {
+            const double x = at(b, s)->onset[b->used[u]] - b->feature_mean[u];
+            sq[u] += x * x;
+        }
+    for (int u = 0; u < N_USED; u++) b->feature_sd[u] = sqrt(sq[u] / n);
     b->combined_sd = 1.0;
-    double sq = 0.0;
+    double csq = 0.0;
     for (int64_t s = from; s < b->next_seq; s++) {
         double o = combined_onset(b, s);
-        sq += o * o;
+        csq += o * o;
     }
-    if (sq > 0.0) b->combined_sd = sqrt(sq / n);
+    if (csq > 0.0) b->combined_sd = sqrt(csq / n);
 }
 
 /* Whether a share SIGNAL_SHARE of the frames [from, next_seq) reach
@@ -479,16 +514,16 @@ enum { OF_ONSETS, OF_TRACES };
 static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, int of, dop_tempo_estimate *e)
 {
     const size_t d = b->decimation;
-    for (int u = 0; u < N_USED; u++) {
-        b->used[u] = use[u];
-        for (size_t i = 0; i < n; i++) {
-            double sum = 0.0;
-            for (size_t j = 0; j < d; j++) {
-                const slot *h = at(b, from + (int64_t)(i * d + j));
-                sum += of == OF_TRACES ? h->trace[use[u]] : h->onset[use[u]];
-            }
-            b->tempo_in[u][i] = sum / (double)d;
+    for (int u = 0; u < N_USED; u++) b->used[u] = use[u];
+    /* All features in one pass over the frames (each mean in frame order). */
+    for (size_t i = 0; i < n; i++) {
+        double sum[N_USED] = {0.0};
+        for (size_t j = 0; j < d; j++) {
+            const slot *h = at(b, from + (int64_t)(i * d + j));
+            const double *x = of == OF_TRACES ? h->trace : h->onset;
+            for (int u = 0; u < N_USED; u++) sum[u] += x[use[u]];
         }
+        for (int u = 0; u < N_USED; u++) b->tempo_in[u][i] = sum[u] / (double)d;
     }
     dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
 }
@@ -651,28 +686,42 @@ static double local_score(const dop_beats *b, int64_t t)
     return m * b->cycle_gain;
 }
 
-/* Path score of frame t: its local score plus the best predecessor's score
- * less the tempo prior (Ellis 2007). */
-static void path_step(dop_beats *b, int64_t t)
+/* The local scores of frames [start, next_seq) into b->local, from the
+ * combined onset strengths of frames [first, next_seq) in b->line: those
+ * whose whole cycle is in the line by the template match in vector lanes,
+ * the others (cut at either end) by local_score. Same bits either way. */
+static void local_scores(dop_beats *b, int64_t first, int64_t start)
 {
-    slot *h = at(b, t);
-    const double o = local_score(b, t);
+    const int64_t half = b->half;
+    int64_t lo = first + half > start ? first + half : start, hi = b->next_seq - 1 - half;
+    if (half == 0 || hi < lo) lo = hi = b->next_seq; /* none in the line */
+    else
+        dop_beat_match(b->line + (lo - half - first), (size_t)(hi - lo + 1), b->cycle, (size_t)(2 * half + 1),
+                       b->cycle_gain, b->local + (lo - start));
+    for (int64_t t = start; t < lo; t++) b->local[t - start] = local_score(b, t);
+    for (int64_t t = hi < lo ? lo : hi + 1; t < b->next_seq; t++) b->local[t - start] = local_score(b, t);
+}
+
+/* Path scores of frames [start, next_seq): each its local score plus the
+ * best predecessor's score less the tempo prior (Ellis 2007), predecessors
+ * between half and twice the period back. */
+static void path_scores(dop_beats *b, int64_t start)
+{
+    const int64_t reach = (int64_t)(2 * b->max_beat_len + 1), base = start - reach;
+    for (int64_t s = base > b->dp_first ? base : b->dp_first; s < start; s++) b->scores[s - base] = at(b, s)->score;
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
-    if (longest > (int64_t)(2 * b->max_beat_len + 1)) longest = (int64_t)(2 * b->max_beat_len + 1);
-    double best = 0.0;
-    int64_t best_tau = -1;
-    for (int64_t d = shortest > 1 ? shortest : 1; d <= longest; d++) {
-        int64_t tau = t - d;
-        if (tau < b->dp_first) break;
-        double v = at(b, tau)->score - b->penalty[d];
-        if (v > best) {
-            best = v;
-            best_tau = tau;
-        }
+    if (longest > reach) longest = reach;
+    const int64_t dlo = shortest > 1 ? shortest : 1;
+    for (int64_t t = start; t < b->next_seq; t++) {
+        const int64_t dhi = longest < t - b->dp_first ? longest : t - b->dp_first;
+        int64_t d;
+        const double best = dop_beat_best_predecessor(b->scores, t - base, b->penalty, dlo, dhi, b->avx, &d);
+        slot *h = at(b, t);
+        h->score = b->local[t - start] + best;
+        h->back = d > 0 ? t - d : -1;
+        b->scores[t - base] = h->score;
     }
-    h->score = o + best;
-    h->back = best_tau;
 }
 
 /* Onset of the beat whose evidence peaks at node: the foot of the upstroke
@@ -747,8 +796,10 @@ static void advance(dop_beats *b, int final)
     if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
-    for (int64_t t = first; t < b->next_seq; t++) at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
-    for (int64_t t = start; t < b->next_seq; t++) path_step(b, t);
+    for (int64_t t = first; t < b->next_seq; t++)
+        b->line[t - first] = at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
+    local_scores(b, first, start);
+    path_scores(b, start);
     b->dp_seq = b->next_seq;
     /* Until two estimates in a row find the same period the path waits a
      * whole window before it is fixed: when the periodicity emerges later
@@ -810,6 +861,9 @@ void dop_beats_destroy(dop_beats *b)
     for (int k = 0; k < N_USED; k++) free(b->tempo_in[k]);
     free(b->ring);
     free(b->path);
+    free(b->line);
+    free(b->local);
+    free(b->scores);
     free(b->penalty);
     free(b->cycle);
     free(b->cycle_trace);

@@ -12,7 +12,11 @@
  *  - wall filter: any split of the pushes gives the same bits (the chunked
  *    and sample-by-sample paths agree), and the output stays within float
  *    rounding of the sample-by-sample recursion;
- *  - spectrum: any split of the pushes gives the same frames. */
+ *  - spectrum: any split of the pushes gives the same frames;
+ *  - beat path: the template match and the best predecessor give the bits
+ *    and the interval of the plain loops, with ties and NaN;
+ *  - tempo: the same estimate with and without the AVX lag products, and
+ *    when an input repeats (the memo) as from a fresh handle. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,12 +31,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dopflow/beat_tempo.h"
 #include "dopflow/noise_floor.h"
 #include "dopflow/reader.h"
 #include "dopflow/result_csv.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/wall_filter.h"
+#include "core/cpu.h"
 #include "core/fmt.h"
+#include "pipeline/beat_path.h"
 #include "io_util.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -554,6 +561,95 @@ static void spectrum_any_split_same_frames(void **state)
     free(x);
 }
 
+/* The beat path's loops as they were in beats.c. */
+static double ref_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
+                                   int64_t *best_d)
+{
+    double best = 0.0;
+    *best_d = 0;
+    for (int64_t d = dlo; d <= dhi; d++) {
+        double v = scores[t - d] - penalty[d];
+        if (v > best) {
+            best = v;
+            *best_d = d;
+        }
+    }
+    return best;
+}
+
+static void beat_path_matches_plain_loops(void **state)
+{
+    (void)state;
+    enum { N = 700, LEN = 61 };
+    double line[N + LEN], cycle[LEN], out[N], penalty[N];
+    for (int trial = 0; trial < 200; trial++) {
+        const int coarse = trial % 3 == 0; /* few distinct values: ties */
+        for (size_t i = 0; i < N + LEN; i++) line[i] = coarse ? (double)(rng() % 4) : uniform() * 4.0 - 1.0;
+        for (size_t i = 0; i < N; i++) penalty[i] = coarse ? (double)(rng() % 3) : uniform() * 2.0;
+        if (trial % 7 == 1) line[rng() % N] = NAN;
+        const size_t len = 1 + rng() % LEN, count = rng() % (N - len);
+        for (size_t i = 0; i < len; i++) cycle[i] = uniform() - 0.3;
+        const double gain = uniform() + 0.5;
+        dop_beat_match(line, count, cycle, len, gain, out);
+        for (size_t j = 0; j < count; j++) {
+            double m = 0.0;
+            for (size_t i = 0; i < len; i++) m += cycle[i] * line[j + i];
+            m *= gain;
+            assert_memory_equal(&m, &out[j], sizeof m);
+        }
+        for (int64_t t = 200; t < N; t += 37) {
+            const int64_t dlo = 1 + (int64_t)(rng() % 60), dhi = dlo - 1 + (int64_t)(rng() % 140);
+            int64_t ref_d;
+            const double ref = ref_best_predecessor(line, t, penalty, dlo, dhi, &ref_d);
+            for (int avx = 0; avx <= dop_cpu_use_avx(); avx++) {
+                int64_t d;
+                const double v = dop_beat_best_predecessor(line, t, penalty, dlo, dhi, avx, &d);
+                assert_memory_equal(&v, &ref, sizeof v);
+                assert_int_equal(d, ref_d);
+            }
+        }
+    }
+}
+
+/* Four noisy onset strengths with a period of `period` samples. */
+static void tempo_inputs(double *x[DOP_TEMPO_FEATURES], size_t n, double period)
+{
+    for (int k = 0; k < DOP_TEMPO_FEATURES; k++)
+        for (size_t i = 0; i < n; i++) {
+            double phase = fmod((double)i + 3.0 * k, period) / period;
+            x[k][i] = (phase < 0.15 ? 1.0 : 0.0) * (k + 1) + (0.3 + 0.2 * k) * uniform();
+        }
+}
+
+static void tempo_same_on_every_path(void **state)
+{
+    (void)state;
+    enum { N = 601 };
+    double buf[DOP_TEMPO_FEATURES][N];
+    double *x[DOP_TEMPO_FEATURES];
+    for (int k = 0; k < DOP_TEMPO_FEATURES; k++) x[k] = buf[k];
+    dop_tempo_config cfg = dop_tempo_config_default();
+    cfg.rate_hz = 50.0;
+    cfg.max_samples = N;
+    for (int trial = 0; trial < 12; trial++) {
+        tempo_inputs(x, N, 25.0 + 6.0 * trial);
+        const size_t n = N - (size_t)trial * 17;
+        dop_tempo_estimate e[3];
+        memset(e, 0, sizeof e); /* padding too: compared as bytes */
+        for (int narrow = 0; narrow < 2; narrow++) {
+            set_narrow(narrow);
+            dop_tempo *t = NULL;
+            assert_int_equal(dop_tempo_create(&cfg, &t, NULL), DOP_OK);
+            dop_tempo_estimate_window(t, (const double *const *)x, n, &e[narrow]);
+            dop_tempo_estimate_window(t, (const double *const *)x, n, &e[2]); /* the memo */
+            assert_memory_equal(&e[narrow], &e[2], sizeof e[2]);
+            dop_tempo_destroy(t);
+        }
+        assert_memory_equal(&e[0], &e[1], sizeof e[0]);
+    }
+    set_narrow(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +659,8 @@ int main(void)
         cmocka_unit_test(reader_pcm16_matches_libsndfile),
         cmocka_unit_test(wall_filter_chunks_match_recursion),
         cmocka_unit_test(spectrum_any_split_same_frames),
+        cmocka_unit_test(beat_path_matches_plain_loops),
+        cmocka_unit_test(tempo_same_on_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
