@@ -6,6 +6,8 @@
  * programming state (for the periodicity window and the trace back). */
 #include "dopflow/beats.h"
 
+#include "core/median.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,22 +405,6 @@ static double median_of(double *x, size_t m)
     return x[m / 2];
 }
 
-/* The median of five values, none NaN (held values are finite), without
- * branches: a sorting network of nine comparators (Knuth, TAOCP vol. 3,
- * 5.3.4), each a minimum and a maximum. The same value as median_of (a -0
- * and a 0 may change places; the traces' sums, which start at +0, do not
- * tell them apart). */
-static double median5(double *x)
-{
-    static const int pairs[9][2] = {{0, 1}, {3, 4}, {2, 4}, {2, 3}, {0, 3}, {0, 2}, {1, 4}, {1, 3}, {1, 2}};
-    for (int c = 0; c < 9; c++) {
-        const double a = x[pairs[c][0]], b = x[pairs[c][1]];
-        x[pairs[c][0]] = b < a ? b : a;
-        x[pairs[c][1]] = b < a ? a : b;
-    }
-    return x[2];
-}
-
 /* held, median, trace and onset of feature k at seq. */
 static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
@@ -444,7 +430,7 @@ static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int cl
     double window[MEDIAN_LEN] = {0};
     size_t m = 0;
     for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held[k];
-    h->median[k] = m == 5 ? median5(window) : median_of(window, m);
+    h->median[k] = m == 5 ? dop_median5(window) /* held values are finite */ : median_of(window, m);
     double sum = 0.0;
     size_t n = 0;
     for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += at(b, s)->median[k];
