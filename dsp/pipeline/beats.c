@@ -1,10 +1,14 @@
 /* Stage 5: cardiac cycles from the evidence they leave in the spectrogram
- * (see beats.h for the method and its references).
+ * (see beats.h for the method and its references). This file: create, the
+ * features in, the beat path (dynamic programming with the tempo prior),
+ * push and flush; the periodicity is in beat_periodicity.c and the frames
+ * out in beat_segment.c (beats_internal.h).
  *
  * One ring of slots holds, per frame, the frame itself (until the beat that
  * contains it ends) and its features, onset strengths and dynamic
  * programming state (for the periodicity window and the trace back). */
 #include "dopflow/beats.h"
+#include "beats_internal.h"
 
 #include "core/median.h"
 
@@ -17,96 +21,6 @@
 
 #include "beat_path.h"
 #include "core/cpu.h"
-
-/* The features of a frame: the flow's velocity traces, and the spectral
- * evidence twice: as it is, and with bursts left out (F_*_QUIET). */
-enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES };
-#define N_USED DOP_TEMPO_FEATURES
-
-#define MEDIAN_LEN 5            /* frames: removes isolated spikes and one-frame gaps */
-#define SMOOTH_S 0.08           /* moving average of the traces, s */
-#define FOOT_WINDOW_S 0.25      /* the foot is searched this far before the steepest rise, s */
-#define FOOT_PERIOD_FRACTION 0.3 /* ... and at most this fraction of the period */
-#define UPDATE_S 2.0            /* periodicity re-estimated and path fixed every UPDATE_S */
-#define COMMIT_DELAY_S 4.0      /* path nodes are fixed this long after they were scored */
-#define FIRST_ESTIMATE_S 4.0    /* first estimate after this much data (or at the end) */
-#define TEMPO_RATE_HZ 50.0      /* onset strengths decimated to about this rate for the tempo */
-#define DIRECTION_S 5.0         /* the flow's main direction: mean over this long */
-#define POWER_FLOOR 1e-6        /* excess power ratio added before the logarithm */
-#define MIN_SPACING 0.5         /* two beats at least this fraction of the period apart */
-#define SHORT_BEAT 0.6          /* beats shorter than this fraction of the period are irregular */
-#define LONG_BEAT 1.6           /* ... and longer than this */
-#define SIGNAL_MIN_DB 10.0      /* a pulsatile span has frames this far above the noise */
-#define SIGNAL_SHARE 0.1        /* ... in at least this share of its frames */
-#define CLEAR_FLOW 2.0          /* flow periodicity above this x z_min: bursts are artifacts */
-#define EXCESS_SHARE 0.5        /* artifact rejection: excess over the usual share > this x reject fraction */
-#define CONFIRM_PERIOD 0.1       /* two estimates in a row agree: periods within this fraction */
-#define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
-#define TEMPLATE_BEATS 16       /* the cycle template averages the last this many beats */
-#define TEMPLATE_MIN_BEATS 3    /* ... and is used from this many on */
-
-typedef struct slot {
-    dop_frame frame;
-    double held[N_FEATURES];    /* feature, artifact frames at the last clean value */
-    double median[N_FEATURES];  /* running median of `held` over MEDIAN_LEN frames */
-    double trace[N_FEATURES];   /* moving average of `median` */
-    double onset[N_FEATURES];   /* onset strength: rise of the trace (flux: itself) */
-    double combined;            /* standardised combined onset strength (weights in force) */
-    double score;               /* dynamic programming: best path score ending here */
-    int64_t back;               /* previous beat on that path, -1 if none */
-} slot;
-
-struct dop_beats {
-    dop_beats_config cfg;
-    dop_beats_output output;
-    dop_tempo *tempo;
-    slot *ring;
-    size_t ring_mask;                /* slots - 1 (a power of two) */
-    size_t slots;
-    size_t smooth_len, window_len, delay_len, update_len, first_len, foot_len, max_beat_len, decimation;
-    double *tempo_in[N_USED];        /* decimated window for the tempo estimate */
-    int used[N_USED];                /* the features in use: velocity traces, spectral pair */
-    int64_t *path;                   /* trace back scratch, `slots` entries */
-    double *line;                    /* scratch: combined onset strengths in a row, `slots` */
-    double *local;                   /* scratch: local scores of the frames scored, `slots` */
-    double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
-    int avx;                         /* dop_cpu_use_avx() at creation */
-    double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
-    /* stream state */
-    int64_t hist_first;              /* oldest frame with features */
-    int64_t first_seq, next_seq;     /* frames held: [first_seq, next_seq) */
-    int64_t dp_seq;                  /* frames before it have a path score */
-    int64_t dp_first;                /* oldest frame with a valid path score */
-    int64_t last_estimate_seq;
-    int64_t last_node;               /* last fixed path node (steepest rise), -1 */
-    int64_t open_onset;              /* onset of the beat in progress, -1 */
-    double last_clean[N_FEATURES];
-    int have_clean[N_FEATURES];
-    double direction_mean;           /* running mean of forward - reverse maximum velocity */
-    double hiding_rate;              /* running fraction of burst/dropout frames (window_s) */
-    int64_t direction_count;
-    /* the periodicity in force */
-    int have_estimate;
-    int confirmed;                   /* pulsatile in two estimates in a row, with one period */
-    dop_tempo_estimate estimate;
-    double period_frames;            /* estimate.period_s x frame rate */
-    double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
-    int primary_trace;               /* the most reliable trace: foot search */
-    /* the cycle template: the combined onset strength around the last beats */
-    int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
-    size_t node_count;
-    double *cycle;                   /* 2 half + 1 values, node at [half] */
-    double *cycle_trace;             /* the same beats' mean primary trace */
-    double *foot_in;                 /* scratch: one beat's trace before its node */
-    double foot_offset;              /* foot of the template's upstroke - node, frames */
-    int64_t half;                    /* frames either side; 0: no template in use */
-    double cycle_gain;               /* cycle[half] / sum of cycle^2 */
-    /* results */
-    int64_t beat_count;
-    long long not_pulsatile_frames;
-    double best_z;
-    int stopped;
-};
 
 const char *dop_beat_reason_name(int reason)
 {
@@ -128,7 +42,6 @@ dop_beats_config dop_beats_config_default(void)
     return cfg;
 }
 
-static slot *at(const dop_beats *b, int64_t seq) { return &b->ring[(size_t)seq & b->ring_mask]; }
 
 static dop_status check_config(const dop_beats_config *cfg, dop_error *err)
 {
@@ -230,135 +143,6 @@ void dop_beats_reset(dop_beats *b)
     b->stopped = 0;
 }
 
-/* ---- frames out ---------------------------------------------------------- */
-
-static int pulsatile_now(const dop_beats *b) { return b->have_estimate && b->estimate.pulsatile; }
-
-static void emit_frame(dop_beats *b, dop_frame *f)
-{
-    if (b->stopped) return;
-    if (!pulsatile_now(b)) f->flags |= DOP_FRAME_NOT_PULSATILE;
-    if (f->flags & DOP_FRAME_NOT_PULSATILE) b->not_pulsatile_frames++;
-    if (b->output.on_frame && b->output.on_frame(f, b->output.user)) b->stopped = 1;
-}
-
-/* Release frames [first_seq, upto) as not belonging to a beat. */
-static void release_unassigned(dop_beats *b, int64_t upto)
-{
-    if (upto > b->next_seq) upto = b->next_seq;
-    while (b->first_seq < upto) {
-        dop_frame *f = &at(b, b->first_seq)->frame;
-        f->beat_index = -1;
-        emit_frame(b, f);
-        b->first_seq++;
-    }
-}
-
-/* Linear interpolation of the artifact frames of an accepted beat. */
-static void bridge_artifacts(dop_beats *b, int64_t start, int64_t end)
-{
-    for (int64_t s = start; s < end; s++) {
-        dop_frame *f = &at(b, s)->frame;
-        if (!(f->flags & DOP_FRAME_ARTIFACT_MASK)) continue;
-        const dop_frame *prev = NULL, *next = NULL;
-        for (int64_t p = s - 1; p >= start && !prev; p--)
-            if (!(at(b, p)->frame.flags & DOP_FRAME_ARTIFACT_MASK)) prev = &at(b, p)->frame;
-        for (int64_t q = s + 1; q < end && !next; q++)
-            if (!(at(b, q)->frame.flags & DOP_FRAME_ARTIFACT_MASK)) next = &at(b, q)->frame;
-        if (!prev && !next) continue;
-        double t = 0.0;
-        if (prev && next) t = (f->time_s - prev->time_s) / (next->time_s - prev->time_s);
-        dop_frame_bridge(f, prev ? prev : next, next ? next : prev, t);
-    }
-}
-
-/* Quality index and rejection of a beat of m frames, loud of them
- * SIGNAL_MIN_DB above the noise (see beats.h). A beat without flow in it
- * (the periodicity of its window came from flow elsewhere in the window)
- * is not pulsatile. Artifacts are rare events: where the artifact detector flags a large
- * share of all frames (a recording whose own dynamics, such as loud valve
- * clicks, trip it), only the excess of a beat over that share counts, and
- * where it flags most frames it describes the recording, not rare events:
- * no beat is then rejected as an artifact. */
-static void judge_beat(const dop_beats *b, int64_t m, int64_t loud, dop_beat *beat)
-{
-    const double period = b->period_frames;
-    const double excess = fmax(0.0, beat->artifact_fraction - b->hiding_rate);
-    double q_period = fmin(1.0, b->estimate.z / (2.0 * fmax(b->cfg.z_min, 0.5)));
-    double q_interval = period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
-    beat->sqi = q_period * q_interval * (1.0 - excess);
-    beat->reject_reason = DOP_BEAT_ACCEPTED;
-    if ((double)loud < SIGNAL_SHARE * (double)m)
-        beat->reject_reason = DOP_BEAT_NOT_PULSATILE;
-    else if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction &&
-        b->hiding_rate <= HIDING_MAJORITY)
-        beat->reject_reason = DOP_BEAT_ARTIFACT;
-    else if ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period)
-        beat->reject_reason = DOP_BEAT_IRREGULAR_INTERVAL;
-    else if (beat->sqi < b->cfg.min_sqi)
-        beat->reject_reason = DOP_BEAT_LOW_QUALITY;
-    beat->rejected = beat->reject_reason != DOP_BEAT_ACCEPTED;
-}
-
-/* Velocity indices of the beat [start, end) from its (bridged) frames. */
-static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *beat)
-{
-    dop_beat_sums sums = dop_beat_sums_empty();
-    for (int64_t s = start; s < end; s++) {
-        dop_frame *f = &at(b, s)->frame;
-        f->beat_index = beat->index;
-        if (beat->rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
-        dop_beat_sums_add(&sums, f);
-    }
-    const double fraction = beat->artifact_fraction; /* as judged, before bridging */
-    /* End-diastolic velocity: the envelope over the last two frames of the cycle. */
-    const int64_t m = end - start;
-    double edv = m >= 2 ? 0.5 * (at(b, end - 1)->frame.vmax_cm_s + at(b, end - 2)->frame.vmax_cm_s)
-                        : at(b, end - 1)->frame.vmax_cm_s;
-    dop_beat_set_indices(beat, &sums, edv);
-    beat->artifact_fraction = fraction;
-}
-
-/* Close the beat [start, end): judge, annotate, emit its frames, then the beat. */
-static void close_beat(dop_beats *b, int64_t start, int64_t end)
-{
-    const int64_t m = end - start;
-    int64_t artifacts = 0, loud = 0;
-    for (int64_t s = start; s < end; s++) {
-        const dop_frame *f = &at(b, s)->frame;
-        if (f->flags & DOP_FRAME_HIDING_MASK) artifacts++;
-        if (f->snr_db >= SIGNAL_MIN_DB) loud++;
-    }
-    dop_beat beat = {0};
-    beat.index = b->beat_count++;
-    beat.start_s = at(b, start)->frame.time_s;
-    beat.end_s = at(b, end)->frame.time_s;
-    beat.heart_rate_bpm = 60.0 / (beat.end_s - beat.start_s);
-    beat.artifact_fraction = (double)artifacts / (double)m;
-    judge_beat(b, m, loud, &beat);
-    if (!beat.rejected) bridge_artifacts(b, start, end);
-    measure_beat(b, start, end, &beat);
-    for (int64_t s = start; s < end; s++) {
-        if (beat.reject_reason == DOP_BEAT_NOT_PULSATILE) at(b, s)->frame.flags |= DOP_FRAME_NOT_PULSATILE;
-        emit_frame(b, &at(b, s)->frame);
-    }
-    b->first_seq = end;
-    if (!b->stopped && b->output.on_beat && b->output.on_beat(&beat, b->output.user)) b->stopped = 1;
-}
-
-/* A new onset: the beat in progress ends there (if it is not too long). */
-static void on_onset(dop_beats *b, int64_t onset)
-{
-    if (onset < b->first_seq) onset = b->first_seq;
-    if (b->open_onset >= 0 && onset > b->open_onset && (size_t)(onset - b->open_onset) <= b->max_beat_len) {
-        release_unassigned(b, b->open_onset);
-        close_beat(b, b->open_onset, onset);
-    } else {
-        release_unassigned(b, onset);
-    }
-    b->open_onset = onset;
-}
-
 /* ---- features in --------------------------------------------------------- */
 
 /* The four feature values of a frame and whether each is clean. During a
@@ -408,7 +192,7 @@ static double median_of(double *x, size_t m)
 /* held, median, trace and onset of feature k at seq. */
 static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int clean)
 {
-    slot *h = at(b, seq);
+    slot *h = beat_slot(b, seq);
     if (k == F_FLUX || k == F_FLUX_QUIET) {
         h->held[k] = h->median[k] = h->trace[k] = h->onset[k] = isfinite(value) ? value : 0.0;
         return;
@@ -418,7 +202,7 @@ static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int cl
             /* Frames before the first clean one take its value: a step from
              * "unknown" to the first reading is not an upstroke. */
             for (int64_t s = b->hist_first; s < seq; s++) {
-                slot *earlier = at(b, s);
+                slot *earlier = beat_slot(b, s);
                 earlier->held[k] = earlier->median[k] = earlier->trace[k] = value;
                 earlier->onset[k] = 0.0;
             }
@@ -429,231 +213,13 @@ static void trace_feature(dop_beats *b, int64_t seq, int k, double value, int cl
     h->held[k] = b->have_clean[k] ? b->last_clean[k] : 0.0;
     double window[MEDIAN_LEN] = {0};
     size_t m = 0;
-    for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = at(b, s)->held[k];
+    for (int64_t s = seq; s >= b->hist_first && m < MEDIAN_LEN; s--) window[m++] = beat_slot(b, s)->held[k];
     h->median[k] = m == 5 ? dop_median5(window) /* held values are finite */ : median_of(window, m);
     double sum = 0.0;
     size_t n = 0;
-    for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += at(b, s)->median[k];
+    for (int64_t s = seq; s >= b->hist_first && n < b->smooth_len; s--, n++) sum += beat_slot(b, s)->median[k];
     h->trace[k] = sum / (double)n;
-    h->onset[k] = seq > b->hist_first ? fmax(h->trace[k] - at(b, seq - 1)->trace[k], 0.0) : 0.0;
-}
-
-/* ---- periodicity ----------------------------------------------------------- */
-
-/* Tempo prior of an interval of d frames: tightness x ln(d / P)^2. */
-static void set_penalty(dop_beats *b)
-{
-    for (size_t d = 0; d <= 2 * b->max_beat_len + 1; d++)
-        b->penalty[d] = d > 0 ? b->cfg.tightness * pow(log((double)d / b->period_frames), 2.0) : INFINITY;
-}
-
-/* The weighted sum of the standardised onset strengths in use at seq. */
-static double combined_onset(const dop_beats *b, int64_t seq)
-{
-    const slot *h = at(b, seq);
-    double o = 0.0;
-    for (int u = 0; u < N_USED; u++)
-        if (b->feature_sd[u] > 0.0)
-            o += b->estimate.weight[u] * (h->onset[b->used[u]] - b->feature_mean[u]) / b->feature_sd[u];
-    return o;
-}
-
-/* Mean and SD of each onset strength over the window at the frame rate,
- * and the SD of their weighted standardised sum. */
-static void window_statistics(dop_beats *b, int64_t from)
-{
-    const double n = (double)(b->next_seq - from);
-    double sum[N_USED] = {0.0}, sq[N_USED] = {0.0};
-    /* All features in one pass over the frames (each sum in frame order). */
-    for (int64_t s = from; s < b->next_seq; s++)
-        for (int u = 0; u < N_USED; u++) sum[u] += at(b, s)->onset[b->used[u]];
-    for (int u = 0; u < N_USED; u++) b->feature_mean[u] = sum[u] / n;
-    for (int64_t s = from; s < b->next_seq; s++)
-        for (int u = 0; u < N_USED; u++) {
-            const double x = at(b, s)->onset[b->used[u]] - b->feature_mean[u];
-            sq[u] += x * x;
-        }
-    for (int u = 0; u < N_USED; u++) b->feature_sd[u] = sqrt(sq[u] / n);
-    b->combined_sd = 1.0;
-    double csq = 0.0;
-    for (int64_t s = from; s < b->next_seq; s++) {
-        double o = combined_onset(b, s);
-        csq += o * o;
-    }
-    if (csq > 0.0) b->combined_sd = sqrt(csq / n);
-}
-
-/* Whether a share SIGNAL_SHARE of the frames [from, next_seq) reach
- * SIGNAL_MIN_DB of SNR (the top decile of their SNRs is above it). */
-static int has_signal(const dop_beats *b, int64_t from)
-{
-    int64_t n = 0, loud = 0;
-    for (int64_t s = from; s < b->next_seq; s++, n++) loud += at(b, s)->frame.snr_db >= SIGNAL_MIN_DB;
-    return n > 0 && (double)loud >= SIGNAL_SHARE * (double)n;
-}
-
-/* What the tempo estimate autocorrelates: each feature's onset strength
- * (its rise), or its smoothed trace itself (the envelope). */
-enum { OF_ONSETS, OF_TRACES };
-
-/* The tempo estimate of the features `use` over n decimated samples from `from`. */
-static void tempo_of(dop_beats *b, const int use[N_USED], int64_t from, size_t n, int of, dop_tempo_estimate *e)
-{
-    const size_t d = b->decimation;
-    for (int u = 0; u < N_USED; u++) b->used[u] = use[u];
-    /* All features in one pass over the frames (each mean in frame order). */
-    for (size_t i = 0; i < n; i++) {
-        double sum[N_USED] = {0.0};
-        for (size_t j = 0; j < d; j++) {
-            const slot *h = at(b, from + (int64_t)(i * d + j));
-            const double *x = of == OF_TRACES ? h->trace : h->onset;
-            for (int u = 0; u < N_USED; u++) sum[u] += x[use[u]];
-        }
-        for (int u = 0; u < N_USED; u++) b->tempo_in[u][i] = sum[u] / (double)d;
-    }
-    dop_tempo_estimate_window(b->tempo, (const double *const *)b->tempo_in, n, e);
-}
-
-/* Where the rises are not significantly periodic, the envelopes may still
- * be: a first difference amplifies the frame-to-frame noise of a weak or
- * noisy recording (a hand-held kit) while the slow swell of the band power
- * over each cycle survives it. Fetal Doppler monitors take the heart period
- * from the autocorrelation of the Doppler envelope itself for this reason
- * (Lawson et al., Br J Obstet Gynaecol 1983;90:1183; Jezewski et al.,
- * IEEE Trans Biomed Eng 2006;53:855-864). The envelopes' estimate replaces e when it
- * is pulsatile; its weights (each envelope's own periodicity) then weight
- * the rises that the beat path follows. A slow drift of an envelope makes
- * its correlation length long and so its significance low: it does not pass
- * for a period. */
-static void envelope_periodicity(dop_beats *b, const int use[N_USED], int64_t from, size_t n, dop_tempo_estimate *e)
-{
-    dop_tempo_estimate env;
-    tempo_of(b, use, from, n, OF_TRACES, &env);
-    if (env.pulsatile) *e = env;
-}
-
-/* The foot of an upstroke in y[0..n) whose steepest rise is within reach
- * of index node, by intersecting tangents: the tangent at the steepest rise
- * meets the level of the minimum before it (Chiu et al., Am Heart J
- * 1991;121:1460-1470); kept between that minimum and the steepest rise. A
- * flat, noisy diastole does not move it, as it moves the minimum itself.
- * Fractional index. */
-static double tangent_foot(const double *y, int64_t n, int64_t node, int64_t reach)
-{
-    int64_t steep = node < n ? node : n - 1;
-    double slope = -INFINITY;
-    for (int64_t s = node - reach; s <= node + reach; s++) {
-        if (s <= 0 || s >= n) continue;
-        double d = y[s] - y[s - 1];
-        if (d > slope) {
-            slope = d;
-            steep = s;
-        }
-    }
-    int64_t low = steep;
-    for (int64_t s = steep; s >= 0; s--)
-        if (y[s] < y[low]) low = s;
-    if (!(slope > 0.0)) return (double)low;
-    double foot = (double)steep - (y[steep] - y[low]) / slope;
-    return foot < (double)low ? (double)low : foot;
-}
-
-/* How far before a node its foot is searched: FOOT_WINDOW_S, at most
- * FOOT_PERIOD_FRACTION of the period; frames. */
-static int64_t foot_reach(const dop_beats *b)
-{
-    return (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
-}
-
-/* The cycle template: the mean standardised combined onset strength
- * (weights in force) over +-P/2 around the path nodes of the last
- * TEMPLATE_BEATS beats still in memory, off (half = 0) with fewer than
- * TEMPLATE_MIN_BEATS of them. The beat path then scores each frame by how
- * well the cycle around it matches the template (see local_score), so that
- * it follows one event of the cycle, the one that its beats have followed
- * so far, and does not switch to another event of about the same strength
- * (a second valve click, a diastolic component) whenever the weights of
- * the features change or that event is louder for a few cycles. This is
- * ensemble averaging of beats, as in template-matching QRS detection
- * (Pan & Tompkins' successors; e.g. Hamilton & Tompkins, IEEE Trans Biomed
- * Eng 1986;33:1157-1165), applied to the onset strength. */
-static void build_cycle(dop_beats *b)
-{
-    const int64_t half = (int64_t)round(0.5 * b->period_frames);
-    b->half = 0;
-    if (half < 1 || half > (int64_t)b->max_beat_len) return;
-    memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
-    memset(b->cycle_trace, 0, (size_t)(2 * half + 1) * sizeof *b->cycle_trace);
-    size_t used = 0, kept = b->node_count < TEMPLATE_BEATS ? b->node_count : TEMPLATE_BEATS;
-    for (size_t j = 0; j < kept; j++) {
-        const int64_t node = b->nodes[j];
-        if (node - half < b->hist_first || node + half >= b->next_seq) continue;
-        for (int64_t i = -half; i <= half; i++) {
-            b->cycle[i + half] += combined_onset(b, node + i) / b->combined_sd;
-            b->cycle_trace[i + half] += at(b, node + i)->trace[b->primary_trace];
-        }
-        used++;
-    }
-    if (used < TEMPLATE_MIN_BEATS) return;
-    double energy = 0.0;
-    for (int64_t i = 0; i <= 2 * half; i++) {
-        b->cycle[i] /= (double)used;
-        b->cycle_trace[i] /= (double)used;
-        energy += b->cycle[i] * b->cycle[i];
-    }
-    if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return;
-    b->cycle_gain = b->cycle[half] / energy;
-    b->half = half;
-    /* The foot of the upstroke of the template's primary trace: each beat's
-     * onset lies as far before its node (see fix_node). */
-    const int64_t reach = (int64_t)b->smooth_len / 2;
-    const int64_t lo = half - foot_reach(b) > 0 ? half - foot_reach(b) : 0;
-    const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
-    b->foot_offset = half - lo >= 2 ? (double)lo + tangent_foot(b->cycle_trace + lo, n, half - lo, reach) - (double)half
-                                    : 0.0;
-}
-
-/* Periodicity of the last window_s (or all the data there is). */
-static void estimate_tempo(dop_beats *b)
-{
-    int64_t from = b->next_seq - (int64_t)b->window_len;
-    if (from < b->hist_first) from = b->hist_first;
-    const size_t d = b->decimation, n = (size_t)(b->next_seq - from) / d;
-    from = b->next_seq - (int64_t)(n * d);
-    b->last_estimate_seq = b->next_seq;
-    if (n < 8) return;
-    /* The spectral evidence with bursts first; where the flow itself is
-     * clearly periodic (z at least CLEAR_FLOW x z_min), without them: a
-     * burst in a clean flow recording is an artifact (percussion massage,
-     * a knock), while in a recording whose flow traces are lost in noise
-     * the bursts may be the heart's own valve clicks. */
-    static const int all[N_USED] = {F_VMAX, F_VMEAN, F_POWER, F_FLUX};
-    static const int quiet[N_USED] = {F_VMAX, F_VMEAN, F_POWER_QUIET, F_FLUX_QUIET};
-    dop_tempo_estimate e;
-    tempo_of(b, all, from, n, OF_ONSETS, &e);
-    if (fmax(e.feature_z[F_VMAX], e.feature_z[F_VMEAN]) >= CLEAR_FLOW * b->cfg.z_min)
-        tempo_of(b, quiet, from, n, OF_ONSETS, &e);
-    else if (!e.pulsatile)
-        envelope_periodicity(b, all, from, n, &e);
-    if (!isfinite(e.period_s)) {
-        b->estimate.pulsatile = 0;
-        return;
-    }
-    /* Periodic noise is not flow: a pulsatile span also has a signal. */
-    if (!has_signal(b, from)) e.pulsatile = 0;
-    b->confirmed = e.pulsatile && b->have_estimate && b->estimate.pulsatile &&
-                   fabs(e.period_s / b->estimate.period_s - 1.0) < CONFIRM_PERIOD;
-    b->estimate = e;
-    b->have_estimate = 1;
-    if (e.z > b->best_z) b->best_z = e.z;
-    b->period_frames = e.period_s * b->cfg.frame_rate_hz;
-    set_penalty(b);
-    window_statistics(b, from);
-    int primary = 0; /* among the traces (not the flux) */
-    for (int u = 1; u < 3; u++)
-        if (e.weight[u] > e.weight[primary]) primary = u;
-    b->primary_trace = b->used[primary];
-    build_cycle(b);
+    h->onset[k] = seq > b->hist_first ? fmax(h->trace[k] - beat_slot(b, seq - 1)->trace[k], 0.0) : 0.0;
 }
 
 /* ---- the beat path ----------------------------------------------------------- */
@@ -665,10 +231,10 @@ static void estimate_tempo(dop_beats *b)
  * a frame is scored again at the next estimate, before it is fixed. */
 static double local_score(const dop_beats *b, int64_t t)
 {
-    if (b->half == 0) return at(b, t)->combined;
+    if (b->half == 0) return beat_slot(b, t)->combined;
     double m = 0.0;
     for (int64_t i = -b->half; i <= b->half; i++)
-        if (t + i >= b->hist_first && t + i < b->next_seq) m += b->cycle[i + b->half] * at(b, t + i)->combined;
+        if (t + i >= b->hist_first && t + i < b->next_seq) m += b->cycle[i + b->half] * beat_slot(b, t + i)->combined;
     return m * b->cycle_gain;
 }
 
@@ -694,7 +260,7 @@ static void local_scores(dop_beats *b, int64_t first, int64_t start)
 static void path_scores(dop_beats *b, int64_t start)
 {
     const int64_t reach = (int64_t)(2 * b->max_beat_len + 1), base = start - reach;
-    for (int64_t s = base > b->dp_first ? base : b->dp_first; s < start; s++) b->scores[s - base] = at(b, s)->score;
+    for (int64_t s = base > b->dp_first ? base : b->dp_first; s < start; s++) b->scores[s - base] = beat_slot(b, s)->score;
     const int64_t shortest = (int64_t)round(0.5 * b->period_frames);
     int64_t longest = (int64_t)round(2.0 * b->period_frames);
     if (longest > reach) longest = reach;
@@ -703,7 +269,7 @@ static void path_scores(dop_beats *b, int64_t start)
         const int64_t dhi = longest < t - b->dp_first ? longest : t - b->dp_first;
         int64_t d;
         const double best = dop_beat_best_predecessor(b->scores, t - base, b->penalty, dlo, dhi, b->avx, &d);
-        slot *h = at(b, t);
+        slot *h = beat_slot(b, t);
         h->score = b->local[t - start] + best;
         h->back = d > 0 ? t - d : -1;
         b->scores[t - base] = h->score;
@@ -719,7 +285,7 @@ static void path_scores(dop_beats *b, int64_t start)
  * progress. */
 static int64_t foot_of(const dop_beats *b, int64_t node)
 {
-    int64_t lo = node - foot_reach(b);
+    int64_t lo = node - beats_foot_reach(b);
     if (lo < b->first_seq) lo = b->first_seq;
     if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
     if (node - lo < 2) return node;
@@ -729,8 +295,8 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
     }
     const int64_t reach = (int64_t)b->smooth_len / 2;
     const int64_t last = node + reach < b->next_seq ? node + reach : b->next_seq - 1;
-    for (int64_t s = lo; s <= last; s++) b->foot_in[s - lo] = at(b, s)->trace[b->primary_trace];
-    return lo + llround(tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
+    for (int64_t s = lo; s <= last; s++) b->foot_in[s - lo] = beat_slot(b, s)->trace[b->primary_trace];
+    return lo + llround(beats_tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile. */
@@ -738,12 +304,12 @@ static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
     b->last_node = node;
-    if (!pulsatile_now(b)) {
+    if (!beats_pulsatile_now(b)) {
         b->open_onset = -1;
         return;
     }
     b->nodes[b->node_count++ % TEMPLATE_BEATS] = node;
-    on_onset(b, foot_of(b, node));
+    beats_on_onset(b, foot_of(b, node));
 }
 
 /* Trace the best path back and fix its nodes up to `horizon`. */
@@ -754,9 +320,9 @@ static void fix_path(dop_beats *b, int64_t horizon)
     if (oldest < b->dp_first) oldest = b->dp_first;
     int64_t end = b->dp_seq - 1;
     for (int64_t s = b->dp_seq - 1; s >= oldest && (double)(b->dp_seq - s) <= b->period_frames; s--)
-        if (at(b, s)->score > at(b, end)->score) end = s;
+        if (beat_slot(b, s)->score > beat_slot(b, end)->score) end = s;
     size_t n = 0;
-    for (int64_t node = end; node >= oldest && node > b->last_node && n < b->slots; node = at(b, node)->back)
+    for (int64_t node = end; node >= oldest && node > b->last_node && n < b->slots; node = beat_slot(b, node)->back)
         b->path[n++] = node;
     while (n > 0) {
         int64_t node = b->path[--n];
@@ -770,7 +336,7 @@ static void fix_path(dop_beats *b, int64_t horizon)
 static void release_old(dop_beats *b, int64_t horizon)
 {
     if (b->open_onset >= 0 && (size_t)(horizon - b->open_onset) > b->max_beat_len) b->open_onset = -1;
-    if (b->open_onset < 0) release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
+    if (b->open_onset < 0) beats_release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
 }
 
 /* With the periodicity in force: score every frame after the last fixed
@@ -783,7 +349,7 @@ static void advance(dop_beats *b, int final)
     int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
     for (int64_t t = first; t < b->next_seq; t++)
-        b->line[t - first] = at(b, t)->combined = combined_onset(b, t) / b->combined_sd;
+        b->line[t - first] = beat_slot(b, t)->combined = beats_combined_onset(b, t) / b->combined_sd;
     local_scores(b, first, start);
     path_scores(b, start);
     b->dp_seq = b->next_seq;
@@ -804,12 +370,12 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
     /* Make room: frames older than the ring can hold leave unassigned. */
     if ((size_t)(b->next_seq - b->first_seq) >= b->slots - 1) {
         if (b->open_onset >= 0 && b->open_onset <= b->first_seq + 1) b->open_onset = -1;
-        release_unassigned(b, b->first_seq + 1);
+        beats_release_unassigned(b, b->first_seq + 1);
     }
     if ((size_t)(b->next_seq - b->hist_first) >= b->slots - 1) b->hist_first++;
     if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
     int64_t seq = b->next_seq++;
-    slot *h = at(b, seq);
+    slot *h = beat_slot(b, seq);
     h->frame = *frame;
     h->score = 0.0;
     h->back = -1;
@@ -822,7 +388,7 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
 
     const int64_t have = b->next_seq - b->hist_first;
     if (have >= (int64_t)b->first_len && b->next_seq - b->last_estimate_seq >= (int64_t)b->update_len) {
-        estimate_tempo(b);
+        beats_estimate_tempo(b);
         advance(b, 0);
     }
     return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
@@ -830,9 +396,9 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
 
 dop_status dop_beats_flush(dop_beats *b)
 {
-    if (b->next_seq > b->last_estimate_seq) estimate_tempo(b);
+    if (b->next_seq > b->last_estimate_seq) beats_estimate_tempo(b);
     advance(b, 1);
-    release_unassigned(b, b->next_seq);
+    beats_release_unassigned(b, b->next_seq);
     b->open_onset = -1;
     return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;
 }
