@@ -218,28 +218,11 @@ static void test_determinism(void **state)
     size_t n;
     float complex *whole = sim_util_generate(&c, &n), *again = sim_util_generate(&c, &n);
     assert_memory_equal(whole, again, n * sizeof *whole);
-    dop_sim *sim = NULL;
-    assert_int_equal(dop_sim_create(&c, &sim, NULL), DOP_OK);
-    float complex *parts = malloc(n * sizeof *parts);
-    for (int pass = 0; pass < 2; pass++) {
-        static const size_t sizes[] = {1, 7, 333, 128, 4096, 3};
-        size_t done = 0, got, i = 0;
-        do {
-            size_t want = sizes[i++ % 6];
-            if (want > n - done) want = n - done;
-            dop_sim_generate(sim, parts + done, want, &got);
-            done += got;
-        } while (got > 0 && done < n);
-        assert_int_equal(done, n);
-        assert_memory_equal(whole, parts, n * sizeof *parts);
-        dop_sim_reset(sim);
-    }
-    dop_sim_destroy(sim);
+    sim_util_check_pieces(&c, whole, n);
     c.seed = 2;
     float complex *other = sim_util_generate(&c, &n);
     assert_true(memcmp(whole, other, n * sizeof *other) != 0);
     free(other);
-    free(parts);
     free(again);
     free(whole);
 }

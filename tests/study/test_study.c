@@ -55,12 +55,7 @@ static int write_recording(const char *path, double fpeak_before, double fpeak_a
     sg_add_pulsatile(x, n_on, FS, fpeak_before, 300.0, 70.0, 0.2, 1e-3, 48, seed);
     sg_add_pulsatile(x + n_on, n - n_on, FS, fpeak_after, 300.0, 70.0, 0.2, 1e-3, 48, seed + 1);
     sg_add_noise(x, n, 1e-3 / 30.0, seed + 2);
-    dop_acquisition acq = dop_acquisition_unset();
-    acq.f0_hz = 4e6;
-    acq.angle_deg = 60.0;
-    acq.c_m_s = 1540.0;
-    acq.diameter_mm = 4.0;
-    acq.channels = DOP_CHANNELS_IQ;
+    const dop_acquisition acq = sg_test_acquisition();
     int rc = sg_write_wav(path, x, n, FS, &acq);
     free(x);
     return rc;

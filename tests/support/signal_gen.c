@@ -109,6 +109,17 @@ int sg_write_wav(const char *path, const float complex *x, size_t n, double fs, 
     return 0;
 }
 
+dop_acquisition sg_test_acquisition(void)
+{
+    dop_acquisition acq = dop_acquisition_unset();
+    acq.f0_hz = 4e6;
+    acq.angle_deg = 60.0;
+    acq.c_m_s = 1540.0;
+    acq.diameter_mm = 4.0;
+    acq.channels = DOP_CHANNELS_IQ;
+    return acq;
+}
+
 double sg_write_flow_recording(const char *path, double seconds)
 {
     const double fs = 12500.0;
@@ -117,12 +128,7 @@ double sg_write_flow_recording(const char *path, double seconds)
     if (!x) return -1.0;
     double fmean = sg_add_pulsatile(x, n, fs, 2600.0, 300.0, 70.0, 0.2, 1e-3, 48, 5);
     sg_add_noise(x, n, 1e-3 / 30.0, 6);
-    dop_acquisition acq = dop_acquisition_unset();
-    acq.f0_hz = 4e6;
-    acq.angle_deg = 60.0;
-    acq.c_m_s = 1540.0;
-    acq.diameter_mm = 4.0;
-    acq.channels = DOP_CHANNELS_IQ;
+    const dop_acquisition acq = sg_test_acquisition();
     int rc = sg_write_wav(path, x, n, fs, &acq);
     free(x);
     if (rc != 0) return -1.0;

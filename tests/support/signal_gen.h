@@ -32,6 +32,10 @@ double sg_add_pulsatile(float complex *x, size_t n, double fs, double fpeak_hz, 
  * JSON sidecar. Returns 0 on success. */
 int sg_write_wav(const char *path, const float complex *x, size_t n, double fs, const dop_acquisition *acq);
 
+/* The acquisition of the standard test recordings: 4 MHz, 60 degrees,
+ * 1540 m/s, 4 mm, I/Q. */
+dop_acquisition sg_test_acquisition(void);
+
 /* The standard test recording: pulsatile parabolic flow at 70 bpm (peak
  * 2600 Hz, diastole 300 Hz, power 1e-3), SNR 15 dB, 12.5 kHz, with its
  * sidecar (4 MHz, 60 degrees, 1540 m/s, 4 mm, iq). Returns the true

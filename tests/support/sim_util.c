@@ -49,3 +49,28 @@ double sim_util_bin_hz(size_t k, size_t nfft, double fs)
 {
     return (k < nfft / 2 ? (double)k : (double)k - (double)nfft) * fs / (double)nfft;
 }
+
+void sim_util_check_pieces(const dop_sim_config *c, const float complex *whole, size_t n)
+{
+    dop_sim *sim = NULL;
+    assert_int_equal(dop_sim_create(c, &sim, NULL), DOP_OK);
+    float complex *parts = malloc((n ? n : 1) * sizeof *parts);
+    assert_non_null(parts);
+    for (int pass = 0; pass < 2; pass++) {
+        static const size_t sizes[] = {1, 7, 333, 128, 4096, 3};
+        size_t done = 0, got, i = 0;
+        do {
+            size_t want = sizes[i++ % 6];
+            if (want > n - done) want = n - done;
+            dop_sim_generate(sim, parts + done, want, &got);
+            done += got;
+        } while (got > 0 && done < n);
+        assert_int_equal(done, n);
+        assert_memory_equal(whole, parts, n * sizeof *parts);
+        dop_sim_generate(sim, parts, 1, &got);
+        assert_int_equal(got, 0); /* exhausted at the recording's length */
+        dop_sim_reset(sim);
+    }
+    dop_sim_destroy(sim);
+    free(parts);
+}

@@ -30,17 +30,6 @@ typedef struct fixture {
     double true_mean_cm_s;
 } fixture;
 
-static dop_acquisition fixture_acq(void)
-{
-    dop_acquisition acq = dop_acquisition_unset();
-    acq.f0_hz = 4e6;
-    acq.angle_deg = 60.0;
-    acq.c_m_s = 1540.0;
-    acq.diameter_mm = 4.0;
-    acq.channels = DOP_CHANNELS_IQ;
-    return acq;
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
@@ -263,7 +252,7 @@ static void error_paths(void **state)
     io_path_join(path, sizeof path, fx->dir, "slow.wav");
     float complex slow[4000] = {0};
     sg_add_tone(slow, 4000, 1000.0, 100.0, 0.1);
-    dop_acquisition acq = fixture_acq();
+    dop_acquisition acq = sg_test_acquisition();
     sg_write_wav(path, slow, 4000, 1000.0, &acq);
     snprintf(args, sizeof args, "analyze '%s' %s", path, outs);
     expect_failure(fx, args, 5, "alias", base + 2);
