@@ -91,7 +91,7 @@ void dop_beat_csv_row(FILE *out, const dop_beat *b) { dop_beat_csv_row_reason(ou
 
 void dop_beat_csv_row_reason(FILE *out, const dop_beat *b, const char *reason_text)
 {
-    char row[16 * DOP_FMT_MAX];
+    char row[18 * DOP_FMT_MAX];
     char *p = row;
     p += dop_fmt_int(p, (long long)b->index);
     p = put(p, b->start_s, 4);
@@ -119,11 +119,14 @@ void dop_beat_csv_row_reason(FILE *out, const dop_beat *b, const char *reason_te
             fputc(*c, out);
         }
         fputc('"', out);
+        fprintf(out, ",%d", b->incomplete != 0);
         return;
     }
     const char *reason = dop_beat_reason_name(b->reject_reason);
     size_t reason_len = strlen(reason);
     memcpy(p, reason, reason_len);
     p += reason_len;
+    *p++ = ',';
+    *p++ = b->incomplete ? '1' : '0';
     fwrite(row, 1, (size_t)(p - row), out);
 }

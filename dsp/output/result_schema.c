@@ -67,12 +67,14 @@ static const dop_result_column beat_columns[DOP_BEAT_COLUMNS] = {
     [DOP_BEAT_REJECTED] = {"rejected", "rejected", "", DOP_VALUE_INT, B(rejected)},
     [DOP_BEAT_SQI] = {"sqi", "sqi", "", DOP_VALUE_FLOAT64, B(sqi)},
     [DOP_BEAT_REJECT_REASON] = {"reject_reason", "reject_reason", "", DOP_VALUE_INT, B(reject_reason)},
+    [DOP_BEAT_INCOMPLETE] = {"incomplete", "incomplete", "", DOP_VALUE_INT, B(incomplete)},
 };
 #undef B
 static const unsigned char beat_csv_order[] = {
     DOP_BEAT_INDEX, DOP_BEAT_START, DOP_BEAT_END, DOP_BEAT_HEART_RATE, DOP_BEAT_PSV, DOP_BEAT_EDV,
     DOP_BEAT_TAMAX, DOP_BEAT_TAMEAN, DOP_BEAT_PI, DOP_BEAT_PI_TAMEAN, DOP_BEAT_RI, DOP_BEAT_FLOW,
     DOP_BEAT_SHEAR_RATE, DOP_BEAT_ARTIFACT_FRACTION, DOP_BEAT_REJECTED, DOP_BEAT_SQI, DOP_BEAT_REJECT_REASON,
+    DOP_BEAT_INCOMPLETE,
 };
 
 #define S(name) FIELD(dop_summary, name)

@@ -41,6 +41,12 @@ void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_
     beat->artifact_fraction = (double)s->hiding / (double)s->all.frames;
 }
 
+void dop_beat_clear_indices(dop_beat *beat)
+{
+    beat->heart_rate_bpm = beat->psv_cm_s = beat->edv_cm_s = beat->tamax_cm_s = beat->tamean_cm_s = NAN;
+    beat->pi = beat->ri = beat->flow_ml_min = beat->shear_rate_s = NAN;
+}
+
 void dop_frame_bridge(dop_frame *f, const dop_frame *a, const dop_frame *c, double t)
 {
 #define LERP(field) f->field = a->field + t * (c->field - a->field)

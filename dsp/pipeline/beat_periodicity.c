@@ -138,9 +138,9 @@ int64_t beats_foot_reach(const dop_beats *b)
 }
 
 /* The cycle template: the mean standardised combined onset strength
- * (weights in force) over +-P/2 around the path nodes of the last
- * TEMPLATE_BEATS beats still in memory, off (half = 0) with fewer than
- * TEMPLATE_MIN_BEATS of them. The beat path then scores each frame by how
+ * (weights in force) over +-P/2 around the first TEMPLATE_BEATS of the path
+ * nodes given (the last beats) still in memory, off (half = 0) with fewer
+ * than TEMPLATE_MIN_BEATS of them. The beat path then scores each frame by how
  * well the cycle around it matches the template (see local_score), so that
  * it follows one event of the cycle, the one that its beats have followed
  * so far, and does not switch to another event of about the same strength
@@ -149,16 +149,16 @@ int64_t beats_foot_reach(const dop_beats *b)
  * ensemble averaging of beats, as in template-matching QRS detection
  * (Pan & Tompkins' successors; e.g. Hamilton & Tompkins, IEEE Trans Biomed
  * Eng 1986;33:1157-1165), applied to the onset strength. */
-static void build_cycle(dop_beats *b)
+int beats_build_cycle(dop_beats *b, const int64_t *nodes, size_t count)
 {
     const int64_t half = (int64_t)round(0.5 * b->period_frames);
     b->half = 0;
-    if (half < 1 || half > (int64_t)b->max_beat_len) return;
+    if (half < 1 || half > (int64_t)b->max_beat_len) return 0;
     memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
     memset(b->cycle_trace, 0, (size_t)(2 * half + 1) * sizeof *b->cycle_trace);
-    size_t used = 0, kept = b->node_count < TEMPLATE_BEATS ? b->node_count : TEMPLATE_BEATS;
+    size_t used = 0, kept = count < TEMPLATE_BEATS ? count : TEMPLATE_BEATS;
     for (size_t j = 0; j < kept; j++) {
-        const int64_t node = b->nodes[j];
+        const int64_t node = nodes[j];
         if (node - half < b->hist_first || node + half >= b->next_seq) continue;
         for (int64_t i = -half; i <= half; i++) {
             b->cycle[i + half] += beats_combined_onset(b, node + i) / b->combined_sd;
@@ -166,14 +166,14 @@ static void build_cycle(dop_beats *b)
         }
         used++;
     }
-    if (used < TEMPLATE_MIN_BEATS) return;
+    if (used < TEMPLATE_MIN_BEATS) return 0;
     double energy = 0.0;
     for (int64_t i = 0; i <= 2 * half; i++) {
         b->cycle[i] /= (double)used;
         b->cycle_trace[i] /= (double)used;
         energy += b->cycle[i] * b->cycle[i];
     }
-    if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return;
+    if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return 0;
     b->cycle_gain = b->cycle[half] / energy;
     b->half = half;
     /* The foot of the upstroke of the template's primary trace: each beat's
@@ -183,6 +183,7 @@ static void build_cycle(dop_beats *b)
     const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
     b->foot_offset = half - lo >= 2 ? (double)lo + beats_tangent_foot(b->cycle_trace + lo, n, half - lo, reach) - (double)half
                                     : 0.0;
+    return 1;
 }
 
 /* Periodicity of the last window_s (or all the data there is). */
@@ -225,5 +226,5 @@ void beats_estimate_tempo(dop_beats *b)
     for (int u = 1; u < 3; u++)
         if (e.weight[u] > e.weight[primary]) primary = u;
     b->primary_trace = b->used[primary];
-    build_cycle(b);
+    beats_build_cycle(b, b->nodes, b->node_count);
 }

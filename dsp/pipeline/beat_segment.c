@@ -65,7 +65,9 @@ static void judge_beat(const dop_beats *b, int64_t m, int64_t loud, dop_beat *be
     const double period = b->period_frames;
     const double excess = fmax(0.0, beat->artifact_fraction - b->hiding_rate);
     double q_period = fmin(1.0, b->estimate.z / (2.0 * fmax(b->cfg.z_min, 0.5)));
-    double q_interval = period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
+    /* an incomplete beat's length is not its interval: not judged */
+    double q_interval = beat->incomplete ? 1.0
+                        : period > 0.0 ? fmax(0.0, 1.0 - fabs((double)m - period) / period) : 0.0;
     beat->sqi = q_period * q_interval * (1.0 - excess);
     beat->reject_reason = DOP_BEAT_ACCEPTED;
     if ((double)loud < SIGNAL_SHARE * (double)m)
@@ -73,7 +75,7 @@ static void judge_beat(const dop_beats *b, int64_t m, int64_t loud, dop_beat *be
     else if (beat->artifact_fraction > b->cfg.reject_fraction && excess > EXCESS_SHARE * b->cfg.reject_fraction &&
         b->hiding_rate <= HIDING_MAJORITY)
         beat->reject_reason = DOP_BEAT_ARTIFACT;
-    else if ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period)
+    else if (!beat->incomplete && ((double)m < SHORT_BEAT * period || (double)m > LONG_BEAT * period))
         beat->reject_reason = DOP_BEAT_IRREGULAR_INTERVAL;
     else if (beat->sqi < b->cfg.min_sqi)
         beat->reject_reason = DOP_BEAT_LOW_QUALITY;
@@ -84,12 +86,7 @@ static void judge_beat(const dop_beats *b, int64_t m, int64_t loud, dop_beat *be
 static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *beat)
 {
     dop_beat_sums sums = dop_beat_sums_empty();
-    for (int64_t s = start; s < end; s++) {
-        dop_frame *f = &beat_slot(b, s)->frame;
-        f->beat_index = beat->index;
-        if (beat->rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
-        dop_beat_sums_add(&sums, f);
-    }
+    for (int64_t s = start; s < end; s++) dop_beat_sums_add(&sums, &beat_slot(b, s)->frame);
     const double fraction = beat->artifact_fraction; /* as judged, before bridging */
     /* End-diastolic velocity: the envelope over the last two frames of the cycle. */
     const int64_t m = end - start;
@@ -99,16 +96,38 @@ static void measure_beat(dop_beats *b, int64_t start, int64_t end, dop_beat *bea
     beat->artifact_fraction = fraction;
 }
 
+/* Frames of [start, end) flagged as burst/dropout (artifacts) and with a
+ * signal SIGNAL_MIN_DB above the noise (loud). */
+static void count_frames(const dop_beats *b, int64_t start, int64_t end, int64_t *artifacts, int64_t *loud)
+{
+    for (int64_t s = start; s < end; s++) {
+        const dop_frame *f = &beat_slot(b, s)->frame;
+        if (f->flags & DOP_FRAME_HIDING_MASK) (*artifacts)++;
+        if (f->snr_db >= SIGNAL_MIN_DB) (*loud)++;
+    }
+}
+
+/* Emit the frames of the beat [start, end) (those of a beat without flow
+ * flagged so), then the beat. */
+static void emit_beat_frames(dop_beats *b, int64_t start, int64_t end, const dop_beat *beat)
+{
+    for (int64_t s = start; s < end; s++) {
+        dop_frame *f = &beat_slot(b, s)->frame;
+        f->beat_index = beat->index;
+        if (beat->rejected) f->flags |= DOP_FRAME_REJECTED_BEAT;
+        if (beat->reject_reason == DOP_BEAT_NOT_PULSATILE) f->flags |= DOP_FRAME_NOT_PULSATILE;
+        emit_frame(b, f);
+    }
+    b->first_seq = end;
+    if (!b->stopped && b->output.on_beat && b->output.on_beat(beat, b->output.user)) b->stopped = 1;
+}
+
 /* Close the beat [start, end): judge, annotate, emit its frames, then the beat. */
 static void close_beat(dop_beats *b, int64_t start, int64_t end)
 {
     const int64_t m = end - start;
     int64_t artifacts = 0, loud = 0;
-    for (int64_t s = start; s < end; s++) {
-        const dop_frame *f = &beat_slot(b, s)->frame;
-        if (f->flags & DOP_FRAME_HIDING_MASK) artifacts++;
-        if (f->snr_db >= SIGNAL_MIN_DB) loud++;
-    }
+    count_frames(b, start, end, &artifacts, &loud);
     dop_beat beat = {0};
     beat.index = b->beat_count++;
     beat.start_s = beat_slot(b, start)->frame.time_s;
@@ -118,12 +137,33 @@ static void close_beat(dop_beats *b, int64_t start, int64_t end)
     judge_beat(b, m, loud, &beat);
     if (!beat.rejected) bridge_artifacts(b, start, end);
     measure_beat(b, start, end, &beat);
-    for (int64_t s = start; s < end; s++) {
-        if (beat.reject_reason == DOP_BEAT_NOT_PULSATILE) beat_slot(b, s)->frame.flags |= DOP_FRAME_NOT_PULSATILE;
-        emit_frame(b, &beat_slot(b, s)->frame);
-    }
-    b->first_seq = end;
-    if (!b->stopped && b->output.on_beat && b->output.on_beat(&beat, b->output.user)) b->stopped = 1;
+    emit_beat_frames(b, start, end, &beat);
+}
+
+/* The end of the data inside the beat in progress: its onset is a detected
+ * beat (the last one the recording holds), but its cycle is cut short, so it
+ * is reported as incomplete: its frames are judged for artifacts and flow
+ * like any beat's, its indices and heart rate are not measured (NAN), and it
+ * enters no average (summary.c). Only a beat whose upstroke the data hold is
+ * reported: its node (steepest rise) and a smoothing length after it; a node
+ * in the last frames may be an upstroke only begun. */
+void beats_close_incomplete(dop_beats *b)
+{
+    const int64_t start = b->open_onset, end = b->next_seq;
+    b->open_onset = -1;
+    if (start < b->first_seq || b->last_node < start || b->last_node + (int64_t)b->smooth_len > end) return;
+    beats_release_unassigned(b, start);
+    int64_t artifacts = 0, loud = 0;
+    count_frames(b, start, end, &artifacts, &loud);
+    dop_beat beat = {0};
+    beat.index = b->beat_count++;
+    beat.incomplete = 1;
+    beat.start_s = beat_slot(b, start)->frame.time_s;
+    beat.end_s = beat_slot(b, end - 1)->frame.time_s + 1.0 / b->cfg.frame_rate_hz;
+    beat.artifact_fraction = (double)(artifacts) / (double)(end - start);
+    judge_beat(b, end - start, loud, &beat);
+    dop_beat_clear_indices(&beat);
+    emit_beat_frames(b, start, end, &beat);
 }
 
 /* A new onset: the beat in progress ends there (if it is not too long). */

@@ -312,10 +312,11 @@ static void fix_node(dop_beats *b, int64_t node)
     beats_on_onset(b, foot_of(b, node));
 }
 
-/* Trace the best path back and fix its nodes up to `horizon`. */
-static void fix_path(dop_beats *b, int64_t horizon)
+/* The best path's nodes after the last fixed one into b->path, the latest
+ * first: it ends at the best score of the last period. Their count. */
+static size_t trace_back(dop_beats *b)
 {
-    if (!b->have_estimate || b->dp_seq <= b->dp_first) return;
+    if (b->dp_seq <= b->dp_first) return 0;
     int64_t oldest = b->next_seq - (int64_t)b->slots + 1;
     if (oldest < b->dp_first) oldest = b->dp_first;
     int64_t end = b->dp_seq - 1;
@@ -324,6 +325,14 @@ static void fix_path(dop_beats *b, int64_t horizon)
     size_t n = 0;
     for (int64_t node = end; node >= oldest && node > b->last_node && n < b->slots; node = beat_slot(b, node)->back)
         b->path[n++] = node;
+    return n;
+}
+
+/* Trace the best path back and fix its nodes up to `horizon`. */
+static void fix_path(dop_beats *b, int64_t horizon)
+{
+    if (!b->have_estimate) return;
+    size_t n = trace_back(b);
     while (n > 0) {
         int64_t node = b->path[--n];
         if (node > horizon) break;
@@ -339,20 +348,33 @@ static void release_old(dop_beats *b, int64_t horizon)
     if (b->open_onset < 0) beats_release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
 }
 
-/* With the periodicity in force: score every frame after the last fixed
- * node again (the prior and the weights may have changed), fix the path up
- * to the commit horizon and let go of frames that cannot join a beat. */
-static void advance(dop_beats *b, int final)
+/* Score every frame from start again (the prior, the weights or the
+ * template may have changed): combined onset strengths, local scores and
+ * path scores. */
+static void score_path(dop_beats *b, int64_t start)
 {
-    if (!b->have_estimate) return;
-    if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
-    int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
     int64_t first = start - b->half < b->hist_first ? b->hist_first : start - b->half;
     for (int64_t t = first; t < b->next_seq; t++)
         b->line[t - first] = beat_slot(b, t)->combined = beats_combined_onset(b, t) / b->combined_sd;
     local_scores(b, first, start);
     path_scores(b, start);
     b->dp_seq = b->next_seq;
+}
+
+/* With the periodicity in force: score every frame after the last fixed
+ * node again, fix the path up to the commit horizon and let go of frames
+ * that cannot join a beat. */
+static void advance(dop_beats *b, int final)
+{
+    if (!b->have_estimate) return;
+    if (b->dp_first < b->hist_first) b->dp_first = b->hist_first;
+    int64_t start = b->last_node >= b->dp_first ? b->last_node + 1 : b->dp_first;
+    score_path(b, start);
+    /* Before enough beats are fixed for a cycle template (the first beats
+     * of a recording, or of flow after a span without), the template is
+     * built from the path found so far and the frames are scored again
+     * with it: the first beats are then placed as the later ones are. */
+    if (b->half == 0 && beats_pulsatile_now(b) && beats_build_cycle(b, b->path, trace_back(b))) score_path(b, start);
     /* Until two estimates in a row find the same period the path waits a
      * whole window before it is fixed: when the periodicity emerges later
      * in the window (the first beats of a recording, flow after a noisy
@@ -398,6 +420,7 @@ dop_status dop_beats_flush(dop_beats *b)
 {
     if (b->next_seq > b->last_estimate_seq) beats_estimate_tempo(b);
     advance(b, 1);
+    if (b->open_onset >= 0 && beats_pulsatile_now(b)) beats_close_incomplete(b);
     beats_release_unassigned(b, b->next_seq);
     b->open_onset = -1;
     return b->stopped ? DOP_ERR_INTERRUPTED : DOP_OK;

@@ -117,6 +117,8 @@ int beats_pulsatile_now(const dop_beats *b);
 void beats_release_unassigned(dop_beats *b, int64_t upto);
 /* A new onset: the beat in progress ends there (if it is not too long). */
 void beats_on_onset(dop_beats *b, int64_t onset);
+/* The data end inside the beat in progress: it is reported as incomplete. */
+void beats_close_incomplete(dop_beats *b);
 
 /* ---- beat_periodicity.c: the periodicity ---- */
 
@@ -129,6 +131,10 @@ double beats_combined_onset(const dop_beats *b, int64_t seq);
  * of index node, by intersecting tangents (Chiu et al. 1991); fractional
  * index. */
 double beats_tangent_foot(const double *y, int64_t n, int64_t node, int64_t reach);
+/* The cycle template from the first TEMPLATE_BEATS of `count` path nodes
+ * (the latest first; those not wholly in memory skipped): 1 if it is in use,
+ * 0 with too few of them (half = 0). */
+int beats_build_cycle(dop_beats *b, const int64_t *nodes, size_t count);
 /* How far before a node its foot is searched, frames. */
 int64_t beats_foot_reach(const dop_beats *b);
 

@@ -368,6 +368,7 @@ static void beat_stats(dop_beat *beat, const dop_frame *f, size_t m, double end_
     beat->end_s = end_s;
     beat->heart_rate_bpm = 60.0 / (beat->end_s - beat->start_s);
     dop_beat_set_indices(beat, &sums, m >= 2 ? 0.5 * (f[m - 1].vmax_cm_s + f[m - 2].vmax_cm_s) : f[m - 1].vmax_cm_s);
+    if (beat->incomplete) dop_beat_clear_indices(beat);
 }
 
 /* The reject/restore edit that names the onset at `onset_s` of a beat
@@ -499,6 +500,7 @@ dop_status dop_review_replay_beat(dop_review_replay *rp, const dop_beat *beat_in
         double end_s = k < n_splits ? f[to].time_s : beat.end_s;
         dop_beat part = beat;
         part.index = beat.index + rp->index_shift + (int64_t)k;
+        part.incomplete = k == n_splits && beat.incomplete; /* only the last part is cut short */
         settle_beat(rp, part, f + from, to - from, end_s, n_splits > 0);
         from = to;
     }

@@ -176,7 +176,7 @@ void dop_summary_acc_add_frame(dop_summary_acc *a, const dop_frame *f)
 void dop_summary_acc_add_beat(dop_summary_acc *a, const dop_beat *b)
 {
     for (size_t i = 0; i < a->count; i++) {
-        if (b->start_s < a->epochs[i].start_s || b->start_s >= a->epochs[i].end_s) continue;
+        if (b->incomplete || b->start_s < a->epochs[i].start_s || b->start_s >= a->epochs[i].end_s) continue;
         epoch_acc *e = &a->acc[i];
         if (b->rejected) {
             e->rejected_beats++;

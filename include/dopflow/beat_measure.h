@@ -51,6 +51,11 @@ DOP_API void dop_beat_sums_add(dop_beat_sums *s, const dop_frame *f);
  * Errors: none. */
 DOP_API void dop_beat_set_indices(dop_beat *beat, const dop_beat_sums *s, double edv_cm_s);
 
+/* A beat the end of the data cuts short (dop_beat.incomplete): heart rate
+ * and every index NAN, as none of them is measured on part of a cycle.
+ * Errors: none. */
+DOP_API void dop_beat_clear_indices(dop_beat *beat);
+
 /* An artifact frame's velocities, flow and shear rate interpolated
  * linearly at fraction t (0..1) between the clean frames a and c. Errors: none. */
 DOP_API void dop_frame_bridge(dop_frame *f, const dop_frame *a, const dop_frame *c, double t);

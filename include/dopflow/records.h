@@ -61,6 +61,9 @@ typedef struct dop_beat {
     int rejected;                /* 1 = left out of averages */
     double sqi;                  /* signal quality index 0..1 (see beats.h) */
     int reject_reason;           /* dop_beat_reason: why it was rejected (DOP_BEAT_ACCEPTED if not) */
+    int incomplete;              /* 1 = the recording ends inside this beat: end_s is the end of
+                                    the data, its indices and heart rate are NAN and it is in
+                                    no average; its onset is a detected beat all the same */
 } dop_beat;
 
 /* Why a beat was rejected (dop_beat.reject_reason). */

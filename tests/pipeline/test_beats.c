@@ -41,6 +41,8 @@
 
 typedef struct collected {
     int beats, accepted, artifact_rejected, not_pulsatile_rejected;
+    int incomplete;             /* accepted beats cut short by the end of the data */
+    double incomplete_onset_s, incomplete_hr; /* the last such beat's onset and heart rate */
     double onset_s[MAX_ONSETS]; /* accepted beats */
     double first_s, last_s;     /* onsets of the first and last accepted beat */
     double sum_length_s;        /* accepted beats */
@@ -65,6 +67,12 @@ static int on_beat(const dop_beat *b, void *user)
     if (c->accepted < MAX_ONSETS) c->onset_s[c->accepted] = b->start_s;
     if (c->accepted++ == 0) c->first_s = b->start_s;
     c->last_s = b->start_s;
+    if (b->incomplete) {
+        c->incomplete++;
+        c->incomplete_onset_s = b->start_s;
+        c->incomplete_hr = b->heart_rate_bpm;
+        return 0;
+    }
     c->sum_length_s += b->end_s - b->start_s;
     assert_true(b->sqi >= 0.0 && b->sqi <= 1.0);
     return 0;
@@ -143,7 +151,7 @@ static void second_click_is_not_a_beat(void **state)
     (void)state;
     pulse p = {60.0 / 72.0, 0.45};
     collected c = run(pulse_envelope, &p, 30.0, 25.0, NULL);
-    double hr = 60.0 / (c.sum_length_s / c.accepted);
+    double hr = 60.0 / (c.sum_length_s / (c.accepted - c.incomplete));
     print_message("72 bpm with a second click: %d beats (%d accepted), HR %.2f bpm, not pulsatile %ld of %ld frames\n",
                   c.beats, c.accepted, hr, c.not_pulsatile, c.frames);
     assert_true(fabs(hr - 72.0) < 0.02 * 72.0);
@@ -159,7 +167,7 @@ static void fast_heart_is_found(void **state)
     (void)state;
     pulse p = {60.0 / 150.0, 0.0};
     collected c = run(pulse_envelope, &p, 20.0, 25.0, NULL);
-    double hr = 60.0 / (c.sum_length_s / c.accepted);
+    double hr = 60.0 / (c.sum_length_s / (c.accepted - c.incomplete));
     print_message("150 bpm: %d accepted beats, HR %.2f bpm\n", c.accepted, hr);
     assert_true(fabs(hr - 150.0) < 0.02 * 150.0);
     assert_in_range(c.accepted, 44, 50);
@@ -224,7 +232,7 @@ static void noise_before_flow_is_not_pulsatile(void **state)
     (void)state;
     pulse p = {60.0 / 72.0, 0.0};
     collected c = run_from(pulse_envelope, &p, 20.0, 25.0, NULL, 6.0);
-    double hr = 60.0 / (c.sum_length_s / c.accepted);
+    double hr = 60.0 / (c.sum_length_s / (c.accepted - c.incomplete));
     print_message("flow from 6 s: %d beats, %d accepted from %.2f s, %d not pulsatile, HR %.2f bpm, "
                   "not pulsatile frames %ld of %ld\n", c.beats, c.accepted, c.first_s, c.not_pulsatile_rejected, hr,
                   c.not_pulsatile, c.frames);
@@ -292,10 +300,10 @@ static double varied_upstroke_envelope(double t, void *user)
 }
 
 /* Onsets at the foot of the upstroke, at one place in every cycle: the SD
- * of the onsets' phase in the cycle after the first beats (once the cycle
- * template is in use) below 0.011 of a cycle (9 ms at 72 bpm; a foot
- * placed on each beat's own trace follows the dips: 0.015), and before the
- * systolic bump. */
+ * of the onsets' phase in the cycle below 0.011 of a cycle (9 ms at 72 bpm;
+ * a foot placed on each beat's own trace follows the dips: 0.015), the
+ * first six beats within 0.012 of the mean phase (without a template until
+ * three beats are fixed: 0.022), and before the systolic bump. */
 static void onsets_are_placed_consistently(void **state)
 {
     (void)state;
@@ -305,16 +313,43 @@ static void onsets_are_placed_consistently(void **state)
     int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS;
     double sum = 0.0, sq = 0.0;
     int m = 0;
-    for (int i = 6; i < n; i++, m++) {
+    for (int i = 0; i < n; i++, m++) {
         double phase = fmod(c.onset_s[i], p.period_s) / p.period_s;
         sum += phase;
         sq += phase * phase;
     }
     const double mean = m ? sum / m : 0.0, sd = m ? sqrt(fmax(0.0, sq / m - mean * mean)) : 1.0;
-    print_message("varied upstrokes: %d accepted beats, onset phase %.3f +- %.3f of a cycle\n", n, mean, sd);
+    /* The first beats, fixed before a template of fixed beats exists, are
+     * placed with one built from the path found so far: as the later ones. */
+    double first_off = 0.0;
+    for (int i = 0; i < 6 && i < n; i++) first_off = fmax(first_off, fabs(fmod(c.onset_s[i], p.period_s) / p.period_s - mean));
+    print_message("varied upstrokes: %d accepted beats, onset phase %.3f +- %.3f of a cycle, first six within %.3f\n", n,
+                  mean, sd, first_off);
     assert_true(m >= 25);
     assert_true(sd < 0.011);
+    assert_true(first_off < 0.012);
     assert_true(mean > 0.1 && mean < 0.3);
+}
+
+/* The end of the data inside a cycle: its onset is reported as an
+ * incomplete beat (no heart rate), at the same place in the cycle as the
+ * others; the complete beats' heart rate is unchanged by it. */
+static void last_cycle_is_incomplete(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 72.0, 0.0};
+    const double seconds = 20.0 * p.period_s + 0.6 * p.period_s; /* ends 0.6 into a cycle */
+    collected c = run(pulse_envelope, &p, seconds, 25.0, NULL);
+    const double hr = 60.0 / (c.sum_length_s / (c.accepted - c.incomplete));
+    const double last_phase = fmod(c.incomplete_onset_s, p.period_s) / p.period_s;
+    const double first_phase = fmod(c.first_s, p.period_s) / p.period_s;
+    print_message("72 bpm, data end 0.6 into cycle 21: %d accepted (%d incomplete at %.3f s, phase %.3f; first "
+                  "phase %.3f), HR %.2f\n", c.accepted, c.incomplete, c.incomplete_onset_s, last_phase, first_phase, hr);
+    assert_int_equal(c.incomplete, 1);
+    assert_true(isnan(c.incomplete_hr));
+    assert_true(c.incomplete_onset_s > seconds - 0.6 * p.period_s - 0.1);
+    assert_true(fabs(last_phase - first_phase) < 0.02);
+    assert_true(fabs(hr - 72.0) < 0.5);
 }
 
 /* A slow, smooth pulsation (a raised cosine over the whole cycle, no sharp
@@ -332,7 +367,7 @@ static void noisy_swell_is_found_from_envelopes(void **state)
     (void)state;
     pulse p = {60.0 / 80.0, 0.0};
     collected c = run(swell_envelope, &p, 12.0, 20.0, NULL);
-    double hr = c.accepted ? 60.0 / (c.sum_length_s / c.accepted) : 0.0;
+    double hr = c.accepted ? 60.0 / (c.sum_length_s / (c.accepted - c.incomplete)) : 0.0;
     print_message("80 bpm swell under noise: %d beats (%d accepted), HR %.2f bpm\n", c.beats, c.accepted, hr);
     assert_true(c.accepted >= 8); /* 16 cycles in 12 s */
     assert_true(fabs(hr - 80.0) < 0.05 * 80.0);
@@ -479,6 +514,7 @@ int main(void)
         cmocka_unit_test(noisy_swell_is_found_from_envelopes),
         cmocka_unit_test(beats_keep_their_phase),
         cmocka_unit_test(onsets_are_placed_consistently),
+        cmocka_unit_test(last_cycle_is_incomplete),
         cmocka_unit_test(tempo_period_of_click_trains),
         cmocka_unit_test(fixed_pair_lag_is_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),

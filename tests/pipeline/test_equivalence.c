@@ -285,7 +285,7 @@ static void ref_beat_row(FILE *out, const dop_beat *b)
     ref_put(out, b->artifact_fraction, "%.3f");
     fprintf(out, ",%d", b->rejected);
     ref_put(out, b->sqi, "%.3f");
-    fprintf(out, ",%s", dop_beat_reason_name(b->reject_reason));
+    fprintf(out, ",%s,%d", dop_beat_reason_name(b->reject_reason), b->incomplete);
 }
 
 static double field(void)
@@ -332,7 +332,7 @@ static void csv_rows_match_printf(void **state)
         b.edv_cm_s = field(), b.tamax_cm_s = field(), b.tamean_cm_s = i % 9 ? field() : 0.0;
         b.pi = field(), b.ri = field(), b.flow_ml_min = field(), b.shear_rate_s = field();
         b.artifact_fraction = uniform(), b.rejected = i % 2;
-        b.sqi = i % 11 ? uniform() : NAN, b.reject_reason = (int)(rng() % 4);
+        b.sqi = i % 11 ? uniform() : NAN, b.reject_reason = (int)(rng() % 4), b.incomplete = i % 13 == 0;
         dop_beat_csv_row(fast, &b);
         fputc('\n', fast);
         ref_beat_row(ref, &b);

@@ -142,7 +142,7 @@ static void reject_beat_survives_reanalysis_with_other_parameters(void **state)
         print_message("%s: beat at %.2f s is row %d\n", variants[v], onset, row);
         assert_true(row >= 0);
         assert_float_equal(io_csv_value(beats, "rejected", row), 1.0, 0);
-        assert_non_null(strstr(beats, ",reject_reason\n"));
+        assert_non_null(strstr(beats, ",reject_reason,incomplete\n"));
         assert_non_null(strstr(beats, "\"review: probe slipped\""));
         assert_float_equal(io_csv_value(summary, "reviewed", 0), 1.0, 0);
         assert_float_equal(io_csv_value(summary, "n_beats_rejected", 0), 1.0, 0);
