@@ -242,9 +242,10 @@ static void print_notes(const dop_job *job, const dop_job_report *report, const 
                 (long long)report->frames);
     if (report->frames > 0 && report->not_pulsatile_frames * 2 > report->frames)
         fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
-                        "evidence: periodicity z %.2f < %g, or no signal above the noise): no beats there, heart "
-                        "rate empty (pulsatile = 0)\n", job->input.path, report->not_pulsatile_frames,
-                (long long)report->frames, report->best_periodicity, job->analysis.beats.z_min);
+                        "evidence there: periodicity below z %g or not confirmed by the next estimate, highest z "
+                        "%.2f; or no signal above the noise): no beats there (pulsatile = 0)\n", job->input.path,
+                report->not_pulsatile_frames,
+                (long long)report->frames, job->analysis.beats.z_min, report->best_periodicity);
     if (report->non_directional)
         fprintf(stderr, "dopflow analyze: note: %s is non-directional (mono): analysed one-sided, all flow "
                         "counted as forward (directional = 0 in the summary)\n", job->input.path);

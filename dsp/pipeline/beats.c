@@ -299,12 +299,15 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
     return lo + llround(beats_tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
-/* A path node is fixed: it starts a beat where the span is pulsatile. */
+/* A path node is fixed: it starts a beat where the span is pulsatile, with
+ * a period that two estimates in a row agree on (a single estimate just
+ * above the significance threshold, as the speckle of steady flow now and
+ * then gives, starts no beats). */
 static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
     b->last_node = node;
-    if (!beats_pulsatile_now(b)) {
+    if (!beats_pulsatile_now(b) || !b->confirmed) {
         b->open_onset = -1;
         return;
     }
@@ -418,7 +421,14 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
 
 dop_status dop_beats_flush(dop_beats *b)
 {
-    if (b->next_seq > b->last_estimate_seq) beats_estimate_tempo(b);
+    if (b->next_seq > b->last_estimate_seq) {
+        /* Data too short for an estimate before the end (under
+         * FIRST_ESTIMATE_S): the one estimate covers all of it and cannot
+         * be confirmed by another; it stands alone. */
+        const int only = !b->have_estimate;
+        beats_estimate_tempo(b);
+        if (only) b->confirmed = beats_pulsatile_now(b);
+    }
     advance(b, 1);
     if (b->open_onset >= 0 && beats_pulsatile_now(b)) beats_close_incomplete(b);
     beats_release_unassigned(b, b->next_seq);
