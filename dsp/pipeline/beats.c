@@ -300,14 +300,15 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile, with
- * a period that two estimates in a row agree on (a single estimate just
- * above the significance threshold, as the speckle of steady flow now and
- * then gives, starts no beats). */
+ * a period that two estimates in a row agree on or one clearly periodic
+ * (z at least CLEAR_FLOW x z_min): a single estimate just above the
+ * significance threshold, as the speckle of steady flow now and then
+ * gives, starts no beats. */
 static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
     b->last_node = node;
-    if (!beats_pulsatile_now(b) || !b->confirmed) {
+    if (!beats_pulsatile_now(b) || !(b->confirmed || b->estimate.z >= CLEAR_FLOW * b->cfg.z_min)) {
         b->open_onset = -1;
         return;
     }
