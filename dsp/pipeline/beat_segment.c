@@ -170,6 +170,7 @@ void beats_close_incomplete(dop_beats *b)
 void beats_on_onset(dop_beats *b, int64_t onset)
 {
     if (onset < b->first_seq) onset = b->first_seq;
+    if (onset >= b->next_seq) onset = b->next_seq - 1; /* within the frames held */
     if (b->open_onset >= 0 && onset > b->open_onset && (size_t)(onset - b->open_onset) <= b->max_beat_len) {
         beats_release_unassigned(b, b->open_onset);
         close_beat(b, b->open_onset, onset);

@@ -290,7 +290,9 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
     if (b->open_onset >= 0 && lo <= b->open_onset) lo = b->open_onset + 1;
     if (node - lo < 2) return node;
     if (b->half > 0) {
-        int64_t onset = node + llround(b->foot_offset);
+        /* not after the node: a node in the last frames of the data would
+         * put its onset past them */
+        int64_t onset = node + llround(fmin(b->foot_offset, 0.0));
         return onset < lo ? lo : onset;
     }
     const int64_t reach = (int64_t)b->smooth_len / 2;

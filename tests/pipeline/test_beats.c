@@ -61,6 +61,7 @@ static int on_beat(const dop_beat *b, void *user)
 {
     collected *c = user;
     c->beats++;
+    assert_true(b->end_s > b->start_s);
     if (b->reject_reason == DOP_BEAT_ARTIFACT) c->artifact_rejected++;
     if (b->reject_reason == DOP_BEAT_NOT_PULSATILE) c->not_pulsatile_rejected++;
     if (b->rejected) return 0;
