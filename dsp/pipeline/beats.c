@@ -302,10 +302,11 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
 }
 
 /* A path node is fixed: it starts a beat where the span is pulsatile, with
- * a period that two estimates in a row agree on or one clearly periodic
- * (z at least CLEAR_FLOW x z_min): a single estimate just above the
- * significance threshold, as the speckle of steady flow now and then
- * gives, starts no beats. */
+ * a period that two estimates in a row agree on, or one clearly periodic
+ * (z at least CLEAR_FLOW x z_min), or the last one after a pulsatile one
+ * (see dop_beats_flush): a single estimate just above the
+ * significance threshold amid others below it, as the speckle of steady
+ * flow now and then gives, starts no beats. */
 static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
@@ -424,13 +425,14 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
 
 dop_status dop_beats_flush(dop_beats *b)
 {
+    /* The last estimate (over the last window, or all the data of a short
+     * recording) cannot be confirmed by a later one: the one before it is
+     * enough if it was pulsatile too, at any period (the period may move
+     * in the last seconds), and the only one stands alone. */
     if (b->next_seq > b->last_estimate_seq) {
-        /* Data too short for an estimate before the end (under
-         * FIRST_ESTIMATE_S): the one estimate covers all of it and cannot
-         * be confirmed by another; it stands alone. */
-        const int only = !b->have_estimate;
+        const int before = b->have_estimate ? beats_pulsatile_now(b) : -1;
         beats_estimate_tempo(b);
-        if (only) b->confirmed = beats_pulsatile_now(b);
+        if (before != 0) b->confirmed = beats_pulsatile_now(b);
     }
     advance(b, 1);
     if (b->open_onset >= 0 && beats_pulsatile_now(b)) beats_close_incomplete(b);
