@@ -12,7 +12,11 @@
  * table to docs/ACCURACY.md (or to $DOPFLOW_ACCURACY_OUT).
  * DOPFLOW_ACCURACY_MODEL=scatterers makes every case with the scatterer
  * model (each case's own quasi-steady profile), =womersley the same with
- * Womersley's profile; unset or "spectral": the spectral model. Tolerances are
+ * Womersley's profile; unset or "spectral": the spectral model.
+ * DOPFLOW_ACCURACY_SEED=s: the sweep's seeds are s and s + 1 (default 11;
+ * parameters are chosen on 11, 12 and 13 are held out).
+ * DOPFLOW_ACCURACY_BUDGET=1 with the full mode: the error budget of the mean
+ * velocity on both models (write_budget) is appended to the table. Tolerances are
  * what a clinical Doppler flow measurement should reach on clean steady
  * signals; the simulator is never tuned to meet them. */
 #include <math.h>
@@ -51,6 +55,7 @@ static const char *const metric_names[M_COUNT] = {"mean velocity", "TAMAX", "flo
 
 static char workdir[256];
 static int full_sweep; /* DOPFLOW_ACCURACY_FULL=1 */
+static uint64_t seed_base = 11; /* the sweep's seeds: seed_base and seed_base + 1 (DOPFLOW_ACCURACY_SEED) */
 
 #define EPOCH_START 2.0
 #define EPOCH_END 18.0
@@ -89,10 +94,12 @@ static void set_level(dop_sim_config *c, const char *waveform, double v, double 
 static double rel_err(double est, double truth) { return 100.0 * (est - truth) / truth; }
 
 /* The simulator model of DOPFLOW_ACCURACY_MODEL applied to a case's config. */
+static const char *model_name; /* DOPFLOW_ACCURACY_MODEL, or the budget's model of the moment */
+
 static dop_sim_config with_model(const dop_sim_config *cfg)
 {
     dop_sim_config c = *cfg;
-    const char *m = getenv("DOPFLOW_ACCURACY_MODEL");
+    const char *m = model_name;
     if (m && (strcmp(m, "scatterers") == 0 || strcmp(m, "womersley") == 0)) {
         c.model = DOP_SIM_MODEL_SCATTERERS;
         if (strcmp(m, "womersley") == 0) c.profile = DOP_SIM_PROFILE_WOMERSLEY;
@@ -100,10 +107,37 @@ static dop_sim_config with_model(const dop_sim_config *cfg)
     return c;
 }
 
+/* Error budget (DOPFLOW_ACCURACY_BUDGET=1): each case run again with one
+ * source of error taken away at a time, cumulatively, so that each step's
+ * change in error is that source's share:
+ *   B_AS_IS     the case as it is;
+ *   B_NO_CLUTTER  no clutter and no massage artifact in the recording;
+ *   B_NO_WALL   and the wall filter off (cutoff 0: no stop band, nothing to
+ *               refill; the passband compensation divides by 1), i.e. the
+ *               true spectrum in what was the wall-filter gap;
+ *   B_NO_NOISE  and noise 60 dB below the blood: what remains is the
+ *               estimator's band limits, the spectral window and the
+ *               definition of the truth. */
+enum { B_AS_IS = 0, B_NO_CLUTTER, B_NO_WALL, B_NO_NOISE, B_COUNT };
+static const char *const budget_names[B_COUNT] = {"as is", "clutter off", "clutter and wall filter off",
+                                                  "clutter, wall filter and noise off"};
+
+static void run_case_variant(const acc_case *case_in, size_t index, acc_result *r, int variant);
+
 static void run_case(const acc_case *case_in, size_t index, acc_result *r)
+{
+    run_case_variant(case_in, index, r, B_AS_IS);
+}
+
+static void run_case_variant(const acc_case *case_in, size_t index, acc_result *r, int variant)
 {
     acc_case model_case = *case_in;
     model_case.cfg = with_model(&case_in->cfg);
+    if (variant >= B_NO_CLUTTER) {
+        model_case.cfg.clutter_db = NAN;
+        model_case.cfg.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_NONE);
+    }
+    if (variant >= B_NO_NOISE) model_case.cfg.snr_db = 60.0;
     const acc_case *k = &model_case;
     memset(r, 0, sizeof *r);
     char wav[400];
@@ -128,6 +162,7 @@ static void run_case(const acc_case *case_in, size_t index, acc_result *r)
     dop_epoch epoch = {"steady", EPOCH_START, EPOCH_END};
     job.epochs = &epoch;
     job.n_epochs = 1;
+    if (variant >= B_NO_WALL) job.analysis.wall.cutoff_hz = 0.0;
     dop_summary s;
     dop_job_report rep;
     dop_status st = dop_job_run(&job, &s, &rep, &err);
@@ -138,7 +173,7 @@ static void run_case(const acc_case *case_in, size_t index, acc_result *r)
     /* The lag-one autocorrelation estimator on the same recording (full sweep only). */
     dop_summary s_kasai;
     job.analysis.vmean_method = DOP_VMEAN_KASAI;
-    r->est_v_kasai = full_sweep && dop_job_run(&job, &s_kasai, NULL, &err) == DOP_OK ? s_kasai.mean_velocity_cm_s : NAN;
+    r->est_v_kasai = full_sweep && variant == B_AS_IS && dop_job_run(&job, &s_kasai, NULL, &err) == DOP_OK ? s_kasai.mean_velocity_cm_s : NAN;
     r->ok = 1;
     r->true_v = t.mean_velocity_cm_s;
     r->est_v = s.mean_velocity_cm_s;
@@ -300,7 +335,7 @@ static size_t build_sweep(acc_case *cases, size_t cap)
     do {                                                                           \
         if (n < cap) {                                                             \
             cases[n].cfg = base_config();                                          \
-            cases[n].cfg.seed = 11 + (uint64_t)seed;                               \
+            cases[n].cfg.seed = seed_base + (uint64_t)seed;                               \
             cases[n].group = grp;                                                  \
             snprintf(cases[n].label, sizeof cases[n].label, __VA_ARGS__);         \
             n++;                                                                   \
@@ -362,6 +397,8 @@ static size_t build_sweep(acc_case *cases, size_t cap)
 #undef LAST
     return n;
 }
+
+static void write_budget(FILE *f);
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -467,18 +504,147 @@ static void test_full_sweep(void **state)
                 r->true_hr, r->est_hr, metric_err(r, M_HR), r->rejected);
     }
     fprintf(f, "\nSweep time: %.0f s.\n", difftime(time(NULL), t0));
+    if (getenv("DOPFLOW_ACCURACY_BUDGET") && strcmp(getenv("DOPFLOW_ACCURACY_BUDGET"), "1") == 0) write_budget(f);
     fclose(f);
     fprintf(stderr, "wrote %s\n", out_path);
     free(errs);
     free(res);
 }
 
+
+/* ---- error budget ---- */
+
+typedef struct budget_stats {
+    double median_signed, median_abs, p90_abs, worst_abs;
+    size_t n;
+} budget_stats;
+
+/* Statistics of the mean-velocity error over cases [0, n) whose group is
+ * `group` (NULL: all). errs: scratch of n values. */
+static budget_stats budget_of(const acc_case *cases, const acc_result *res, size_t n, const char *group, double *errs)
+{
+    budget_stats b = {NAN, NAN, NAN, NAN, 0};
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (res[i].ok && (!group || strcmp(cases[i].group, group) == 0) && isfinite(metric_err(&res[i], M_V)))
+            errs[k++] = metric_err(&res[i], M_V);
+    if (k == 0) return b;
+    qsort(errs, k, sizeof *errs, cmp_double);
+    b.median_signed = errs[k / 2];
+    for (size_t i = 0; i < k; i++) errs[i] = fabs(errs[i]);
+    qsort(errs, k, sizeof *errs, cmp_double);
+    b.median_abs = errs[k / 2];
+    b.p90_abs = errs[(size_t)(0.9 * (double)(k - 1))];
+    b.worst_abs = errs[k - 1];
+    b.n = k;
+    return b;
+}
+
+/* DOPFLOW_ACCURACY_BUDGET=1 (with DOPFLOW_ACCURACY_FULL=1): the sweep on
+ * both simulator models, each case in the budget's variants (B_*), appended
+ * to the accuracy table as its "Error budget" section. */
+static void write_budget(FILE *f)
+{
+    static const char *const models[] = {"spectral", "scatterers"};
+    acc_case all[128], cases[128];
+    size_t n_all = build_sweep(all, 128), n = 0;
+    for (size_t i = 0; i < n_all; i++) /* the first seed only: the seed parameters are chosen on */
+        if (all[i].cfg.seed == seed_base) cases[n++] = all[i];
+    acc_result *res = calloc(2 * B_COUNT * n, sizeof *res);
+    double *errs = calloc(n, sizeof *errs);
+    const char *saved = model_name;
+    for (size_t mi = 0; mi < 2; mi++) {
+        model_name = models[mi];
+        for (int v = 0; v < B_COUNT; v++)
+            for (size_t i = 0; i < n; i++) {
+                run_case_variant(&cases[i], i, &res[(mi * B_COUNT + (size_t)v) * n + i], v);
+                fprintf(stderr, "\rbudget %s, %s: %zu/%zu\033[K", models[mi], budget_names[v], i + 1, n);
+            }
+    }
+    fprintf(stderr, "\n");
+    model_name = saved;
+    fprintf(f, "\n## Error budget of the mean velocity (and flow)\n\n"
+               "Regenerated with the table above by\n"
+               "`DOPFLOW_ACCURACY_FULL=1 DOPFLOW_ACCURACY_BUDGET=1 ./build/tests/test_accuracy_quick`.\n"
+               "The sweep's cases of seed %llu on both simulator models, each case run again with one source of\n"
+               "error taken away at a time, cumulatively (the recording made anew with the same seed):\n\n"
+               "1. **as is**;\n"
+               "2. **clutter off**: no clutter and no massage artifact in the recording;\n"
+               "3. **wall filter off** too: cutoff 0, so no stop band, nothing refilled, nothing compensated: the true\n"
+               "   spectrum stands in what was the wall-filter gap (with the filter on and no clutter, the passband\n"
+               "   compensation is exact in expectation, so this step is the share of the gap and its refill);\n"
+               "4. **noise off** too (SNR 60 dB): what remains is the estimator's band limits, the spectral window and\n"
+               "   the truth's definition (spatial mean of the simulator's velocity field over the epoch).\n\n"
+               "A source's share is the change of the signed error from one row to the next. Mean velocity\n"
+               "and flow have the same error (flow = mean velocity x the known area).\n\n"
+               "| model | variant | median signed error | median abs | 90th pct abs | worst abs | cases |\n"
+               "|---|---|---|---|---|---|---|\n",
+            (unsigned long long)seed_base);
+    for (size_t mi = 0; mi < 2; mi++)
+        for (int v = 0; v < B_COUNT; v++) {
+            budget_stats b = budget_of(cases, res + (mi * B_COUNT + (size_t)v) * n, n, NULL, errs);
+            fprintf(f, "| %s | %s | %+.1f %% | %.1f %% | %.1f %% | %.1f %% | %zu |\n", models[mi], budget_names[v],
+                    b.median_signed, b.median_abs, b.p90_abs, b.worst_abs, b.n);
+        }
+    for (size_t mi = 0; mi < 2; mi++) {
+        const acc_result *mr = res + mi * B_COUNT * n;
+        fprintf(f, "\n%s model, by factor: median signed error, %%\n\n| factor |", models[mi]);
+        for (int v = 0; v < B_COUNT; v++) fprintf(f, " %s |", budget_names[v]);
+        fprintf(f, "\n|---|");
+        for (int v = 0; v < B_COUNT; v++) fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (size_t i = 0; i < n; i++) {
+            size_t first = 0;
+            while (strcmp(cases[first].group, cases[i].group) != 0) first++;
+            if (first != i) continue;
+            fprintf(f, "| %s |", cases[i].group);
+            for (int v = 0; v < B_COUNT; v++)
+                fprintf(f, " %+.1f |", budget_of(cases, mr + (size_t)v * n, n, cases[i].group, errs).median_signed);
+            fprintf(f, "\n");
+        }
+        fprintf(f, "\n%s model, every case: signed error, %%\n\n| case |", models[mi]);
+        for (int v = 0; v < B_COUNT; v++) fprintf(f, " %s |", budget_names[v]);
+        fprintf(f, "\n|---|");
+        for (int v = 0; v < B_COUNT; v++) fprintf(f, "---|");
+        fprintf(f, "\n");
+        for (size_t i = 0; i < n; i++) {
+            fprintf(f, "| %s |", cases[i].label);
+            for (int v = 0; v < B_COUNT; v++) {
+                const acc_result *r = &mr[(size_t)v * n + i];
+                if (r->ok) fprintf(f, " %+.1f |", metric_err(r, M_V));
+                else fprintf(f, " did not run |");
+            }
+            fprintf(f, "\n");
+        }
+    }
+    free(errs);
+    free(res);
+}
+
+/* DOPFLOW_ACCURACY_BUDGET=1 alone: the error budget only, to $DOPFLOW_ACCURACY_OUT (or stdout). */
+static void test_budget_only(void **state)
+{
+    (void)state;
+    const char *out_path = getenv("DOPFLOW_ACCURACY_OUT");
+    FILE *f = out_path ? fopen(out_path, "w") : stdout;
+    if (!f) fail_msg("cannot write %s", out_path);
+    write_budget(f);
+    if (f != stdout) fclose(f);
+}
+
 int main(void)
 {
+    model_name = getenv("DOPFLOW_ACCURACY_MODEL");
+    if (getenv("DOPFLOW_ACCURACY_SEED")) seed_base = strtoull(getenv("DOPFLOW_ACCURACY_SEED"), NULL, 10);
     if (getenv("DOPFLOW_ACCURACY_FULL") && strcmp(getenv("DOPFLOW_ACCURACY_FULL"), "1") == 0) {
         const struct CMUnitTest full[] = {cmocka_unit_test(test_full_sweep)};
         full_sweep = 1;
         return cmocka_run_group_tests(full, setup, teardown);
+    }
+    if (getenv("DOPFLOW_ACCURACY_BUDGET") && strcmp(getenv("DOPFLOW_ACCURACY_BUDGET"), "1") == 0) {
+        const struct CMUnitTest budget[] = {cmocka_unit_test(test_budget_only)};
+        full_sweep = 1;
+        return cmocka_run_group_tests(budget, setup, teardown);
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_brachial_rest),
