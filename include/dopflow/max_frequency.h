@@ -18,7 +18,7 @@
  *
  * Speckle makes each bin of one periodogram exponentially distributed (100 %
  * standard deviation), so the crossing is found in integral form, from the
- * side's running sums (a few sums per side, no pass over the bins):
+ * side's running sums (O(main-lobe width) sums per side):
  *  - the plateau level L: the mean noise-subtracted power of a window of
  *    max(2, b/2) bins ending one main-lobe width (2 x hwhm_bins, rounded
  *    up) inside the knee; or, where the band peaks further in (a narrow
@@ -26,6 +26,9 @@
  *    more main-lobe width in, when it stands more than two speckle standard
  *    deviations (level / sqrt(bins)) above the first;
  *  - b: the outermost of those window ends whose window still holds L/2;
+ *  - a narrow peak (a tone, plug flow: no plateau to average) is the level
+ *    instead, and b its bin, when one bin up to the knee stands more than
+ *    five speckle deviations (its own level, exponential) above L;
  *  - the edge area A: noise-subtracted power of the bins beyond b, up to
  *    tail_bins beyond the knee;
  *  - the half-power point f = b + 1/2 + A / L (bins from 0 Hz): the area a
