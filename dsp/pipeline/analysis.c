@@ -193,6 +193,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     cfg->envelope.bins = bins;
     cfg->envelope.bin_hz = bin_hz;
     cfg->envelope.gain = gain;
+    cfg->envelope.window_hwhm_bins = dop_spectrum_window_hwhm_bins(a->spectrum);
     if (cfg->baseline_shift_cm_s != 0.0 || cfg->unwrap == DOP_UNWRAP_ON) {
         /* The envelopes work on the extended axis [-fs, fs). */
         dop_alias_config ac = {bins, bin_hz, cfg->baseline_shift_cm_s / cm_s_per_hz, cfg->unwrap == DOP_UNWRAP_ON,
