@@ -17,8 +17,9 @@
  *    and the interval of the plain loops, with ties and NaN;
  *  - tempo: the same estimate with and without the AVX lag products, and
  *    when an input repeats (the memo) as from a fresh handle;
- *  - beat evidence: the same bits with and without the AVX bin loop, on
- *    spectra with zeros, NaN, infinities and a tail of bins. */
+ *  - beat evidence and spectral lines: the same bits with and without the
+ *    AVX bin loops, on spectra with zeros, NaN, infinities, steady tones and
+ *    a tail of bins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +39,7 @@
 #include "dopflow/noise_floor.h"
 #include "dopflow/reader.h"
 #include "dopflow/result_csv.h"
+#include "dopflow/spectral_lines.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/wall_filter.h"
 #include "core/cpu.h"
@@ -688,6 +690,42 @@ static void beat_evidence_same_on_every_path(void **state)
     set_narrow(0);
 }
 
+static void spectral_lines_same_on_every_path(void **state)
+{
+    (void)state;
+    enum { FRAMES = 600 };
+    const size_t sizes[] = {256, 250};
+    for (size_t si = 0; si < 2; si++) {
+        const size_t bins = sizes[si];
+        float *psd = malloc(bins * sizeof *psd), *out[2];
+        long long lines[2];
+        dop_spectral_lines_config cfg = dop_spectral_lines_config_default();
+        cfg.bins = bins;
+        cfg.frame_rate_hz = 100.0;
+        for (int narrow = 0; narrow < 2; narrow++) {
+            set_narrow(narrow);
+            out[narrow] = malloc(FRAMES * bins * sizeof *out[narrow]);
+            dop_spectral_lines *sl = NULL;
+            assert_int_equal(dop_spectral_lines_create(&cfg, &sl, NULL), DOP_OK);
+            rng_state = 0x5DEECE66DULL + si; /* the same frames on both paths */
+            for (int f = 0; f < FRAMES; f++) {
+                make_frame(psd, bins, 1e-3, f);
+                for (size_t k = 20; k < 60; k++) psd[k] *= 50.0f; /* blood beside ... */
+                psd[bins / 2 + 40] = 1.0f;                         /* ... a steady tone: a line */
+                memcpy(out[narrow] + (size_t)f * bins, dop_spectral_lines_push(sl, psd), bins * sizeof *psd);
+            }
+            lines[narrow] = dop_spectral_lines_frames(sl);
+            dop_spectral_lines_destroy(sl);
+        }
+        assert_memory_equal(out[0], out[1], FRAMES * bins * sizeof *out[0]);
+        assert_true(lines[0] == lines[1] && lines[0] > 0); /* lines were found and removed */
+        free(out[0]);
+        free(out[1]);
+        free(psd);
+    }
+    set_narrow(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +738,7 @@ int main(void)
         cmocka_unit_test(beat_path_matches_plain_loops),
         cmocka_unit_test(tempo_same_on_every_path),
         cmocka_unit_test(beat_evidence_same_on_every_path),
+        cmocka_unit_test(spectral_lines_same_on_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
