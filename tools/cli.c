@@ -132,7 +132,7 @@ static int parse_choice(const char *cmd, const char *option, const char *value, 
 int cli_analysis_option(const char *cmd, int option, const char *value, dop_job *job)
 {
     static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
-    static const char *const vmax_methods[] = {"mgm", "percentile", "threshold"};
+    static const char *const vmax_methods[] = {"mgm", "percentile", "threshold", "knee"};
     static const char *const vmean_methods[] = {"intensity", "half-max", "kasai"};
     static const char *const unwrap_modes[] = {"auto", "off", "on"};
     static const char *const raw_formats[] = {"none", "s16", "f32"};
@@ -174,7 +174,7 @@ int cli_analysis_option(const char *cmd, int option, const char *value, dop_job 
         cfg->spectrum.fft_size = (size_t)number;
         return 0;
     case CLI_OPT_VMAX:
-        if (parse_choice(cmd, "--vmax", value, vmax_methods, 3, &choice) != 0) return -1;
+        if (parse_choice(cmd, "--vmax", value, vmax_methods, 4, &choice) != 0) return -1;
         cfg->envelope.method = (dop_fmax_method)choice;
         return 0;
     case CLI_OPT_PERCENTILE:
@@ -272,7 +272,8 @@ void cli_analysis_options_help(FILE *out)
           "  --window-ms MS       analysis window, ms (default 20)\n"
           "  --hop-ms MS          frame step, ms (default 10)\n"
           "  --fft N              FFT size >= window samples (default next power of 2)\n"
-          "  --vmax mgm|percentile|threshold  maximum-velocity method (default mgm)\n"
+          "  --vmax mgm|percentile|threshold|knee  maximum-velocity method (default mgm: the half-power\n"
+          "                       point of the falling edge; knee: the MGM knee alone)\n"
           "  --percentile P       for --vmax percentile (default 0.95)\n"
           "  --threshold-db DB    for --vmax threshold (default 6)\n"
           "  --vmean intensity|half-max|kasai  mean velocity: intensity-weighted spectral mean\n"

@@ -260,7 +260,7 @@ static dop_status write_h5_attributes(const dop_job *job, const dop_analysis_con
                                       double start_s, double end_s, dop_h5_writer *h5, dop_error *err)
 {
     static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
-    static const char *const fmax_methods[] = {"mgm", "percentile", "threshold"};
+    static const char *const fmax_methods[] = {"mgm", "percentile", "threshold", "knee"};
     static const char *const vmean_methods[] = {"intensity", "half-max", "kasai"};
     const struct { const char *name; double value; } numbers[] = {
         {"fs_hz", cfg->fs_hz}, {"f0_hz", cfg->acq.f0_hz}, {"angle_deg", cfg->acq.angle_deg},

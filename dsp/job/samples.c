@@ -105,7 +105,7 @@ static int set_special(dop_analysis_config *cfg, const char *name, const char *v
                        dop_error *err)
 {
     static const char *const windows[] = {"hann", "hamming", "blackman", "gaussian"};
-    static const char *const vmax_methods[] = {"mgm", "percentile", "threshold"};
+    static const char *const vmax_methods[] = {"mgm", "percentile", "threshold", "knee"};
     static const char *const vmean_methods[] = {"intensity", "half-max", "kasai"};
     static const char *const unwrap_modes[] = {"auto", "off", "on"};
     double number = 0.0;
@@ -134,7 +134,7 @@ static int set_special(dop_analysis_config *cfg, const char *name, const char *v
     } else if (strcmp(name, "window") == 0) {
         if ((*status = parse_choice(name, value, windows, 4, &choice, err)) == DOP_OK) cfg->spectrum.window = (dop_window)choice;
     } else if (strcmp(name, "vmax") == 0) {
-        if ((*status = parse_choice(name, value, vmax_methods, 3, &choice, err)) == DOP_OK)
+        if ((*status = parse_choice(name, value, vmax_methods, 4, &choice, err)) == DOP_OK)
             cfg->envelope.method = (dop_fmax_method)choice;
     } else if (strcmp(name, "vmean") == 0) {
         if ((*status = parse_choice(name, value, vmean_methods, 3, &choice, err)) == DOP_OK)

@@ -46,7 +46,11 @@ struct dop_analysis {
     double frame_period_s;
     dop_status frame_status;
     int64_t level_change_frames; /* consecutive burst/dropout frames */
-    int64_t persist_frames;      /* after this many, the floor itself changed */
+    int64_t persist_frames;      /* frames in LEVEL_CHANGE_S */
+    double *recent_floor;        /* the last persist_frames frames' own floor estimates (a ring) */
+    uint8_t *recent_level;       /* ... and whether each was a dropout */
+    int64_t recent_seen;         /* frames into the ring so far */
+    int64_t recent_level_count;  /* dropouts in the ring */
 };
 
 dop_analysis_config dop_analysis_config_default(void)
@@ -170,6 +174,12 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     const double bin_hz = dop_spectrum_bin_hz(a->spectrum);
     a->frame_period_s = 1.0 / dop_spectrum_frame_rate(a->spectrum);
     a->persist_frames = (int64_t)ceil(LEVEL_CHANGE_S / a->frame_period_s);
+    a->recent_floor = malloc((size_t)a->persist_frames * sizeof *a->recent_floor);
+    a->recent_level = calloc((size_t)a->persist_frames, 1);
+    if (!a->recent_floor || !a->recent_level) {
+        status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
+        goto fail;
+    }
     gain = malloc(bins * sizeof *gain);
     noise_mask = malloc(bins);
     a->velocity_axis = malloc(bins * sizeof *a->velocity_axis);
@@ -193,6 +203,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     cfg->envelope.bins = bins;
     cfg->envelope.bin_hz = bin_hz;
     cfg->envelope.gain = gain;
+    cfg->envelope.window_hwhm_bins = dop_spectrum_window_hwhm_bins(a->spectrum);
     if (cfg->baseline_shift_cm_s != 0.0 || cfg->unwrap == DOP_UNWRAP_ON) {
         /* The envelopes work on the extended axis [-fs, fs). */
         dop_alias_config ac = {bins, bin_hz, cfg->baseline_shift_cm_s / cm_s_per_hz, cfg->unwrap == DOP_UNWRAP_ON,
@@ -251,6 +262,34 @@ static uint32_t artifact_flags(const dop_analysis *a, const dop_spectrum_frame *
     return flags;
 }
 
+/* This frame's floor estimate and dropout flag into the ring of the last
+ * LEVEL_CHANGE_S; 1 when this frame is a dropout and more than half of that
+ * span is. */
+static int dropouts_dominate(dop_analysis *a, double frame_floor, uint32_t flags)
+{
+    const int64_t at = a->recent_seen % a->persist_frames;
+    const uint8_t level = (flags & DOP_FRAME_DROPOUT) != 0;
+    if (a->recent_seen >= a->persist_frames) a->recent_level_count -= a->recent_level[at];
+    a->recent_level[at] = level;
+    a->recent_floor[at] = frame_floor;
+    a->recent_level_count += level;
+    a->recent_seen++;
+    if (!level || 2 * a->recent_level_count <= a->persist_frames) return 0;
+    return 1;
+}
+
+/* The lowest frame floor in the ring; the ring is emptied. */
+static double lowest_recent_floor(dop_analysis *a)
+{
+    const int64_t n = a->recent_seen < a->persist_frames ? a->recent_seen : a->persist_frames;
+    double low = a->recent_floor[0];
+    for (int64_t i = 1; i < n; i++)
+        if (a->recent_floor[i] < low) low = a->recent_floor[i];
+    a->recent_seen = a->recent_level_count = 0;
+    memset(a->recent_level, 0, (size_t)a->persist_frames);
+    return low;
+}
+
 static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
 {
     dop_analysis *a = user;
@@ -263,7 +302,19 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
-    if (flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)) {
+    if (dropouts_dominate(a, frame_floor, flags)) {
+        /* Dropouts are short: where most of the last LEVEL_CHANGE_S are
+         * dropouts, the tracked floor is too high (seeded on a loud first
+         * frame, and fed since by the bursts among the frames after it: a
+         * percussion massage from the first frame). Seed it again at the
+         * lowest frame floor of that span: a noise floor is seen from below
+         * (minimum statistics, Martin, IEEE Trans Speech Audio Process
+         * 2001;9:504-512), where bursts do not reach. */
+        dop_noise_floor_reset(a->noise);
+        dop_noise_floor_push_estimate(a->noise, lowest_recent_floor(a));
+        flags &= ~(uint32_t)(DOP_FRAME_BURST | DOP_FRAME_DROPOUT);
+        a->level_change_frames = 0;
+    } else if (flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT)) {
         /* Artifacts are short; a change that persists is the noise level
          * itself moving (gain change, probe repositioned): re-seed the floor. */
         if (++a->level_change_frames >= a->persist_frames) {
@@ -410,6 +461,8 @@ void dop_analysis_reset(dop_analysis *a)
     a->gate_now = 0;
     a->unwrapped_frames = 0;
     a->frame_status = DOP_OK;
+    a->recent_seen = a->recent_level_count = 0;
+    memset(a->recent_level, 0, (size_t)a->persist_frames);
     a->level_change_frames = 0;
 }
 
@@ -435,5 +488,7 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_spectral_lines_destroy(a->lines);
     free(a->work);
     free(a->velocity_axis);
+    free(a->recent_floor);
+    free(a->recent_level);
     free(a);
 }

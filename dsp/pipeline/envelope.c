@@ -24,6 +24,7 @@
 
 #include "core/median.h"
 #include "dopflow/clutter_band.h"
+#include "dopflow/max_frequency.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #endif
 
 #define HANN_ENBW_BINS 1.5
+#define STOP_BAND_MIN_GAIN 0.1 /* stop-band bins at or above -10 dB count compensated for the maximum */
 #define DEAD_BIN_RATIO 1e-3
 #define CLUTTER_RATIO 10.0     /* 10 dB above the bins beyond: clutter, not blood */
 #define MAX_CLUTTER_HZ 500.0   /* the adaptive gap never grows beyond this */
@@ -49,6 +51,7 @@
 
 struct dop_envelope {
     dop_envelope_config cfg;
+    dop_max_frequency_config edge; /* the half-power refinement of the MGM knee */
     size_t centre;          /* bin of 0 Hz = bins / 2 */
     double *gain;           /* |H|^2 per bin (1 without a filter) */
     double *divisor;        /* gain where a bin is compensated (gain >= 1/2), else 1 */
@@ -73,7 +76,7 @@ dop_envelope_config dop_envelope_config_default(void)
 {
     dop_envelope_config cfg = {.bins = 0, .bin_hz = 0.0, .method = DOP_FMAX_MGM, .percentile = 0.95,
                                .threshold_db = 6.0, .detect_sigma = 5.0, .gap_hz = 0.0, .gain = NULL,
-                               .one_sided = 0};
+                               .one_sided = 0, .window_hwhm_bins = 0.72};
     return cfg;
 }
 
@@ -86,10 +89,14 @@ dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **ou
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "percentile %g is not in (0, 1)", cfg->percentile);
     if (!(cfg->detect_sigma >= 0.0) || !isfinite(cfg->threshold_db))
         return dop_error_set(err, DOP_ERR_INVALID_ARG, "envelope: detection threshold must be finite and >= 0");
+    if (!(cfg->window_hwhm_bins > 0.0 && isfinite(cfg->window_hwhm_bins)))
+        return dop_error_set(err, DOP_ERR_INVALID_ARG, "envelope: window_hwhm_bins %g is not > 0", cfg->window_hwhm_bins);
     dop_envelope *env = calloc(1, sizeof *env);
     if (!env) return dop_error_set(err, DOP_ERR_NOMEM, "envelope: out of memory");
     env->cfg = *cfg;
     env->cfg.gain = NULL;
+    env->edge = dop_max_frequency_config_default();
+    env->edge.hwhm_bins = cfg->window_hwhm_bins;
     env->centre = cfg->bins / 2;
     env->gain = malloc(cfg->bins * sizeof *env->gain);
     env->w = malloc(cfg->bins * sizeof *env->w);
@@ -428,6 +435,7 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
         return 0;
     }
     case DOP_FMAX_MGM:
+    case DOP_FMAX_KNEE:
     default: {
         /* Reference line from the origin to the integrated maximum: the
          * last index of the largest running sum (what a scan keeping
@@ -482,6 +490,30 @@ static void side_extents(dop_envelope *env, size_t fwd_bins, size_t rev_bins, do
     *p_rev = pr;
 }
 
+/* The maximum frequency (Hz, >= 0) of one side from its knee (bins): the
+ * knee itself, or (DOP_FMAX_MGM) its half-power refinement
+ * (max_frequency.h). The stop band's bins whose gain is >= STOP_BAND_MIN_GAIN
+ * count compensated there, except in a frame whose gap was widened over
+ * clutter (their excess is then clutter, not blood). */
+static double side_fmax_hz(const dop_envelope *env, const float *psd, int dir, size_t count, size_t knee, double noise)
+{
+    if (env->cfg.method != DOP_FMAX_MGM || knee == 0) return (double)knee * env->cfg.bin_hz;
+    dop_max_frequency_side side = {.sums = dir > 0 ? env->cumulative : env->cumulative_rev, .count = count,
+                                   .knee = knee, .noise = noise, .restore_from = count + 1, .restore_power = 0.0};
+    const size_t c = env->centre;
+    if (!env->cfg.one_sided && env->frame_lo == env->gap_lo && env->frame_hi == env->gap_hi &&
+        env->gap_lo <= env->gap_hi) {
+        const size_t edge = dir > 0 ? env->gap_hi - c : c - env->gap_lo; /* last stop-band bin of the side */
+        for (size_t j = 1; j <= edge && j <= count; j++) {
+            const size_t k = dir > 0 ? c + j : c - j;
+            if (env->gain[k] < STOP_BAND_MIN_GAIN) continue;
+            if (side.restore_from > j) side.restore_from = j;
+            side.restore_power += (double)psd[k] / env->gain[k] - env->w[k];
+        }
+    }
+    return dop_max_frequency_edge(&env->edge, &side) * env->cfg.bin_hz;
+}
+
 void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
     dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
@@ -518,8 +550,8 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
     size_t fwd, rev;
     double p_fwd, p_rev;
     side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_fwd, &p_rev);
-    out->fmax_forward_hz = (double)fwd * df;
-    out->fmax_reverse_hz = -(double)rev * df;
+    out->fmax_forward_hz = side_fmax_hz(env, psd, +1, fwd_bins, fwd, side_noise);
+    out->fmax_reverse_hz = -side_fmax_hz(env, psd, -1, rev_bins, rev, noise);
     out->power_forward = p_fwd;
     out->power_reverse = p_rev;
     out->has_signal = fwd > 0 || rev > 0;

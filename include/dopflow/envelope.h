@@ -2,10 +2,16 @@
  *
  * Works on the two-sided, fft-shifted PSD with the noise level known. Each
  * side (forward f > 0, reverse f < 0) gets its own maximum frequency:
- *  - DOP_FMAX_MGM: modified geometric method (Moraes, Aydin, Evans, Ultrasound
- *    Med Biol 1995; Fernando, Mathews, Clark, IEEE TUFFC 2004;51:2085): on the
- *    noise-subtracted integrated spectrum, the frequency of largest vertical
- *    distance below the line from the origin to the integrated maximum.
+ *  - DOP_FMAX_MGM (default): the knee of DOP_FMAX_KNEE refined to the
+ *    half-power point of the falling edge, corrected for the analysis
+ *    window's main lobe (max_frequency.h: Vilkomerson, Ricci & Tortoli,
+ *    IEEE TUFFC 2013;60:2079). The knee alone overshoots the maximum by
+ *    about one bin (the broadened edge's tail).
+ *  - DOP_FMAX_KNEE: modified geometric method (Moraes, Aydin, Evans,
+ *    Ultrasound Med Biol 1995; Fernando, Mathews, Clark, IEEE TUFFC
+ *    2004;51:2085): on the noise-subtracted integrated spectrum, the
+ *    frequency of largest vertical distance below the line from the origin
+ *    to the integrated maximum (the default before the refinement).
  *  - DOP_FMAX_PERCENTILE: frequency below which `percentile` of the side's
  *    noise-subtracted power lies (Mo et al. 1988).
  *  - DOP_FMAX_THRESHOLD: highest frequency whose smoothed PSD exceeds the
@@ -40,7 +46,8 @@ extern "C" {
 typedef enum dop_fmax_method {
     DOP_FMAX_MGM = 0,
     DOP_FMAX_PERCENTILE,
-    DOP_FMAX_THRESHOLD
+    DOP_FMAX_THRESHOLD,
+    DOP_FMAX_KNEE
 } dop_fmax_method;
 
 typedef struct dop_envelope_config {
@@ -53,6 +60,8 @@ typedef struct dop_envelope_config {
     double gap_hz;             /* wall-filter gap half-width, Hz (0 = none) */
     const double *gain;        /* per-bin |H(f)|^2 of the wall filter, or NULL; copied */
     int one_sided;             /* 1 for non-directional (mono) input: fold -f onto +f */
+    double window_hwhm_bins;   /* for MGM: half-power half-width of the analysis window's main
+                                  lobe, bins (dop_spectrum_window_hwhm_bins); default 0.72 (Hann) */
 } dop_envelope_config;
 
 typedef struct dop_envelope_result {
@@ -73,11 +82,12 @@ typedef struct dop_envelope dop_envelope;
  * clutter bursts.
  *
  * Bins and bin width unset (0); MGM, percentile 0.95, threshold 6 dB,
- * detection at 5 sigma. Errors: none. */
+ * detection at 5 sigma, window main lobe 0.72 bins. Errors: none. */
 DOP_API dop_envelope_config dop_envelope_config_default(void);
 
 /* Errors: DOP_ERR_INVALID_ARG (bins < 8 or odd, bin width not > 0,
- * percentile outside (0, 1), detection threshold negative or not finite),
+ * percentile outside (0, 1), detection threshold negative or not finite,
+ * window_hwhm_bins not > 0),
  * DOP_ERR_NOMEM. */
 DOP_API dop_status dop_envelope_create(const dop_envelope_config *cfg, dop_envelope **out, dop_error *err);
 

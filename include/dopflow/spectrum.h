@@ -68,6 +68,10 @@ DOP_API size_t dop_spectrum_bins(const dop_spectrum *s);
 DOP_API double dop_spectrum_bin_hz(const dop_spectrum *s);     /* fs / fft_size */
 DOP_API double dop_spectrum_frame_rate(const dop_spectrum *s); /* frames per second */
 DOP_API size_t dop_spectrum_hop_samples(const dop_spectrum *s); /* samples between frames */
+/* Half-power half-width of the window's main lobe in FFT bins (Hann: 0.72
+ * times fft_size / window length): the spectral broadening the analysis
+ * window adds to every frame. */
+DOP_API double dop_spectrum_window_hwhm_bins(const dop_spectrum *s);
 
 /* Push samples; on_frame is called for every frame completed. A non-zero
  * return from on_frame stops the push. Never allocates. Errors:

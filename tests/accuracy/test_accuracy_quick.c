@@ -256,11 +256,11 @@ static void test_brachial_rest(void **state)
 {
     (void)state;
     acc_case k = {"brachial rest, SNR 15, clutter 30", "quick", base_config()};
-    /* TAMAX: measured +14%; the maximum envelope overshoots the true
-     * centreline by about one bin (1.5 cm/s here), which is a large fraction
-     * of a resting TAMAX of 12 cm/s. The clinical 10% is not met yet
-     * (README, Accuracy); 20% guards against anything worse. */
-    check_case(&k, 10.0, 20.0, 3.0, 0);
+    /* TAMAX: measured +8.4% (spectral model; -0.9% with the scatterer
+     * model; the knee alone +14%). What is left comes from the diastolic
+     * frames, whose band (0 to 3 cm/s, 2 bins) lies inside the wall filter's
+     * stop band and the window's main lobe (README, Accuracy). 12% guards it. */
+    check_case(&k, 10.0, 12.0, 3.0, 0);
 }
 
 static void test_femoral_rest_blunt(void **state)
@@ -271,9 +271,10 @@ static void test_femoral_rest_blunt(void **state)
     k.cfg.f0_hz = 4e6;
     k.cfg.profile = DOP_SIM_PROFILE_POWER_LAW;
     k.cfg.profile_n = 4.0;
-    /* TAMAX: measured +21% (blunt profile: the spectrum peaks at the
-     * centreline velocity and the knee lands beyond it); 10% not met yet. */
-    check_case(&k, 10.0, 25.0, 3.0, 0);
+    /* TAMAX: measured +14% (spectral; +7% scatterers; the knee alone +21%):
+     * a blunt profile's spectrum peaks at the centreline velocity and its
+     * half-power point lies part of the broadening beyond it; 10% not met. */
+    check_case(&k, 10.0, 20.0, 3.0, 0);
 }
 
 static void test_femoral_exercise(void **state)
@@ -282,7 +283,8 @@ static void test_femoral_exercise(void **state)
     acc_case k = {"femoral exercise, 28.5 cm/s, 85 bpm", "quick", base_config()};
     set_level(&k.cfg, "exercise", 28.5, 9.0, 85.0);
     k.cfg.f0_hz = 4e6;
-    check_case(&k, 10.0, 10.0, 3.0, 0);
+    /* TAMAX: measured -0.5% (spectral), -0.7% (scatterers) */
+    check_case(&k, 10.0, 3.0, 3.0, 0);
 }
 
 static void test_brachial_exercise_low_snr(void **state)
@@ -292,7 +294,8 @@ static void test_brachial_exercise_low_snr(void **state)
     set_level(&k.cfg, "exercise", 18.5, 3.8, 75.0);
     k.cfg.snr_db = 10.0;
     k.cfg.clutter_db = 40.0;
-    check_case(&k, 10.0, 10.0, 3.0, 0);
+    /* TAMAX: measured -0.3% (spectral), -0.0% (scatterers) */
+    check_case(&k, 10.0, 3.0, 3.0, 0);
 }
 
 static void test_tapotement_artifacts(void **state)
@@ -300,7 +303,25 @@ static void test_tapotement_artifacts(void **state)
     (void)state;
     acc_case k = {"brachial rest + tapotement", "quick", base_config()};
     k.cfg.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_TAPOTEMENT);
-    check_case(&k, 15.0, 15.0, 5.0, 0);
+    /* TAMAX: measured +5.5% (spectral; the scatterer model's -23% is the
+     * frames the percussion takes, as with the knee alone: -20%; not in ctest) */
+    check_case(&k, 15.0, 10.0, 5.0, 0);
+}
+
+/* Tapotement whose first analysis frame is a burst (seeds 13 and 14): the
+ * noise floor was seeded on it, every quiet frame after it then looked like
+ * a dropout and only the bursts fed the floor, which stayed 20 dB high for
+ * the whole recording: mean velocity -88 to -97 %, no beats. A floor that
+ * most frames fall below is seeded again from below (analysis.c). */
+static void test_tapotement_from_first_frame(void **state)
+{
+    (void)state;
+    for (uint64_t seed = 13; seed <= 14; seed++) {
+        acc_case k = {"brachial rest + tapotement from frame 0", "quick", base_config()};
+        k.cfg.seed = seed;
+        k.cfg.artifact = dop_sim_artifact_default(DOP_SIM_ARTIFACT_TAPOTEMENT);
+        check_case(&k, 10.0, 15.0, 3.0, 0);
+    }
 }
 
 /* Steady flow (no pulsation; the sweep's "steady 10 cm/s" case) on both
@@ -652,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_femoral_exercise),
         cmocka_unit_test(test_brachial_exercise_low_snr),
         cmocka_unit_test(test_tapotement_artifacts),
+        cmocka_unit_test(test_tapotement_from_first_frame),
         cmocka_unit_test(test_steady_flow_has_no_heart_rate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

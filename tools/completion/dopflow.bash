@@ -26,7 +26,7 @@ _dopflow()
     local cmd=${words[1]}
     case $prev in
         --window) COMPREPLY=($(compgen -W "hann hamming blackman gaussian" -- "$cur")); return ;;
-        --vmax) COMPREPLY=($(compgen -W "mgm percentile threshold" -- "$cur")); return ;;
+        --vmax) COMPREPLY=($(compgen -W "mgm percentile threshold knee" -- "$cur")); return ;;
         --vmean) COMPREPLY=($(compgen -W "intensity half-max kasai" -- "$cur")); return ;;
         --unwrap) COMPREPLY=($(compgen -W "auto on off" -- "$cur")); return ;;
         --channels) COMPREPLY=($(compgen -W "iq qi mono" -- "$cur")); return ;;
