@@ -1,10 +1,10 @@
 /* Run-time choice of instruction set (internal to the library).
  *
- * A few exact passes have AVX-512 or AVX versions (wall_filter.c, noise_floor.c, beat_tempo.c)
- * that give the same bits as their SSE2 versions; they are used when the
- * processor has AVX-512F and the environment does not set DOPFLOW_NO_AVX512
- * (which the tests use to run both versions on one machine). Binaries are
- * built for plain x86-64 and run on any of its processors. */
+ * A few exact passes have AVX-512 or AVX versions (wall_filter.c, noise_floor.c, beat_tempo.c,
+ * beat_evidence.c, beat_path.c, spectral_lines.c, spectrum.c) that give the same bits as their
+ * SSE2 versions; they are used when the processor has AVX-512F (or AVX) and the environment
+ * does not set DOPFLOW_NO_AVX512 (which the tests use to run both versions on one machine).
+ * Binaries are built for plain x86-64 and run on any of its processors. */
 #ifndef DOPFLOW_CPU_H
 #define DOPFLOW_CPU_H
 

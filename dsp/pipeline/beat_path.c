@@ -74,16 +74,61 @@ __attribute__((target("avx"))) static double largest_gain_avx(const double *s, c
     *d_io = d;
     return top;
 }
+
+/* Eight intervals per step (AVX-512): d .. d + 7 reversed to meet
+ * s[-d - 7] .. s[-d]. */
+static const int64_t reversed8[8] = {7, 6, 5, 4, 3, 2, 1, 0};
+
+__attribute__((target("avx512f"))) static __m512d gains8(const double *s, const double *penalty, int64_t d)
+{
+    const __m512d p = _mm512_permutexvar_pd(_mm512_loadu_si512(reversed8), _mm512_loadu_pd(penalty + d));
+    return _mm512_sub_pd(_mm512_loadu_pd(s - d - 7), p); /* lane i: interval d + 7 - i */
+}
+
+__attribute__((target("avx512f"))) static double largest_gain_avx512(const double *s, const double *penalty,
+                                                                      int64_t *d_io, int64_t dhi)
+{
+    __m512d best = _mm512_setzero_pd();
+    int64_t d = *d_io;
+    for (; d + 7 <= dhi; d += 8) best = _mm512_max_pd(gains8(s, penalty, d), best);
+    double lane[8];
+    _mm512_storeu_pd(lane, best);
+    double top = 0.0;
+    for (int k = 0; k < 8; k++)
+        if (lane[k] > top) top = lane[k];
+    *d_io = d;
+    return top;
+}
+
+/* The first interval from *d_io on whose gain equals top, eight at a time
+ * (the same subtraction, so the same bits); -1 when none of the whole
+ * steps has it, *d_io then where the steps stopped. */
+__attribute__((target("avx512f"))) static int64_t first_reaching_avx512(const double *s, const double *penalty,
+                                                                         int64_t *d_io, int64_t dhi, double top)
+{
+    const __m512d t = _mm512_set1_pd(top);
+    int64_t d = *d_io;
+    for (; d + 7 <= dhi; d += 8) {
+        const unsigned mask = _mm512_cmp_pd_mask(gains8(s, penalty, d), t, _CMP_EQ_OQ);
+        if (mask) return d + 7 - (31 - __builtin_clz(mask)); /* the highest lane: the smallest interval */
+    }
+    *d_io = d;
+    return -1;
+}
 #endif
 
-static double largest_gain(const double *s, const double *penalty, int64_t dlo, int64_t dhi, int avx)
+static double largest_gain(const double *s, const double *penalty, int64_t dlo, int64_t dhi, int level)
 {
     double top = 0.0;
     int64_t d = dlo;
 #if DOP_HAVE_AVX512_PATHS
-    if (avx) top = largest_gain_avx(s, penalty, &d, dhi);
+    if (level >= 2) top = largest_gain_avx512(s, penalty, &d, dhi);
+    if (level >= 1) {
+        const double rest = largest_gain_avx(s, penalty, &d, dhi);
+        if (rest > top) top = rest;
+    }
 #else
-    (void)avx;
+    (void)level;
 #endif
 #ifdef __SSE2__
     __m128d best = _mm_setzero_pd();
@@ -106,17 +151,37 @@ static double largest_gain(const double *s, const double *penalty, int64_t dlo, 
 /* The largest value first, then the first interval that reaches it: the
  * interval that a plain loop in increasing d, replacing its best only by a
  * strictly greater value, ends with. */
-double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
-                                 int avx, int64_t *best_d)
+double dop_beat_best_predecessor_at(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
+                                    int level, int64_t *best_d)
 {
     const double *s = scores + t;
-    const double top = largest_gain(s, penalty, dlo, dhi, avx);
+    const double top = largest_gain(s, penalty, dlo, dhi, level);
     *best_d = 0;
     if (!(top > 0.0)) return 0.0;
-    for (int64_t d = dlo; d <= dhi; d++)
+    int64_t d = dlo;
+#if DOP_HAVE_AVX512_PATHS
+    if (level >= 2) {
+        const int64_t found = first_reaching_avx512(s, penalty, &d, dhi, top);
+        if (found >= 0) {
+            *best_d = found;
+            return top;
+        }
+    }
+#endif
+    for (; d <= dhi; d++)
         if (s[-d] - penalty[d] == top) {
             *best_d = d;
             break;
         }
     return top;
+}
+
+double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
+                                 int avx, int64_t *best_d)
+{
+    int level = avx ? 1 : 0;
+#if DOP_HAVE_AVX512_PATHS
+    if (avx && __builtin_cpu_supports("avx512f")) level = 2;
+#endif
+    return dop_beat_best_predecessor_at(scores, t, penalty, dlo, dhi, level, best_d);
 }

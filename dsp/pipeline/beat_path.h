@@ -17,8 +17,13 @@ void dop_beat_match(const double *line, size_t count, const double *cycle, size_
  * the first interval d in [dlo, dhi] (frames) with the largest
  * scores[t - d] - penalty[d] above 0. Returns that value (0 when none)
  * and sets *best_d to d (0 when none). avx: search with AVX
- * (dop_cpu_use_avx), the same result. */
+ * (dop_cpu_use_avx), or AVX-512 where the processor has it; the same result. */
 double dop_beat_best_predecessor(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
                                  int avx, int64_t *best_d);
+
+/* The same with the vector width chosen (for the tests): level 0 SSE2,
+ * 1 AVX, 2 AVX-512 (the caller checks the processor). */
+double dop_beat_best_predecessor_at(const double *scores, int64_t t, const double *penalty, int64_t dlo, int64_t dhi,
+                                    int level, int64_t *best_d);
 
 #endif

@@ -36,6 +36,7 @@ struct dop_tempo {
     double *acf;               /* max lag + 1 */
     size_t max_lag;
     int avx;                   /* dop_cpu_use_avx() at creation */
+    int avx512;                /* dop_cpu_use_avx512() at creation */
     double *last_in;           /* DOP_TEMPO_FEATURES x max_samples: each feature's last input */
     feature_memo memo[DOP_TEMPO_FEATURES];
 };
@@ -57,6 +58,7 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     if (!t) return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     t->cfg = *cfg;
     t->avx = dop_cpu_use_avx();
+    t->avx512 = dop_cpu_use_avx512();
     /* Lags up to 2 longest periods: the repeat check of a period. */
     t->max_lag = (size_t)ceil(2.0 * 60.0 / cfg->min_hr_bpm * cfg->rate_hz) + 4;
     t->standard = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->standard);
@@ -118,14 +120,44 @@ __attribute__((target("avx"))) static void lag_group_avx(const double *x, size_t
         p[k] = dot_from(x + l, x, n - l, 4 * blocks, s);
     }
 }
+
+/* lag_group_avx for WIDE_GROUP lags from `lag` in AVX-512 registers: eight
+ * doubles loaded from x + m + 4 b are block b of lag m (low half) and of
+ * lag m + 4 (high half), so one load, product and sum serve two lags, each
+ * half holding its lag's four partial sums exactly as lag_group_avx does;
+ * y (block b of x) is the same for both halves. Eight accumulators (lags
+ * 0-3 with 4-7 and 8-11 with 12-15 of the group) keep the adder busy. */
+#define WIDE_GROUP 16
+__attribute__((target("avx512f"))) static void lag_group_avx512(const double *x, size_t n, size_t lag, double *p)
+{
+    const size_t blocks = (n - lag - (WIDE_GROUP - 1)) / 4; /* common to the group */
+    static const size_t first[8] = {0, 1, 2, 3, 8, 9, 10, 11}; /* low-half lag of each accumulator */
+    __m512d acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm512_setzero_pd();
+    for (size_t b = 0; b < blocks; b++) {
+        const __m512d y = _mm512_broadcast_f64x4(_mm256_loadu_pd(x + 4 * b));
+        for (int k = 0; k < 8; k++)
+            acc[k] = _mm512_add_pd(acc[k], _mm512_mul_pd(_mm512_loadu_pd(x + lag + first[k] + 4 * b), y));
+    }
+    for (int k = 0; k < 8; k++) {
+        double s[8];
+        _mm512_storeu_pd(s, acc[k]);
+        for (size_t half = 0; half < 2; half++) {
+            const size_t l = lag + first[k] + 4 * half;
+            p[l - lag] = dot_from(x + l, x, n - l, 4 * blocks, s + 4 * half);
+        }
+    }
+}
 #endif
 
-/* p[lag] = dot(x + lag, x, n - lag) for lags 0..top (top < n); avx: use
- * the AVX version (dop_cpu_use_avx). */
-static void lag_products(const double *x, size_t n, size_t top, int avx, double *p)
+/* p[lag] = dot(x + lag, x, n - lag) for lags 0..top (top < n); avx, avx512:
+ * use the AVX and AVX-512 versions (dop_cpu_use_avx, dop_cpu_use_avx512). */
+static void lag_products(const double *x, size_t n, size_t top, int avx, int avx512, double *p)
 {
     size_t lag = 0;
 #if DOP_TEMPO_AVX
+    if (avx512)
+        for (; lag + WIDE_GROUP - 1 <= top; lag += WIDE_GROUP) lag_group_avx512(x, n, lag, p + lag);
     if (avx)
         for (; lag + LAG_GROUP - 1 <= top; lag += LAG_GROUP) lag_group_avx(x, n, lag, p + lag);
 #endif
@@ -133,10 +165,10 @@ static void lag_products(const double *x, size_t n, size_t top, int avx, double 
 }
 
 /* Normalised autocorrelation r(0..max_lag) of x (zero mean) into acf. */
-static void autocorrelate(const double *x, size_t n, size_t max_lag, int avx, double *acf)
+static void autocorrelate(const double *x, size_t n, size_t max_lag, int avx, int avx512, double *acf)
 {
     const size_t top = max_lag < n ? max_lag : n - 1;
-    lag_products(x, n, top, avx, acf);
+    lag_products(x, n, top, avx, avx512, acf);
     const double r0 = acf[0];
     for (size_t lag = 0; lag <= max_lag; lag++) acf[lag] = r0 > 0.0 && lag <= top ? acf[lag] / r0 : 0.0;
 }
@@ -252,7 +284,7 @@ static void feature_period(dop_tempo *t, int k, const double *x, size_t n, size_
     double *y = t->standard + (size_t)k * t->cfg.max_samples;
     standardise(x, n, y, &out->mean[k], &out->sd[k]);
     if (out->sd[k] > 0.0) {
-        autocorrelate(y, n, top, t->avx, t->acf);
+        autocorrelate(y, n, top, t->avx, t->avx512, t->acf);
         out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, t->cfg.rate_hz).z;
     }
     memcpy(last, x, n * sizeof *x);
@@ -291,7 +323,7 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
         const double *y = t->standard + (size_t)k * t->cfg.max_samples;
         for (size_t i = 0; i < n; i++) t->combined[i] += out->weight[k] * y[i];
     }
-    autocorrelate(t->combined, n, top, t->avx, t->acf);
+    autocorrelate(t->combined, n, top, t->avx, t->avx512, t->acf);
     period_pick p = pick_period(t->acf, lo, hi, top, n, rate);
     if (p.lag <= 0.0) return;
     out->period_s = p.lag / rate;

@@ -14,6 +14,10 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#include "core/cpu.h"
+#if DOP_HAVE_AVX512_PATHS
+#include <immintrin.h>
+#endif
 
 struct dop_spectrum {
     dop_spectrum_config cfg;
@@ -27,6 +31,7 @@ struct dop_spectrum {
     double psd_scale;         /* 1 / (fs sum w^2) */
     double hwhm_bins;         /* main lobe's half-power half-width, FFT bins */
     int64_t frame_index;
+    int avx;                  /* dop_cpu_use_avx() at creation */
 };
 
 dop_spectrum_config dop_spectrum_config_default(void)
@@ -136,6 +141,7 @@ dop_status dop_spectrum_create(const dop_spectrum_config *cfg, dop_spectrum **ou
     }
     s->psd_scale = 1.0 / (cfg->fs_hz * sum_w2);
     s->hwhm_bins = main_lobe_hwhm(s->window, window_len, fft_size);
+    s->avx = dop_cpu_use_avx();
     memset(s->fft_in, 0, fft_size * sizeof *s->fft_in);
     *out = s;
     return DOP_OK;
@@ -175,25 +181,79 @@ static float peak_magnitude(const float *x, size_t n)
     return peak;
 }
 
-/* The frame of the window_len samples at x. */
-static int emit_frame(dop_spectrum *s, const float complex *x, dop_spectrum_frame_fn on_frame, void *user)
+/* I w and Q w of the len values at in (len / 2 samples): a float complex
+ * times a real is these two products. */
+static inline void apply_window(const float *restrict in, const float *restrict w, float *restrict windowed, size_t len)
 {
-    const size_t n = s->fft_size, half = n / 2;
-    const float peak = peak_magnitude((const float *)x, 2 * s->window_len);
-    /* I w and Q w: a float complex times a real is these two products. */
-    const float *in = (const float *)x, *w = s->window;
-    float *windowed = (float *)s->fft_in;
-    for (size_t i = 0; i < 2 * s->window_len; i++) windowed[i] = in[i] * w[i];
-    fftwf_execute(s->plan);
-    /* fft-shift while scaling: bin k goes to (k + half) mod n, in two runs
-     * (no division per bin). */
-    const float scale = (float)s->psd_scale;
-    const float *bins = (const float *)s->fft_out; /* re, im interleaved */
-    float *psd = s->psd;
+    for (size_t i = 0; i < len; i++) windowed[i] = in[i] * w[i];
+}
+
+/* The PSD of the n bins (re, im interleaved), scaled and fft-shifted: bin
+ * k goes to (k + n/2) mod n, in two runs (no division per bin). */
+static inline void shifted_psd(const float *restrict bins, float *restrict psd, size_t n, float scale)
+{
+    const size_t half = n / 2;
     for (size_t k = 0; k < half; k++)
         psd[k + half] = (bins[2 * k] * bins[2 * k] + bins[2 * k + 1] * bins[2 * k + 1]) * scale;
     for (size_t k = half; k < n; k++)
         psd[k - half] = (bins[2 * k] * bins[2 * k] + bins[2 * k + 1] * bins[2 * k + 1]) * scale;
+}
+
+#if DOP_HAVE_AVX512_PATHS
+/* peak_magnitude in AVX registers (the largest is the same in any order,
+ * NaN passed over as there), and the two loops above compiled for AVX:
+ * products and sums one by one, never fused, so the same bits. */
+__attribute__((target("avx"))) static float peak_magnitude_avx(const float *x, size_t n)
+{
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 p0 = _mm256_setzero_ps(), p1 = p0, p2 = p0, p3 = p0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        p0 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), abs_mask), p0);
+        p1 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 8), abs_mask), p1);
+        p2 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 16), abs_mask), p2);
+        p3 = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i + 24), abs_mask), p3);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, _mm256_max_ps(_mm256_max_ps(p0, p1), _mm256_max_ps(p2, p3)));
+    float peak = 0.0f;
+    for (int j = 0; j < 8; j++)
+        if (lanes[j] > peak) peak = lanes[j];
+    const float rest = peak_magnitude(x + i, n - i);
+    return rest > peak ? rest : peak;
+}
+
+__attribute__((target("avx"))) static void apply_window_avx(const float *in, const float *w, float *windowed, size_t len)
+{
+    apply_window(in, w, windowed, len);
+}
+
+__attribute__((target("avx"))) static void shifted_psd_avx(const float *bins, float *psd, size_t n, float scale)
+{
+    shifted_psd(bins, psd, n, scale);
+}
+#endif
+
+/* The frame of the window_len samples at x. */
+static int emit_frame(dop_spectrum *s, const float complex *x, dop_spectrum_frame_fn on_frame, void *user)
+{
+    const size_t n = s->fft_size, len = 2 * s->window_len;
+    const float *in = (const float *)x, scale = (float)s->psd_scale;
+    float peak;
+#if DOP_HAVE_AVX512_PATHS
+    if (s->avx) {
+        peak = peak_magnitude_avx(in, len);
+        apply_window_avx(in, s->window, (float *)s->fft_in, len);
+        fftwf_execute(s->plan);
+        shifted_psd_avx((const float *)s->fft_out, s->psd, n, scale);
+    } else
+#endif
+    {
+        peak = peak_magnitude(in, len);
+        apply_window(in, s->window, (float *)s->fft_in, len);
+        fftwf_execute(s->plan);
+        shifted_psd((const float *)s->fft_out, s->psd, n, scale);
+    }
     dop_spectrum_frame frame = {
         .index = s->frame_index,
         .time_s = ((double)s->frame_index * (double)s->hop_len + (double)s->window_len / 2.0) / s->cfg.fs_hz,

@@ -12,11 +12,15 @@
  *  - wall filter: any split of the pushes gives the same bits (the chunked
  *    and sample-by-sample paths agree), and the output stays within float
  *    rounding of the sample-by-sample recursion;
- *  - spectrum: any split of the pushes gives the same frames;
+ *  - spectrum: any split of the pushes gives the same frames, with and
+ *    without the AVX loops;
  *  - beat path: the template match and the best predecessor give the bits
  *    and the interval of the plain loops, with ties and NaN;
  *  - tempo: the same estimate with and without the AVX lag products, and
- *    when an input repeats (the memo) as from a fresh handle. */
+ *    when an input repeats (the memo) as from a fresh handle;
+ *  - beat evidence and spectral lines: the same bits with and without the
+ *    AVX bin loops, on spectra with zeros, NaN, infinities, steady tones and
+ *    a tail of bins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,10 +35,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dopflow/beat_evidence.h"
 #include "dopflow/beat_tempo.h"
 #include "dopflow/noise_floor.h"
 #include "dopflow/reader.h"
 #include "dopflow/result_csv.h"
+#include "dopflow/spectral_lines.h"
 #include "dopflow/spectrum.h"
 #include "dopflow/wall_filter.h"
 #include "core/cpu.h"
@@ -528,6 +534,7 @@ static void spectrum_any_split_same_frames(void **state)
     const size_t n = 30011;
     float complex *x = malloc(n * sizeof *x);
     for (size_t t = 0; t < n; t++) x[t] = CMPLXF((float)(uniform() - 0.5), (float)(uniform() - 0.5));
+    x[20000] = CMPLXF(NAN, 0.25f); /* a peak passes over it */
     const double windows_ms[] = {20.0, 15.0, 20.0};
     const double hops_ms[] = {10.0, 5.0, 20.0};
     for (int w = 0; w < 3; w++) {
@@ -543,7 +550,11 @@ static void spectrum_any_split_same_frames(void **state)
         frames_capture b = {malloc(cap * bins * sizeof(float)), malloc(cap * sizeof(double)), malloc(cap * sizeof(float)),
                             bins, 0, cap};
         assert_int_equal(dop_spectrum_push(s, x, n, capture, &a), DOP_OK);
-        dop_spectrum_reset(s);
+        /* the split pushes without the AVX loops: the same frames either way */
+        dop_spectrum_destroy(s);
+        set_narrow(1);
+        assert_int_equal(dop_spectrum_create(&cfg, &s, NULL), DOP_OK);
+        set_narrow(0);
         for (size_t i = 0; i < n;) {
             size_t take = 1 + (size_t)(rng() % 700);
             if (take > n - i) take = n - i;
@@ -582,6 +593,7 @@ static void beat_path_matches_plain_loops(void **state)
     (void)state;
     enum { N = 700, LEN = 61 };
     double line[N + LEN], cycle[LEN], out[N], penalty[N];
+    set_narrow(0);
     for (int trial = 0; trial < 200; trial++) {
         const int coarse = trial % 3 == 0; /* few distinct values: ties */
         for (size_t i = 0; i < N + LEN; i++) line[i] = coarse ? (double)(rng() % 4) : uniform() * 4.0 - 1.0;
@@ -601,9 +613,10 @@ static void beat_path_matches_plain_loops(void **state)
             const int64_t dlo = 1 + (int64_t)(rng() % 60), dhi = dlo - 1 + (int64_t)(rng() % 140);
             int64_t ref_d;
             const double ref = ref_best_predecessor(line, t, penalty, dlo, dhi, &ref_d);
-            for (int avx = 0; avx <= dop_cpu_use_avx(); avx++) {
+            const int widest = dop_cpu_use_avx512() ? 2 : dop_cpu_use_avx();
+            for (int level = 0; level <= widest; level++) {
                 int64_t d;
-                const double v = dop_beat_best_predecessor(line, t, penalty, dlo, dhi, avx, &d);
+                const double v = dop_beat_best_predecessor_at(line, t, penalty, dlo, dhi, level, &d);
                 assert_memory_equal(&v, &ref, sizeof v);
                 assert_int_equal(d, ref_d);
             }
@@ -650,6 +663,75 @@ static void tempo_same_on_every_path(void **state)
     set_narrow(0);
 }
 
+static void beat_evidence_same_on_every_path(void **state)
+{
+    (void)state;
+    enum { FRAMES = 300 };
+    const size_t sizes[] = {256, 250, 7};
+    for (size_t si = 0; si < 3; si++) {
+        const size_t bins = sizes[si];
+        float *psd = malloc(bins * sizeof *psd);
+        dop_beat_evidence_frame *out[2];
+        dop_beat_evidence_config cfg = dop_beat_evidence_config_default();
+        cfg.bins = bins;
+        cfg.frame_rate_hz = 100.0;
+        for (int narrow = 0; narrow < 2; narrow++) {
+            set_narrow(narrow);
+            out[narrow] = calloc(FRAMES, sizeof *out[narrow]);
+            dop_beat_evidence *e = NULL;
+            assert_int_equal(dop_beat_evidence_create(&cfg, &e, NULL), DOP_OK);
+            rng_state = 0x9E3779B97F4A7C15ULL + si; /* the same frames on both paths */
+            for (int f = 0; f < FRAMES; f++) {
+                make_frame(psd, bins, 1e-3 * (1.0 + (f % 37)), f);
+                if (f % 50 == 7) psd[bins / 3] = 0.0f;
+                out[narrow][f] = dop_beat_evidence_push(e, psd);
+            }
+            dop_beat_evidence_destroy(e);
+        }
+        assert_memory_equal(out[0], out[1], FRAMES * sizeof *out[0]);
+        free(out[0]);
+        free(out[1]);
+        free(psd);
+    }
+    set_narrow(0);
+}
+
+static void spectral_lines_same_on_every_path(void **state)
+{
+    (void)state;
+    enum { FRAMES = 600 };
+    const size_t sizes[] = {256, 250};
+    for (size_t si = 0; si < 2; si++) {
+        const size_t bins = sizes[si];
+        float *psd = malloc(bins * sizeof *psd), *out[2];
+        long long lines[2];
+        dop_spectral_lines_config cfg = dop_spectral_lines_config_default();
+        cfg.bins = bins;
+        cfg.frame_rate_hz = 100.0;
+        for (int narrow = 0; narrow < 2; narrow++) {
+            set_narrow(narrow);
+            out[narrow] = malloc(FRAMES * bins * sizeof *out[narrow]);
+            dop_spectral_lines *sl = NULL;
+            assert_int_equal(dop_spectral_lines_create(&cfg, &sl, NULL), DOP_OK);
+            rng_state = 0x5DEECE66DULL + si; /* the same frames on both paths */
+            for (int f = 0; f < FRAMES; f++) {
+                make_frame(psd, bins, 1e-3, f);
+                for (size_t k = 20; k < 60; k++) psd[k] *= 50.0f; /* blood beside ... */
+                psd[bins / 2 + 40] = 1.0f;                         /* ... a steady tone: a line */
+                memcpy(out[narrow] + (size_t)f * bins, dop_spectral_lines_push(sl, psd), bins * sizeof *psd);
+            }
+            lines[narrow] = dop_spectral_lines_frames(sl);
+            dop_spectral_lines_destroy(sl);
+        }
+        assert_memory_equal(out[0], out[1], FRAMES * bins * sizeof *out[0]);
+        assert_true(lines[0] == lines[1] && lines[0] > 0); /* lines were found and removed */
+        free(out[0]);
+        free(out[1]);
+        free(psd);
+    }
+    set_narrow(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -661,6 +743,8 @@ int main(void)
         cmocka_unit_test(spectrum_any_split_same_frames),
         cmocka_unit_test(beat_path_matches_plain_loops),
         cmocka_unit_test(tempo_same_on_every_path),
+        cmocka_unit_test(beat_evidence_same_on_every_path),
+        cmocka_unit_test(spectral_lines_same_on_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
