@@ -48,9 +48,9 @@ struct dop_analysis {
     int64_t level_change_frames; /* consecutive burst/dropout frames */
     int64_t persist_frames;      /* frames in LEVEL_CHANGE_S */
     double *recent_floor;        /* the last persist_frames frames' own floor estimates (a ring) */
-    uint8_t *recent_level;       /* ... and whether each was a dropout */
+    uint8_t *recent_dropout;     /* ... and whether each was a dropout */
     int64_t recent_seen;         /* frames into the ring so far */
-    int64_t recent_level_count;  /* dropouts in the ring */
+    int64_t recent_dropouts;     /* dropouts in the ring */
 };
 
 dop_analysis_config dop_analysis_config_default(void)
@@ -175,8 +175,8 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     a->frame_period_s = 1.0 / dop_spectrum_frame_rate(a->spectrum);
     a->persist_frames = (int64_t)ceil(LEVEL_CHANGE_S / a->frame_period_s);
     a->recent_floor = malloc((size_t)a->persist_frames * sizeof *a->recent_floor);
-    a->recent_level = calloc((size_t)a->persist_frames, 1);
-    if (!a->recent_floor || !a->recent_level) {
+    a->recent_dropout = calloc((size_t)a->persist_frames, 1);
+    if (!a->recent_floor || !a->recent_dropout) {
         status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
         goto fail;
     }
@@ -268,14 +268,20 @@ static uint32_t artifact_flags(const dop_analysis *a, const dop_spectrum_frame *
 static int dropouts_dominate(dop_analysis *a, double frame_floor, uint32_t flags)
 {
     const int64_t at = a->recent_seen % a->persist_frames;
-    const uint8_t level = (flags & DOP_FRAME_DROPOUT) != 0;
-    if (a->recent_seen >= a->persist_frames) a->recent_level_count -= a->recent_level[at];
-    a->recent_level[at] = level;
+    const uint8_t dropout = (flags & DOP_FRAME_DROPOUT) != 0;
+    if (a->recent_seen >= a->persist_frames) a->recent_dropouts -= a->recent_dropout[at];
+    a->recent_dropout[at] = dropout;
     a->recent_floor[at] = frame_floor;
-    a->recent_level_count += level;
+    a->recent_dropouts += dropout;
     a->recent_seen++;
-    if (!level || 2 * a->recent_level_count <= a->persist_frames) return 0;
-    return 1;
+    return dropout && 2 * a->recent_dropouts > a->persist_frames;
+}
+
+/* Empty the ring of recent frames. */
+static void clear_recent(dop_analysis *a)
+{
+    a->recent_seen = a->recent_dropouts = 0;
+    memset(a->recent_dropout, 0, (size_t)a->persist_frames);
 }
 
 /* The lowest frame floor in the ring; the ring is emptied. */
@@ -285,20 +291,16 @@ static double lowest_recent_floor(dop_analysis *a)
     double low = a->recent_floor[0];
     for (int64_t i = 1; i < n; i++)
         if (a->recent_floor[i] < low) low = a->recent_floor[i];
-    a->recent_seen = a->recent_level_count = 0;
-    memset(a->recent_level, 0, (size_t)a->persist_frames);
+    clear_recent(a);
     return low;
 }
 
-static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+/* The noise floor tracked through this frame and the frame's artifact
+ * flags against it: the frame's own floor estimate joins the floor unless
+ * the frame is a burst or a dropout; where such frames persist, the floor
+ * is seeded again (two ways, below). */
+static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, uint32_t *flags_out)
 {
-    dop_analysis *a = user;
-    const dop_analysis_config *cfg = &a->cfg;
-    /* Every estimate sees the spectrum without its stationary lines; the
-     * spectrum passed on (the sonogram) is the recording's own. */
-    dop_spectrum_frame clean = *raw;
-    clean.psd = dop_spectral_lines_push(a->lines, raw->psd);
-    const dop_spectrum_frame *sf = &clean;
     double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
@@ -326,7 +328,21 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
         a->level_change_frames = 0;
     }
     if (!(flags & (DOP_FRAME_BURST | DOP_FRAME_DROPOUT))) tracked = dop_noise_floor_push_estimate(a->noise, frame_floor);
-    double noise = tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
+    *flags_out = flags;
+    return tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
+}
+
+static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+{
+    dop_analysis *a = user;
+    const dop_analysis_config *cfg = &a->cfg;
+    /* Every estimate sees the spectrum without its stationary lines; the
+     * spectrum passed on (the sonogram) is the recording's own. */
+    dop_spectrum_frame clean = *raw;
+    clean.psd = dop_spectral_lines_push(a->lines, raw->psd);
+    const dop_spectrum_frame *sf = &clean;
+    uint32_t flags;
+    const double noise = track_noise_floor(a, sf, &flags);
 
     dop_envelope_result env;
     double top_hz = a->nyquist_hz, bottom_hz = -a->nyquist_hz; /* the frame's frequency range */
@@ -461,8 +477,7 @@ void dop_analysis_reset(dop_analysis *a)
     a->gate_now = 0;
     a->unwrapped_frames = 0;
     a->frame_status = DOP_OK;
-    a->recent_seen = a->recent_level_count = 0;
-    memset(a->recent_level, 0, (size_t)a->persist_frames);
+    clear_recent(a);
     a->level_change_frames = 0;
 }
 
@@ -489,6 +504,6 @@ void dop_analysis_destroy(dop_analysis *a)
     free(a->work);
     free(a->velocity_axis);
     free(a->recent_floor);
-    free(a->recent_level);
+    free(a->recent_dropout);
     free(a);
 }
