@@ -104,9 +104,9 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->scores = malloc((b->slots + 2 * b->max_beat_len + 2) * sizeof *b->scores);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
-    b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
+    b->cycle_sum = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_sum);
     b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
-    int ok = b->ring && b->path && b->line && b->local && b->scores && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
+    int ok = b->ring && b->path && b->line && b->local && b->scores && b->penalty && b->cycle && b->cycle_sum && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -456,7 +456,7 @@ void dop_beats_destroy(dop_beats *b)
     free(b->scores);
     free(b->penalty);
     free(b->cycle);
-    free(b->cycle_trace);
+    free(b->cycle_sum);
     free(b->foot_in);
     free(b);
 }

@@ -89,12 +89,12 @@ struct dop_beats {
     dop_tempo_estimate estimate;
     double period_frames;            /* estimate.period_s x frame rate */
     double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
-    int primary_trace;               /* the most reliable trace: foot search */
+    int primary_trace;               /* the most reliable trace: foot search without a template */
     /* the cycle template: the combined onset strength around the last beats */
     int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
     size_t node_count;
     double *cycle;                   /* 2 half + 1 values, node at [half] */
-    double *cycle_trace;             /* the same beats' mean primary trace */
+    double *cycle_sum;               /* scratch: running sum of cycle (template_foot) */
     double *foot_in;                 /* scratch: one beat's trace before its node */
     double foot_offset;              /* foot of the template's upstroke - node, frames */
     int64_t half;                    /* frames either side; 0: no template in use */
