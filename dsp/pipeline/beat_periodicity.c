@@ -192,6 +192,7 @@ int beats_build_cycle(dop_beats *b, const int64_t *nodes, size_t count)
     }
     if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return 0;
     b->cycle_gain = b->cycle[half] / energy;
+    b->cycle_energy = energy;
     b->half = half;
     b->foot_offset = template_foot(b);
     return 1;

@@ -67,6 +67,7 @@ struct dop_beats {
     int64_t *path;                   /* trace back scratch, `slots` entries */
     double *line;                    /* scratch: combined onset strengths in a row, `slots` */
     double *local;                   /* scratch: local scores of the frames scored, `slots` */
+    double *sq;                      /* scratch: prefix sums of line^2, `slots` + 1 */
     double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
     int avx;                         /* dop_cpu_use_avx() at creation */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
@@ -99,6 +100,7 @@ struct dop_beats {
     double foot_offset;              /* foot of the template's upstroke - node, frames */
     int64_t half;                    /* frames either side; 0: no template in use */
     double cycle_gain;               /* cycle[half] / sum of cycle^2 */
+    double cycle_energy;             /* sum of cycle^2 */
     /* results */
     int64_t beat_count;
     long long not_pulsatile_frames;
