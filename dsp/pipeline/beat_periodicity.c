@@ -137,6 +137,28 @@ int64_t beats_foot_reach(const dop_beats *b)
     return (int64_t)fmin((double)b->foot_len, ceil(FOOT_PERIOD_FRACTION * b->period_frames));
 }
 
+/* Where the template's upstroke starts, frames from its node (<= 0 in
+ * practice; see fix_node): the foot, by intersecting tangents
+ * (beats_tangent_foot), of the template's running sum. The template holds
+ * the combined onset strength, the weighted rise of the traces the beat
+ * path follows; its running sum is that combined trace, up to a constant.
+ * Its foot is where the evidence the nodes follow starts to rise, so each
+ * onset keeps its place in the cycle when the feature weights move from one
+ * trace to another, and also when the trace with the largest weight among
+ * the velocity and power traces carries little of the evidence (a click
+ * recording whose flux leads), where the foot of that one trace moved by
+ * up to a third of a cycle from one estimate to the next. cycle_sum:
+ * 2 half + 1 values. */
+static double template_foot(dop_beats *b)
+{
+    const int64_t half = b->half, reach = (int64_t)b->smooth_len / 2;
+    double sum = 0.0;
+    for (int64_t i = 0; i <= 2 * half; i++) b->cycle_sum[i] = sum += b->cycle[i];
+    const int64_t lo = half - beats_foot_reach(b) > 0 ? half - beats_foot_reach(b) : 0;
+    const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
+    return half - lo >= 2 ? (double)lo + beats_tangent_foot(b->cycle_sum + lo, n, half - lo, reach) - (double)half : 0.0;
+}
+
 /* The cycle template: the mean standardised combined onset strength
  * (weights in force) over +-P/2 around the first TEMPLATE_BEATS of the path
  * nodes given (the last beats) still in memory, off (half = 0) with fewer
@@ -155,34 +177,24 @@ int beats_build_cycle(dop_beats *b, const int64_t *nodes, size_t count)
     b->half = 0;
     if (half < 1 || half > (int64_t)b->max_beat_len) return 0;
     memset(b->cycle, 0, (size_t)(2 * half + 1) * sizeof *b->cycle);
-    memset(b->cycle_trace, 0, (size_t)(2 * half + 1) * sizeof *b->cycle_trace);
     size_t used = 0, kept = count < TEMPLATE_BEATS ? count : TEMPLATE_BEATS;
     for (size_t j = 0; j < kept; j++) {
         const int64_t node = nodes[j];
         if (node - half < b->hist_first || node + half >= b->next_seq) continue;
-        for (int64_t i = -half; i <= half; i++) {
-            b->cycle[i + half] += beats_combined_onset(b, node + i) / b->combined_sd;
-            b->cycle_trace[i + half] += beat_slot(b, node + i)->trace[b->primary_trace];
-        }
+        for (int64_t i = -half; i <= half; i++) b->cycle[i + half] += beats_combined_onset(b, node + i) / b->combined_sd;
         used++;
     }
     if (used < TEMPLATE_MIN_BEATS) return 0;
     double energy = 0.0;
     for (int64_t i = 0; i <= 2 * half; i++) {
         b->cycle[i] /= (double)used;
-        b->cycle_trace[i] /= (double)used;
         energy += b->cycle[i] * b->cycle[i];
     }
     if (!(energy > 0.0) || !(b->cycle[half] > 0.0)) return 0;
     b->cycle_gain = b->cycle[half] / energy;
+    b->cycle_energy = energy;
     b->half = half;
-    /* The foot of the upstroke of the template's primary trace: each beat's
-     * onset lies as far before its node (see fix_node). */
-    const int64_t reach = (int64_t)b->smooth_len / 2;
-    const int64_t lo = half - beats_foot_reach(b) > 0 ? half - beats_foot_reach(b) : 0;
-    const int64_t n = (half + reach < 2 * half ? half + reach : 2 * half) - lo + 1;
-    b->foot_offset = half - lo >= 2 ? (double)lo + beats_tangent_foot(b->cycle_trace + lo, n, half - lo, reach) - (double)half
-                                    : 0.0;
+    b->foot_offset = template_foot(b);
     return 1;
 }
 

@@ -101,12 +101,13 @@ dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output 
     b->path = malloc(b->slots * sizeof *b->path);
     b->line = malloc(b->slots * sizeof *b->line);
     b->local = malloc(b->slots * sizeof *b->local);
+    b->sq = malloc((b->slots + 1) * sizeof *b->sq);
     b->scores = malloc((b->slots + 2 * b->max_beat_len + 2) * sizeof *b->scores);
     b->penalty = malloc((2 * b->max_beat_len + 2) * sizeof *b->penalty);
     b->cycle = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle);
-    b->cycle_trace = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_trace);
+    b->cycle_sum = malloc((2 * b->max_beat_len + 3) * sizeof *b->cycle_sum);
     b->foot_in = malloc((b->foot_len + b->smooth_len + 4) * sizeof *b->foot_in);
-    int ok = b->ring && b->path && b->line && b->local && b->scores && b->penalty && b->cycle && b->cycle_trace && b->foot_in;
+    int ok = b->ring && b->path && b->line && b->local && b->sq && b->scores && b->penalty && b->cycle && b->cycle_sum && b->foot_in;
     for (int k = 0; k < N_USED; k++) ok = ok && (b->tempo_in[k] = malloc(tcfg.max_samples * sizeof(double)));
     if (!ok) {
         dop_beats_destroy(b);
@@ -238,10 +239,34 @@ static double local_score(const dop_beats *b, int64_t t)
     return m * b->cycle_gain;
 }
 
+/* A cycle louder than the template scores as one of the template's
+ * energy: the local score of frame t is scaled by sqrt(E_template / E_t)
+ * where E_t, the energy of the combined onset strengths over the cycle
+ * around t (frames outside the data count 0, as in local_score), is the
+ * larger. The template match is a dot product, so without this a burst
+ * (a leg flexion, a knock) scores by its loudness, whatever its shape,
+ * and draws the path to itself; up to the template's energy the score
+ * stays the plain match, so quiet cycles are not raised. This is the
+ * normalised cross-correlation (Lewis, Vision Interface 1995) applied only
+ * above the template's energy. Energies by a running sum of squares over
+ * the line of frames [first, next_seq) in b->line; b->sq: its prefix sums. */
+static void limit_loud_cycles(dop_beats *b, int64_t first, int64_t start)
+{
+    const int64_t half = b->half, n = b->next_seq - first;
+    b->sq[0] = 0.0;
+    for (int64_t i = 0; i < n; i++) b->sq[i + 1] = b->sq[i] + b->line[i] * b->line[i];
+    for (int64_t t = start; t < b->next_seq; t++) {
+        const int64_t lo = t - half > first ? t - half - first : 0, hi = t + half < b->next_seq ? t + half - first + 1 : n;
+        const double energy = b->sq[hi] - b->sq[lo];
+        if (energy > b->cycle_energy) b->local[t - start] *= sqrt(b->cycle_energy / energy);
+    }
+}
+
 /* The local scores of frames [start, next_seq) into b->local, from the
  * combined onset strengths of frames [first, next_seq) in b->line: those
  * whose whole cycle is in the line by the template match in vector lanes,
- * the others (cut at either end) by local_score. Same bits either way. */
+ * the others (cut at either end) by local_score (same bits either way);
+ * then loud cycles limited (limit_loud_cycles). */
 static void local_scores(dop_beats *b, int64_t first, int64_t start)
 {
     const int64_t half = b->half;
@@ -252,6 +277,7 @@ static void local_scores(dop_beats *b, int64_t first, int64_t start)
                        b->cycle_gain, b->local + (lo - start));
     for (int64_t t = start; t < lo; t++) b->local[t - start] = local_score(b, t);
     for (int64_t t = hi < lo ? lo : hi + 1; t < b->next_seq; t++) b->local[t - start] = local_score(b, t);
+    if (half > 0) limit_loud_cycles(b, first, start);
 }
 
 /* Path scores of frames [start, next_seq): each its local score plus the
@@ -453,10 +479,11 @@ void dop_beats_destroy(dop_beats *b)
     free(b->path);
     free(b->line);
     free(b->local);
+    free(b->sq);
     free(b->scores);
     free(b->penalty);
     free(b->cycle);
-    free(b->cycle_trace);
+    free(b->cycle_sum);
     free(b->foot_in);
     free(b);
 }

@@ -67,6 +67,7 @@ struct dop_beats {
     int64_t *path;                   /* trace back scratch, `slots` entries */
     double *line;                    /* scratch: combined onset strengths in a row, `slots` */
     double *local;                   /* scratch: local scores of the frames scored, `slots` */
+    double *sq;                      /* scratch: prefix sums of line^2, `slots` + 1 */
     double *scores;                  /* scratch: path scores in a row, slots + 2 max beat + 2 */
     int avx;                         /* dop_cpu_use_avx() at creation */
     double *penalty;                 /* tempo prior by interval, frames 0..2 max beat */
@@ -89,16 +90,17 @@ struct dop_beats {
     dop_tempo_estimate estimate;
     double period_frames;            /* estimate.period_s x frame rate */
     double feature_mean[N_USED], feature_sd[N_USED], combined_sd; /* of the features in use */
-    int primary_trace;               /* the most reliable trace: foot search */
+    int primary_trace;               /* the most reliable trace: foot search without a template */
     /* the cycle template: the combined onset strength around the last beats */
     int64_t nodes[TEMPLATE_BEATS];   /* their path nodes, a ring */
     size_t node_count;
     double *cycle;                   /* 2 half + 1 values, node at [half] */
-    double *cycle_trace;             /* the same beats' mean primary trace */
+    double *cycle_sum;               /* scratch: running sum of cycle (template_foot) */
     double *foot_in;                 /* scratch: one beat's trace before its node */
     double foot_offset;              /* foot of the template's upstroke - node, frames */
     int64_t half;                    /* frames either side; 0: no template in use */
     double cycle_gain;               /* cycle[half] / sum of cycle^2 */
+    double cycle_energy;             /* sum of cycle^2 */
     /* results */
     int64_t beat_count;
     long long not_pulsatile_frames;

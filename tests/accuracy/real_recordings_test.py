@@ -8,11 +8,13 @@ What it asserts, and why these numbers (README, "Real recordings"):
   - negatives_ok = all: the no-flow recordings (noise, speech) give at most 2 beats;
   - real_hr_within_5bpm = all (15/15): met since the envelope periodicity (cw_kit_diastole_6k)
     and the repeat check of a period (postdive 333 flex), 2026-12-06;
-  - beat sensitivity >= 0.80 and PPV >= 0.88 against the expert marks: measured 0.82 and 0.90
+  - beat sensitivity >= 0.84 and PPV >= 0.92 against the expert marks: measured 0.86 and 0.94
     with the cycle template (from the first beats on), the last cycle's onset reported as an
-    incomplete beat, beats only under a confirmed period, and the noise floor re-seeded from
-    below where most frames are dropouts (0.87 / 0.93 without that; it fixes a tapotement
-    recording read at 3 % of its flow); the target of issue 14 is 0.95, not yet met.
+    incomplete beat, beats only under a confirmed period, the noise floor re-seeded from below
+    where most frames are dropouts, each onset at the foot of the template's running sum (the
+    combined evidence the path follows; 0.82 / 0.90 before) and the template match of a cycle
+    louder than the template limited to the template's energy (0.84 / 0.92 before); the target
+    of issue 14 is 0.95, not yet met.
 A drop below these is a regression."""
 import os, re, subprocess, sys
 
@@ -32,8 +34,8 @@ hr_ok, hr_n, neg_ok, neg_n = (int(m.group(i)) for i in range(1, 5))
 sens, ppv = float(m.group(5)), float(m.group(6))
 checks = [(neg_ok == neg_n, f'no-flow recordings without beats: {neg_ok}/{neg_n}'),
           (hr_ok == hr_n, f'heart rate within 5 bpm: {hr_ok}/{hr_n} (all)'),
-          (sens >= 0.80, f'beat sensitivity {sens:.2f} (at least 0.80)'),
-          (ppv >= 0.88, f'beat PPV {ppv:.2f} (at least 0.88)')]
+          (sens >= 0.84, f'beat sensitivity {sens:.2f} (at least 0.84)'),
+          (ppv >= 0.92, f'beat PPV {ppv:.2f} (at least 0.92)')]
 for ok, text in checks:
     print(('ok   ' if ok else 'FAIL ') + text)
 sys.exit(0 if all(ok for ok, _ in checks) else 1)
