@@ -394,6 +394,7 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
 
     if (a->output.on_spectrum && a->output.on_spectrum(raw, noise, a->output.user)) return 1;
     dop_beat_evidence_frame evidence = dop_beat_evidence_push(a->evidence, sf->psd);
+    if (cfg->vmean_method == DOP_VMEAN_INTENSITY) evidence.vmean_cm_s = env.fmean_fixed_hz * a->cm_s_per_hz;
     a->frame_status = dop_beats_push(a->beats, &f, &evidence);
     return a->frame_status != DOP_OK;
 }

@@ -155,9 +155,10 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
                            double value[N_FEATURES], int clean[N_FEATURES])
 {
     const double forward = f->vmax_forward_cm_s, reverse = -f->vmax_reverse_cm_s;
+    const double vmean = ev && !isnan(ev->vmean_cm_s) ? ev->vmean_cm_s : f->vmean_cm_s;
     const int dropout = (f->flags & DOP_FRAME_DROPOUT) != 0;
     const int velocity_clean = !(f->flags & (DOP_FRAME_HIDING_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(forward) &&
-                               isfinite(reverse) && isfinite(f->vmean_cm_s);
+                               isfinite(reverse) && isfinite(vmean);
     if (velocity_clean) {
         /* The flow's main direction: the mean of forward - reverse maximum
          * velocity over the first DIRECTION_S, then a running mean as long. */
@@ -167,7 +168,7 @@ static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evid
     }
     const int forward_main = b->direction_mean >= 0.0;
     value[F_VMAX] = forward_main ? forward : reverse;
-    value[F_VMEAN] = forward_main ? f->vmean_cm_s : -f->vmean_cm_s;
+    value[F_VMEAN] = forward_main ? vmean : -vmean;
     value[F_POWER] = ev ? log(ev->excess_power + POWER_FLOOR) : 0.0;
     value[F_FLUX] = ev && !dropout ? ev->flux : 0.0;
     value[F_POWER_QUIET] = value[F_POWER];

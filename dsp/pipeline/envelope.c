@@ -529,69 +529,14 @@ static double side_fmax_hz(const dop_envelope *env, const float *psd, int dir, s
     return dop_max_frequency_edge(&env->edge, &side) * env->cfg.bin_hz;
 }
 
-void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
+/* Step 3: intensity-weighted mean frequency (Hz) of the noise-subtracted
+ * spectrum env->w over bins [lo, hi]; the band's SNR (dB) into *snr_db
+ * when given. */
+static double band_mean_hz(const dop_envelope *env, size_t lo, size_t hi, double noise, double side_noise,
+                           double *snr_db)
 {
-    dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
-}
-
-void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
-                               dop_envelope_result *out)
-{
-    memset(out, 0, sizeof *out);
-    if (fwd_bins > env->centre - 1) fwd_bins = env->centre - 1;
-    if (rev_bins > env->centre) rev_bins = env->centre;
     const size_t centre = env->centre;
     const double df = env->cfg.bin_hz;
-    correct_spectrum(env, psd);
-    /* MGM assumes the noise runs on to fs/2. In a recording band-limited
-     * before it was stored, the dead bins (30 dB and more below the noise)
-     * would end the integrated spectrum early and put the knee at the
-     * recording's band edge; they count as noise instead. Noise bins fall
-     * that low with probability 1e-3 only (exponential distribution). */
-    const double dead = DEAD_BIN_RATIO * noise;
-    if (env->cfg.one_sided) {
-        for (size_t k = 0; k < env->cfg.bins; k++) {
-            double x = env->w[k];
-            env->w[k] = x < dead ? noise : x;
-        }
-        /* Non-directional: fold -f onto +f; the folded bins carry twice the noise. */
-        for (size_t j = 1; j < centre; j++) {
-            env->w[centre + j] += env->w[centre - j];
-            env->w[centre - j] = 0.0;
-        }
-        env->w[0] = 0.0;
-    }
-    const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
-    size_t fwd, rev;
-    double p_fwd, p_rev;
-    side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_fwd, &p_rev);
-    out->fmax_forward_hz = side_fmax_hz(env, psd, +1, fwd_bins, fwd, side_noise);
-    out->fmax_reverse_hz = -side_fmax_hz(env, psd, -1, rev_bins, rev, noise);
-    out->power_forward = p_fwd;
-    out->power_reverse = p_rev;
-    out->has_signal = fwd > 0 || rev > 0;
-    if (!out->has_signal) return;
-
-    /* Step 3: intensity-weighted mean over the band, gap included; over
-     * clutter, the clutter band refilled from its model. */
-    size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
-    size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
-    if (env->clutter) {
-        if (env->cfg.one_sided) { /* folded: the forward bins carry both sides */
-            env->band.forward += env->band.reverse;
-            env->band.reverse = 0.0;
-        }
-        dop_clutter_band_refill(env->w, centre, &env->band, side_noise);
-        if (centre - env->band.lo > gap_rev) gap_rev = centre - env->band.lo;
-        if (env->band.hi - centre > gap_fwd) gap_fwd = env->band.hi - centre;
-        /* The flow band of the mean from the refilled spectrum: with the
-         * clutter in, the knee of the integrated spectrum can sit at the
-         * clutter's edge and cut the blood off. */
-        double p_f, p_r;
-        side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_f, &p_r);
-    }
-    size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
-    size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     double sum_p = 0.0, sum_pf = 0.0, band_noise = 0.0;
     const double centre_d = env->index[centre];
     if (!env->cfg.one_sided) {
@@ -633,8 +578,80 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
             band_noise += k_noise;
         }
     }
-    out->fmean_hz = sum_p > 0.0 ? sum_pf / sum_p : 0.0;
-    out->snr_db = (sum_p > 0.0 && band_noise > 0.0) ? 10.0 * log10(sum_p / band_noise) : -INFINITY;
+    if (snr_db) *snr_db = (sum_p > 0.0 && band_noise > 0.0) ? 10.0 * log10(sum_p / band_noise) : -INFINITY;
+    return sum_p > 0.0 ? sum_pf / sum_p : 0.0;
+}
+
+void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
+{
+    dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
+}
+
+void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
+                               dop_envelope_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (fwd_bins > env->centre - 1) fwd_bins = env->centre - 1;
+    if (rev_bins > env->centre) rev_bins = env->centre;
+    const size_t centre = env->centre;
+    correct_spectrum(env, psd);
+    /* MGM assumes the noise runs on to fs/2. In a recording band-limited
+     * before it was stored, the dead bins (30 dB and more below the noise)
+     * would end the integrated spectrum early and put the knee at the
+     * recording's band edge; they count as noise instead. Noise bins fall
+     * that low with probability 1e-3 only (exponential distribution). */
+    const double dead = DEAD_BIN_RATIO * noise;
+    if (env->cfg.one_sided) {
+        for (size_t k = 0; k < env->cfg.bins; k++) {
+            double x = env->w[k];
+            env->w[k] = x < dead ? noise : x;
+        }
+        /* Non-directional: fold -f onto +f; the folded bins carry twice the noise. */
+        for (size_t j = 1; j < centre; j++) {
+            env->w[centre + j] += env->w[centre - j];
+            env->w[centre - j] = 0.0;
+        }
+        env->w[0] = 0.0;
+    }
+    const double side_noise = env->cfg.one_sided ? 2.0 * noise : noise;
+    size_t fwd, rev;
+    double p_fwd, p_rev;
+    side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_fwd, &p_rev);
+    out->fmax_forward_hz = side_fmax_hz(env, psd, +1, fwd_bins, fwd, side_noise);
+    out->fmax_reverse_hz = -side_fmax_hz(env, psd, -1, rev_bins, rev, noise);
+    out->power_forward = p_fwd;
+    out->power_reverse = p_rev;
+    out->has_signal = fwd > 0 || rev > 0;
+    if (!out->has_signal) return;
+
+    /* Step 3: intensity-weighted mean over the band, gap included; over
+     * clutter, the clutter band refilled from its model. */
+    size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
+    size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
+    if (env->clutter) {
+        /* The mean over the fixed band, before the clutter band is refilled:
+         * the beat detector's feature (clutter that moves with the heart,
+         * such as the heart wall under a precordial probe, is evidence of
+         * the cycle there). */
+        out->fmean_fixed_hz = band_mean_hz(env, centre - (rev > gap_rev ? rev : gap_rev),
+                                           centre + (fwd > gap_fwd ? fwd : gap_fwd), noise, side_noise, NULL);
+        if (env->cfg.one_sided) { /* folded: the forward bins carry both sides */
+            env->band.forward += env->band.reverse;
+            env->band.reverse = 0.0;
+        }
+        dop_clutter_band_refill(env->w, centre, &env->band, side_noise);
+        if (centre - env->band.lo > gap_rev) gap_rev = centre - env->band.lo;
+        if (env->band.hi - centre > gap_fwd) gap_fwd = env->band.hi - centre;
+        /* The flow band of the mean from the refilled spectrum: with the
+         * clutter in, the knee of the integrated spectrum can sit at the
+         * clutter's edge and cut the blood off. */
+        double p_f, p_r;
+        side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_f, &p_r);
+    }
+    size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
+    size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
+    out->fmean_hz = band_mean_hz(env, lo, hi, noise, side_noise, &out->snr_db);
+    if (!env->clutter) out->fmean_fixed_hz = out->fmean_hz;
 }
 
 void dop_envelope_reset(dop_envelope *env)

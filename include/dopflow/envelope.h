@@ -68,6 +68,7 @@ typedef struct dop_envelope_result {
     double fmax_forward_hz;    /* >= 0; 0 when no forward flow */
     double fmax_reverse_hz;    /* <= 0; 0 when no reverse flow */
     double fmean_hz;           /* signed intensity-weighted mean frequency */
+    double fmean_fixed_hz;     /* the same over the fixed wall-filter band, without the clutter band */
     double power_forward;      /* noise-subtracted signal power, forward side */
     double power_reverse;      /* noise-subtracted signal power, reverse side */
     double snr_db;             /* signal power / noise power within the flow band */

@@ -171,6 +171,10 @@ static void small_clutter_lump_in_systole(void **state)
     print_message("clutter lump 1 x the blood: mean %.1f Hz clean, %.1f Hz first frame, %.1f Hz second (%+.1f%%)\n",
                   r0.fmean_hz, r1.fmean_hz, r2.fmean_hz, 100.0 * (r2.fmean_hz / r0.fmean_hz - 1.0));
     assert_true(fabs(r2.fmean_hz / r0.fmean_hz - 1.0) < 0.10);
+    /* The beat detector's mean keeps the fixed band: the clutter's pull
+     * stays in it (the first frame's value), and a clean frame's is the mean. */
+    assert_float_equal(r2.fmean_fixed_hz, r1.fmean_hz, 1e-9 * r1.fmean_hz);
+    assert_float_equal(r0.fmean_fixed_hz, r0.fmean_hz, 0.0);
     for (int f = 0; f < 200; f++) dop_envelope_push(env, clean, 1.0, &r0);
     dop_envelope_push(env, diastole, 1.0, &rd);
     dop_envelope_push(env, diastole, 1.0, &rd);
