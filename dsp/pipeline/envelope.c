@@ -455,9 +455,15 @@ static size_t side_fmax_bins(dop_envelope *env, int dir, const double *c, size_t
         /* Reference line from the origin to the integrated maximum: the
          * last index of the largest running sum (what a scan keeping
          * c[j] >= the maximum so far finds). */
-        const double cmax = max_of(c + 1, count, c[0]);
         size_t jmax = count;
-        while (jmax > 0 && !(c[jmax] == cmax)) jmax--;
+        /* The sums run over bins the dead-bin rule left at >= noise or NaN,
+         * so with noise > 0 they never fall: unless NaN reached the last
+         * one, the largest is the last (IEEE addition of x >= 0 is
+         * monotonic), and the scan is needed only otherwise. */
+        if (!(noise > 0.0) || isnan(c[count])) {
+            const double cmax = max_of(c + 1, count, c[0]);
+            while (jmax > 0 && !(c[jmax] == cmax)) jmax--;
+        }
         if (jmax == 0) return 0;
         /* The knee: the first index of the largest positive distance above
          * that line (what a scan keeping distance > the best so far finds). */
