@@ -221,36 +221,26 @@ static void abort_outputs(job_outputs *o)
     o->h5 = NULL;
 }
 
-/* Commit in turn; on a failure remove what this run already committed. */
+/* Commit the CSV outputs together (dop_atomic_commit_all: their disk
+ * writes overlap), then the HDF5 file; on a failure remove what this run
+ * already committed. */
 static dop_status commit_outputs(const dop_job *job, job_outputs *o, dop_error *err)
 {
-    const char *committed[4];
-    int n = 0;
-    dop_status status = DOP_OK;
-    if (o->summary) {
-        int to_stdout = strcmp(job->summary_path, "-") == 0;
-        status = dop_atomic_commit(o->summary, err);
-        o->summary = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->summary_path;
-    }
-    if (status == DOP_OK && o->frames) {
-        int to_stdout = strcmp(job->frames_path, "-") == 0;
-        status = dop_atomic_commit(o->frames, err);
-        o->frames = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->frames_path;
-    }
-    if (status == DOP_OK && o->beats) {
-        int to_stdout = strcmp(job->beats_path, "-") == 0;
-        status = dop_atomic_commit(o->beats, err);
-        o->beats = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->beats_path;
-    }
+    dop_atomic_file *files[3];
+    const char *paths[3];
+    size_t n = 0, committed = 0;
+    if (o->summary) files[n] = o->summary, paths[n++] = job->summary_path;
+    if (o->frames) files[n] = o->frames, paths[n++] = job->frames_path;
+    if (o->beats) files[n] = o->beats, paths[n++] = job->beats_path;
+    o->summary = o->frames = o->beats = NULL;
+    dop_status status = dop_atomic_commit_all(files, n, &committed, err);
     if (status == DOP_OK && o->h5) {
         status = dop_h5_writer_commit(o->h5, err);
         o->h5 = NULL;
     }
     if (status != DOP_OK) {
-        for (int i = 0; i < n; i++) unlink(committed[i]);
+        for (size_t i = 0; i < committed; i++)
+            if (strcmp(paths[i], "-") != 0) unlink(paths[i]);
         abort_outputs(o);
     }
     return status;
