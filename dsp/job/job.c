@@ -9,6 +9,7 @@
 #include "dopflow/quadrature_check.h"
 #include "dopflow/result_csv.h"
 #include "dopflow/review.h"
+#include "output/frame_queue.h"
 
 #include <float.h>
 #include <math.h>
@@ -32,6 +33,7 @@ dop_job dop_job_default(void)
 
 typedef struct job_outputs {
     dop_atomic_file *summary, *frames, *beats;
+    dop_frame_queue *frame_rows; /* the frames file's rows, written by a second thread (NULL: in place) */
     dop_h5_writer *h5;
     float *db_row;
     size_t bins;
@@ -64,7 +66,9 @@ static int on_frame(const dop_frame *f, void *user)
     job_outputs *o = user;
     dop_summary_acc_add_frame(o->acc, f);
     o->report->frames++;
-    if (o->frames) {
+    if (o->frame_rows) {
+        dop_frame_queue_push(o->frame_rows, f);
+    } else if (o->frames) {
         FILE *out = dop_atomic_stream(o->frames);
         dop_frame_csv_row(out, f);
         fputc('\n', out);
@@ -190,6 +194,10 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
     if (job->frames_path) {
         if ((status = dop_atomic_open(job->frames_path, &o->frames, err)) != DOP_OK) return status;
         fprintf(dop_atomic_stream(o->frames), "%s\n", dop_frame_csv_header());
+        /* Streamed frames are flushed block by block from this thread: written in place. */
+        if (!job->frames_stream &&
+            (status = dop_frame_queue_create(dop_atomic_stream(o->frames), &o->frame_rows, err)) != DOP_OK)
+            return status;
     }
     if (job->beats_path) {
         if ((status = dop_atomic_open(job->beats_path, &o->beats, err)) != DOP_OK) return status;
@@ -213,6 +221,8 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
 
 static void abort_outputs(job_outputs *o)
 {
+    dop_frame_queue_finish(o->frame_rows); /* its thread must be done with the stream */
+    o->frame_rows = NULL;
     dop_atomic_abort(o->summary);
     dop_atomic_abort(o->frames);
     dop_atomic_abort(o->beats);
@@ -229,6 +239,8 @@ static dop_status commit_outputs(const dop_job *job, job_outputs *o, dop_error *
     dop_atomic_file *files[3];
     const char *paths[3];
     size_t n = 0, committed = 0;
+    dop_frame_queue_finish(o->frame_rows); /* every row in the stream */
+    o->frame_rows = NULL;
     if (o->summary) files[n] = o->summary, paths[n++] = job->summary_path;
     if (o->frames) files[n] = o->frames, paths[n++] = job->frames_path;
     if (o->beats) files[n] = o->beats, paths[n++] = job->beats_path;
