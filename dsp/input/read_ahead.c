@@ -1,32 +1,28 @@
 /* Reading a file's next block on a second thread (see read_ahead.h).
  *
- * One block at a time: the caller asks for a block (ASKED), the thread
- * preads it into its own buffer (READY), and the next dop_read_ahead_read()
- * takes it by exchanging buffers when it is the block wanted; any other
- * block (after a seek, or a shorter last block) is read in place and the
- * one read ahead is dropped. A failed read ahead is not reported: the read
- * in place that follows meets the same error. */
+ * One block at a time: the block asked for is pread by the worker
+ * (core/worker.h) into the read-ahead's own buffer, and the next
+ * dop_read_ahead_read() takes it by exchanging buffers when it is the
+ * block wanted; any other block (after a seek, or a longer one) is read
+ * in place and the one read ahead is dropped. A failed read ahead is not
+ * reported: the read in place that follows meets the same error. */
 #include "input/read_ahead.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-enum ahead_state { AHEAD_IDLE, AHEAD_ASKED, AHEAD_READY };
+#include "core/worker.h"
 
 struct dop_read_ahead {
+    dop_worker *reader;
     int fd;
     size_t capacity;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t changed; /* state or quit changed */
-    enum ahead_state state;
-    int quit;
-    void *buf;              /* capacity bytes */
-    off_t offset;           /* the block asked for */
-    size_t want;
-    ssize_t got;            /* its bytes, or -1 */
+    void *buf;      /* capacity bytes */
+    int asked;      /* a block was asked for: */
+    off_t offset;   /* its first byte */
+    size_t want;    /* its length */
+    ssize_t got;    /* its bytes read, or -1 */
 };
 
 /* pread until `want` bytes, the end of the file or an error (-1, errno). */
@@ -43,24 +39,11 @@ static ssize_t pread_full(int fd, void *buf, size_t want, off_t offset)
     return (ssize_t)have;
 }
 
-static void *ahead_main(void *arg)
+/* The worker's job: the block asked for. */
+static void read_block_ahead(void *arg)
 {
     dop_read_ahead *ra = arg;
-    pthread_mutex_lock(&ra->lock);
-    for (;;) {
-        while (ra->state != AHEAD_ASKED && !ra->quit) pthread_cond_wait(&ra->changed, &ra->lock);
-        if (ra->quit) break;
-        const off_t offset = ra->offset;
-        const size_t want = ra->want;
-        pthread_mutex_unlock(&ra->lock);
-        ssize_t got = pread_full(ra->fd, ra->buf, want, offset);
-        pthread_mutex_lock(&ra->lock);
-        ra->got = got;
-        ra->state = AHEAD_READY;
-        pthread_cond_broadcast(&ra->changed);
-    }
-    pthread_mutex_unlock(&ra->lock);
-    return NULL;
+    ra->got = pread_full(ra->fd, ra->buf, ra->want, ra->offset);
 }
 
 dop_read_ahead *dop_read_ahead_start(int fd, size_t capacity)
@@ -70,15 +53,8 @@ dop_read_ahead *dop_read_ahead_start(int fd, size_t capacity)
     ra->fd = fd;
     ra->capacity = capacity;
     ra->buf = malloc(capacity);
-    int started = 0;
-    if (ra->buf && pthread_mutex_init(&ra->lock, NULL) == 0) {
-        if (pthread_cond_init(&ra->changed, NULL) == 0) {
-            started = pthread_create(&ra->thread, NULL, ahead_main, ra) == 0;
-            if (!started) pthread_cond_destroy(&ra->changed);
-        }
-        if (!started) pthread_mutex_destroy(&ra->lock);
-    }
-    if (!started) {
+    ra->reader = ra->buf ? dop_worker_create() : NULL;
+    if (!ra->reader) {
         free(ra->buf);
         free(ra);
         return NULL;
@@ -90,26 +66,21 @@ ssize_t dop_read_ahead_read(dop_read_ahead *ra, int fd, void **buf, off_t offset
                             size_t next_want)
 {
     if (!ra) return pread_full(fd, *buf, want, offset);
-    ssize_t got = -1;
-    pthread_mutex_lock(&ra->lock);
-    while (ra->state == AHEAD_ASKED) pthread_cond_wait(&ra->changed, &ra->lock);
-    const int hit = ra->state == AHEAD_READY && ra->offset == offset && ra->want >= want && ra->got >= 0;
-    if (hit) {
+    dop_worker_wait(ra->reader);
+    ssize_t got;
+    if (ra->asked && ra->offset == offset && ra->want >= want && ra->got >= 0) {
         void *mine = *buf;
         *buf = ra->buf;
         ra->buf = mine;
         got = ra->got < (ssize_t)want ? ra->got : (ssize_t)want;
+    } else {
+        got = pread_full(fd, *buf, want, offset);
     }
-    ra->state = AHEAD_IDLE;
-    pthread_mutex_unlock(&ra->lock);
-    if (!hit) got = pread_full(fd, *buf, want, offset);
-    if (got == (ssize_t)want && next_want > 0 && next_want <= ra->capacity) {
-        pthread_mutex_lock(&ra->lock);
+    ra->asked = got == (ssize_t)want && next_want > 0 && next_want <= ra->capacity;
+    if (ra->asked) {
         ra->offset = next;
         ra->want = next_want;
-        ra->state = AHEAD_ASKED;
-        pthread_cond_broadcast(&ra->changed);
-        pthread_mutex_unlock(&ra->lock);
+        dop_worker_post(ra->reader, read_block_ahead, ra);
     }
     return got;
 }
@@ -117,13 +88,7 @@ ssize_t dop_read_ahead_read(dop_read_ahead *ra, int fd, void **buf, off_t offset
 void dop_read_ahead_stop(dop_read_ahead *ra)
 {
     if (!ra) return;
-    pthread_mutex_lock(&ra->lock);
-    ra->quit = 1; /* a read in flight ends first */
-    pthread_cond_broadcast(&ra->changed);
-    pthread_mutex_unlock(&ra->lock);
-    pthread_join(ra->thread, NULL);
-    pthread_cond_destroy(&ra->changed);
-    pthread_mutex_destroy(&ra->lock);
+    dop_worker_destroy(ra->reader); /* a read in flight ends first */
     free(ra->buf);
     free(ra);
 }

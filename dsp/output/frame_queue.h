@@ -8,8 +8,8 @@
  * (pthread_create failed) every frame is written at once, as before.
  *
  * Life: dop_frame_queue_create(stream) -> dop_frame_queue_push() per frame
- * (copies it; never allocates; waits only when the writer is
- * FRAME_QUEUE_BATCHES batches behind) -> dop_frame_queue_finish() (writes
+ * (copies it; never allocates; waits only when the writer is a whole
+ * batch behind) -> dop_frame_queue_finish() (writes
  * what is left, joins the thread, frees; NULL is fine). The stream must not
  * be used by anyone else between create and finish. */
 #ifndef DOPFLOW_FRAME_QUEUE_H
