@@ -111,7 +111,8 @@ static int flush_and_start(dop_atomic_file *file)
 {
     if ((!file->is_stdout && ferror(file->stream)) || fflush(file->stream) != 0) return -1;
 #ifdef SYNC_FILE_RANGE_WRITE
-    if (!file->is_stdout) sync_file_range(fileno(file->stream), 0, 0, SYNC_FILE_RANGE_WRITE); /* a hint: errors left to fsync */
+    /* a hint: its errors are left to fsync */
+    if (!file->is_stdout) sync_file_range(fileno(file->stream), 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
     return 0;
 }
