@@ -7,11 +7,12 @@
  * (or none) in every gate; the gates' spectra are summed as they arrive and
  * the last gate's frame carries the mean on.
  *
- * One gate, long pushes: the wall filter runs on a second thread
- * (core/worker.h) one chunk of WALL_CHUNK samples ahead of the spectrum
- * and everything after it, which run here; the same samples in the same
- * order through every stage, so the same frames, emitted during the same
- * push. The filter took about 5 % of a 10-minute analysis. */
+ * One gate, long pushes: the wall filter and the STFT run on a second
+ * thread (core/worker.h) one chunk ahead (at most CHUNK_MAX samples and
+ * CHUNK_FRAMES hops), keeping that chunk's spectra; the stages after them
+ * run here over the spectra kept. The same samples in the same order
+ * through every stage, so the same frames, emitted during the same push.
+ * Filter and STFT took about 12 % of a 10-minute analysis. */
 #include "dopflow/analysis.h"
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
@@ -27,15 +28,16 @@
 #define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
 #define NOISE_FLOOR_MIN 1e-30
 #define LEVEL_CHANGE_S 0.5  /* a "burst" or "dropout" lasting longer is a new noise level */
-#define WALL_CHUNK 8192     /* samples per wall-filter job on the worker (0.66 s at 12.5 kHz) */
+#define CHUNK_MAX 8192         /* samples per job on the worker (0.66 s at 12.5 kHz) */
+#define CHUNK_FRAMES 64        /* ... and at most this many hops */
+#define KEPT_MAX (8u << 20)    /* bytes of kept spectra at most; more: no worker */
 
-/* A wall-filter job: n samples from in, filtered into out. */
-typedef struct wall_job {
-    dop_wall_filter *wall;
-    const float complex *in;
-    float complex *out;
-    size_t n;
-} wall_job;
+/* The spectra of one chunk, made on the worker. */
+typedef struct spectra_kept {
+    dop_spectrum_frame *frames; /* capacity; frames[i].psd points into psd */
+    float *psd;                 /* capacity x bins */
+    size_t count, capacity, bins;
+} spectra_kept;
 
 struct dop_analysis {
     dop_analysis_config cfg;
@@ -57,8 +59,10 @@ struct dop_analysis {
     dop_spectral_lines *lines;   /* stationary spectral lines left out */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
-    dop_worker *filter;     /* runs gate 0's wall filter ahead (NULL: filtered here) */
-    float complex *filtered[2]; /* WALL_CHUNK samples each: one filtered there, one analysed here */
+    dop_worker *ahead;      /* runs gate 0's wall filter and STFT a chunk ahead (NULL: all here) */
+    size_t chunk;           /* samples per job */
+    float complex *filtered; /* chunk samples, the worker's */
+    spectra_kept kept[2];   /* one made there, one analysed here */
     float *velocity_axis;   /* cm/s per bin */
     double cm_s_per_hz;
     double nyquist_hz;
@@ -136,6 +140,28 @@ static double wall_gap_hz(const double *gain, size_t bins, double bin_hz)
     return (double)j * bin_hz;
 }
 
+/* The worker and its buffers (one gate); without the memory or a thread,
+ * or for spectra too large to keep, everything runs here (a->ahead NULL). */
+static void create_ahead(dop_analysis *a)
+{
+    const size_t hop = dop_spectrum_hop_samples(a->spectrum), bins = dop_spectrum_bins(a->spectrum);
+    a->chunk = hop * CHUNK_FRAMES < CHUNK_MAX ? hop * CHUNK_FRAMES : CHUNK_MAX;
+    /* Pushing n samples completes at most n / hop + 1 frames. */
+    const size_t capacity = a->chunk / hop + 1;
+    if (2 * capacity * bins * sizeof(float) > KEPT_MAX) return;
+    a->filtered = malloc(a->chunk * sizeof *a->filtered);
+    int ready = a->filtered != NULL;
+    for (int k = 0; k < 2; k++) {
+        spectra_kept *kept = &a->kept[k];
+        kept->frames = malloc(capacity * sizeof *kept->frames);
+        kept->psd = malloc(capacity * bins * sizeof *kept->psd);
+        kept->capacity = capacity;
+        kept->bins = bins;
+        ready = ready && kept->frames && kept->psd;
+    }
+    if (ready) a->ahead = dop_worker_create();
+}
+
 dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_analysis_output *output,
                                dop_analysis **out, dop_error *err)
 {
@@ -181,17 +207,13 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     double *gain = NULL;
     uint8_t *noise_mask = NULL;
     a->work = malloc(BLOCK * sizeof *a->work);
-    if (cfg->gates <= 1) { /* without the memory or a thread: filtered here */
-        a->filtered[0] = malloc(2 * WALL_CHUNK * sizeof *a->filtered[0]);
-        a->filter = a->filtered[0] ? dop_worker_create() : NULL;
-        a->filtered[1] = a->filtered[0] ? a->filtered[0] + WALL_CHUNK : NULL;
-    }
     if (!a->work) {
         status = dop_error_set(err, DOP_ERR_NOMEM, "analysis: out of memory");
         goto fail;
     }
     if ((status = dop_wall_filter_create(&cfg->wall, &a->wall, err)) != DOP_OK) goto fail;
     if ((status = dop_spectrum_create(&cfg->spectrum, &a->spectrum, err)) != DOP_OK) goto fail;
+    if (cfg->gates <= 1) create_ahead(a);
     if ((status = create_gates(a, err)) != DOP_OK) goto fail;
 
     const size_t bins = dop_spectrum_bins(a->spectrum);
@@ -463,32 +485,57 @@ static dop_status push_gates(dop_analysis *a, const float complex *x, size_t n, 
     return DOP_OK;
 }
 
-static void run_wall_job(void *arg)
+/* dop_spectrum_push's callback on the worker: the spectrum kept. */
+static int keep_spectrum(const dop_spectrum_frame *sf, void *user)
 {
-    wall_job *job = arg;
-    dop_wall_filter_push(job->wall, job->in, job->out, job->n);
+    spectra_kept *kept = user;
+    if (kept->count == kept->capacity) return 1; /* cannot happen: see create_ahead */
+    float *psd = kept->psd + kept->count * kept->bins;
+    memcpy(psd, sf->psd, kept->bins * sizeof *psd);
+    kept->frames[kept->count] = *sf;
+    kept->frames[kept->count++].psd = psd;
+    return 0;
 }
 
-/* One gate: chunk i + 1 is filtered on the worker while chunk i is
- * analysed here (posting chunk i + 1 waits until chunk i is filtered). */
-static dop_status push_pipelined(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
+/* A job of the worker: n samples filtered, and the spectra they complete. */
+typedef struct ahead_job {
+    dop_analysis *a;
+    const float complex *in;
+    size_t n;
+    spectra_kept *out;
+} ahead_job;
+
+static void run_ahead_job(void *arg)
 {
-    const size_t chunks = (n + WALL_CHUNK - 1) / WALL_CHUNK;
-    wall_job job[2];
+    ahead_job *job = arg;
+    dop_analysis *a = job->a;
+    job->out->count = 0;
+    dop_wall_filter_push(a->wall, job->in, a->filtered, job->n);
+    dop_spectrum_push(a->spectrum, a->filtered, job->n, keep_spectrum, job->out);
+}
+
+/* One gate: chunk i + 1 is filtered and transformed on the worker while
+ * chunk i's spectra are analysed here (posting chunk i + 1 waits until
+ * chunk i is done). */
+static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
+{
+    const size_t chunks = (n + a->chunk - 1) / a->chunk;
+    ahead_job job[2];
     for (size_t i = 0; i <= chunks; i++) {
         if (i < chunks) {
-            const size_t start = i * WALL_CHUNK, take = n - start < WALL_CHUNK ? n - start : WALL_CHUNK;
-            job[i % 2] = (wall_job){a->wall, x + start, a->filtered[i % 2], take};
-            dop_worker_post(a->filter, run_wall_job, &job[i % 2]);
+            const size_t start = i * a->chunk, take = n - start < a->chunk ? n - start : a->chunk;
+            job[i % 2] = (ahead_job){a, x + start, take, &a->kept[i % 2]};
+            dop_worker_post(a->ahead, run_ahead_job, &job[i % 2]);
         } else {
-            dop_worker_wait(a->filter);
+            dop_worker_wait(a->ahead);
         }
         if (i == 0) continue;
-        const wall_job *ready = &job[(i - 1) % 2];
-        if (dop_spectrum_push(a->spectrum, ready->out, ready->n, on_spectrum_frame, a) != DOP_OK) {
-            dop_worker_wait(a->filter); /* x is the caller's again when this returns */
-            return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
-        }
+        const spectra_kept *ready = job[(i - 1) % 2].out;
+        for (size_t k = 0; k < ready->count; k++)
+            if (on_spectrum_frame(&ready->frames[k], a)) {
+                dop_worker_wait(a->ahead); /* x is the caller's again when this returns */
+                return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+            }
     }
     return DOP_OK;
 }
@@ -496,7 +543,7 @@ static dop_status push_pipelined(dop_analysis *a, const float complex *x, size_t
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
     if (a->cfg.gates > 1) return push_gates(a, x, n, err);
-    if (a->filter && n >= 2 * WALL_CHUNK) return push_pipelined(a, x, n, err);
+    if (a->ahead && n >= 2 * a->chunk) return push_ahead(a, x, n, err);
     size_t done = 0;
     while (done < n) {
         size_t take = n - done < BLOCK ? n - done : BLOCK;
@@ -539,7 +586,7 @@ void dop_analysis_reset(dop_analysis *a)
 void dop_analysis_destroy(dop_analysis *a)
 {
     if (!a) return;
-    dop_worker_destroy(a->filter);
+    dop_worker_destroy(a->ahead);
     dop_wall_filter_destroy(a->wall);
     dop_spectrum_destroy(a->spectrum);
     for (long g = 1; g < a->cfg.gates; g++) {
@@ -557,7 +604,11 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_beats_destroy(a->beats);
     dop_beat_evidence_destroy(a->evidence);
     dop_spectral_lines_destroy(a->lines);
-    free(a->filtered[0]);
+    free(a->filtered);
+    for (int k = 0; k < 2; k++) {
+        free(a->kept[k].frames);
+        free(a->kept[k].psd);
+    }
     free(a->work);
     free(a->velocity_axis);
     free(a->recent_floor);
