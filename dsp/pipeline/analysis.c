@@ -7,12 +7,15 @@
  * (or none) in every gate; the gates' spectra are summed as they arrive and
  * the last gate's frame carries the mean on.
  *
- * One gate, long pushes: the wall filter and the STFT run on a second
- * thread (core/worker.h) one chunk ahead (at most CHUNK_MAX samples and
- * CHUNK_FRAMES hops), keeping that chunk's spectra; the stages after them
- * run here over the spectra kept. The same samples in the same order
- * through every stage, so the same frames, emitted during the same push.
- * Filter and STFT took about 12 % of a 10-minute analysis. */
+ * One gate, long pushes: the wall filter, the STFT and what depends on
+ * the sequence of spectra alone (the spectral lines left out, each frame's
+ * own noise-floor estimate: prepare_frame) run on a second thread
+ * (core/worker.h) one chunk ahead (at most CHUNK_MAX samples and
+ * CHUNK_FRAMES hops), keeping that chunk's results; the stages after them
+ * (analyse_frame: the floor's tracking, envelopes, beats, ...) run here
+ * over what was kept. The same samples in the same order through every
+ * stage, so the same frames, emitted during the same push. The worker's
+ * part took about 20 % of a 10-minute analysis. */
 #include "dopflow/analysis.h"
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
@@ -32,10 +35,12 @@
 #define CHUNK_FRAMES 64        /* ... and at most this many hops */
 #define KEPT_MAX (8u << 20)    /* bytes of kept spectra at most; more: no worker */
 
-/* The spectra of one chunk, made on the worker. */
+/* The frames of one chunk, prepared on the worker. */
 typedef struct spectra_kept {
     dop_spectrum_frame *frames; /* capacity; frames[i].psd points into psd */
-    float *psd;                 /* capacity x bins */
+    float *psd;                 /* capacity x bins: the spectra */
+    float *clean_psd;           /* capacity x bins: the same without their lines */
+    double *frame_floor;        /* capacity: each frame's own noise-floor estimate */
     size_t count, capacity, bins;
 } spectra_kept;
 
@@ -53,7 +58,8 @@ struct dop_analysis {
     dop_alias *alias;           /* NULL: no baseline shift, no unwrap */
     dop_kasai *kasai;           /* for DOP_VMEAN_KASAI */
     long long unwrapped_frames;
-    dop_noise_floor *noise;
+    dop_noise_floor *noise;     /* the tracked floor */
+    dop_noise_floor *frame_noise; /* each frame's own estimate (prepare_frame) */
     dop_envelope *envelope;
     dop_beat_evidence *evidence; /* spectral beat features */
     dop_spectral_lines *lines;   /* stationary spectral lines left out */
@@ -148,16 +154,18 @@ static void create_ahead(dop_analysis *a)
     a->chunk = hop * CHUNK_FRAMES < CHUNK_MAX ? hop * CHUNK_FRAMES : CHUNK_MAX;
     /* Pushing n samples completes at most n / hop + 1 frames. */
     const size_t capacity = a->chunk / hop + 1;
-    if (2 * capacity * bins * sizeof(float) > KEPT_MAX) return;
+    if (2 * capacity * 2 * bins * sizeof(float) > KEPT_MAX) return;
     a->filtered = malloc(a->chunk * sizeof *a->filtered);
     int ready = a->filtered != NULL;
     for (int k = 0; k < 2; k++) {
         spectra_kept *kept = &a->kept[k];
         kept->frames = malloc(capacity * sizeof *kept->frames);
         kept->psd = malloc(capacity * bins * sizeof *kept->psd);
+        kept->clean_psd = malloc(capacity * bins * sizeof *kept->clean_psd);
+        kept->frame_floor = malloc(capacity * sizeof *kept->frame_floor);
         kept->capacity = capacity;
         kept->bins = bins;
-        ready = ready && kept->frames && kept->psd;
+        ready = ready && kept->frames && kept->psd && kept->clean_psd && kept->frame_floor;
     }
     if (ready) a->ahead = dop_worker_create();
 }
@@ -241,7 +249,9 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
         a->velocity_axis[k] = (float)(f * cm_s_per_hz);
     }
     cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
-    if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK) goto fail;
+    if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK ||
+        (status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->frame_noise, err)) != DOP_OK)
+        goto fail;
     dop_spectral_lines_config lcfg = {.bins = bins, .frame_rate_hz = cfg->noise.frame_rate_hz, .eligible = noise_mask};
     if ((status = dop_spectral_lines_create(&lcfg, &a->lines, err)) != DOP_OK) goto fail;
     if (cfg->vmean_method == DOP_VMEAN_KASAI && (status = dop_kasai_create(bins, cfg->fs_hz, &a->kasai, err)) != DOP_OK)
@@ -345,9 +355,9 @@ static double lowest_recent_floor(dop_analysis *a)
  * flags against it: the frame's own floor estimate joins the floor unless
  * the frame is a burst or a dropout; where such frames persist, the floor
  * is seeded again (two ways, below). */
-static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, uint32_t *flags_out)
+static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, double frame_floor,
+                                uint32_t *flags_out)
 {
-    double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
     if (dropouts_dominate(a, frame_floor, flags)) {
@@ -359,6 +369,7 @@ static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, u
          * (minimum statistics, Martin, IEEE Trans Speech Audio Process
          * 2001;9:504-512), where bursts do not reach. */
         dop_noise_floor_reset(a->noise);
+    dop_noise_floor_reset(a->frame_noise);
         dop_noise_floor_push_estimate(a->noise, lowest_recent_floor(a));
         flags &= ~(uint32_t)(DOP_FRAME_BURST | DOP_FRAME_DROPOUT);
         a->level_change_frames = 0;
@@ -378,17 +389,27 @@ static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, u
     return tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
 }
 
-static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+/* What depends on the sequence of spectra alone: the spectrum without
+ * its stationary lines (*clean_psd: raw_psd itself or a buffer of the lines
+ * stage, valid until its next frame) and that frame's own noise-floor
+ * estimate, returned. */
+static double prepare_frame(dop_analysis *a, const float *raw_psd, const float **clean_psd)
 {
-    dop_analysis *a = user;
+    *clean_psd = dop_spectral_lines_push(a->lines, raw_psd);
+    return dop_noise_floor_frame_estimate(a->frame_noise, *clean_psd);
+}
+
+/* One frame through the floor's tracking, the envelopes, flow and the beat
+ * segmenter. Every estimate sees the spectrum without its stationary
+ * lines; the spectrum passed on (the sonogram) is the recording's own. */
+static int analyse_frame(dop_analysis *a, const dop_spectrum_frame *raw, const float *clean_psd, double frame_floor)
+{
     const dop_analysis_config *cfg = &a->cfg;
-    /* Every estimate sees the spectrum without its stationary lines; the
-     * spectrum passed on (the sonogram) is the recording's own. */
     dop_spectrum_frame clean = *raw;
-    clean.psd = dop_spectral_lines_push(a->lines, raw->psd);
+    clean.psd = clean_psd;
     const dop_spectrum_frame *sf = &clean;
     uint32_t flags;
-    const double noise = track_noise_floor(a, sf, &flags);
+    const double noise = track_noise_floor(a, sf, frame_floor, &flags);
 
     dop_envelope_result env;
     double top_hz = a->nyquist_hz, bottom_hz = -a->nyquist_hz; /* the frame's frequency range */
@@ -444,6 +465,15 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     return a->frame_status != DOP_OK;
 }
 
+/* dop_spectrum_push's callback when everything runs here. */
+static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+{
+    dop_analysis *a = user;
+    const float *clean_psd;
+    const double frame_floor = prepare_frame(a, raw->psd, &clean_psd);
+    return analyse_frame(a, raw, clean_psd, frame_floor);
+}
+
 /* A gate's frame: add it to the sum; the last gate's carries the mean on. */
 static int on_gate_frame(const dop_spectrum_frame *sf, void *user)
 {
@@ -485,19 +515,7 @@ static dop_status push_gates(dop_analysis *a, const float complex *x, size_t n, 
     return DOP_OK;
 }
 
-/* dop_spectrum_push's callback on the worker: the spectrum kept. */
-static int keep_spectrum(const dop_spectrum_frame *sf, void *user)
-{
-    spectra_kept *kept = user;
-    if (kept->count == kept->capacity) return 1; /* cannot happen: see create_ahead */
-    float *psd = kept->psd + kept->count * kept->bins;
-    memcpy(psd, sf->psd, kept->bins * sizeof *psd);
-    kept->frames[kept->count] = *sf;
-    kept->frames[kept->count++].psd = psd;
-    return 0;
-}
-
-/* A job of the worker: n samples filtered, and the spectra they complete. */
+/* A job of the worker: n samples filtered, and the frames they complete, prepared. */
 typedef struct ahead_job {
     dop_analysis *a;
     const float complex *in;
@@ -505,13 +523,30 @@ typedef struct ahead_job {
     spectra_kept *out;
 } ahead_job;
 
+/* dop_spectrum_push's callback on the worker: the frame prepared and kept. */
+static int keep_spectrum(const dop_spectrum_frame *sf, void *user)
+{
+    ahead_job *job = user;
+    spectra_kept *kept = job->out;
+    if (kept->count == kept->capacity) return 1; /* cannot happen: see create_ahead */
+    const size_t i = kept->count++, bins = kept->bins;
+    float *psd = kept->psd + i * bins, *clean = kept->clean_psd + i * bins;
+    memcpy(psd, sf->psd, bins * sizeof *psd);
+    kept->frames[i] = *sf;
+    kept->frames[i].psd = psd;
+    const float *clean_psd;
+    kept->frame_floor[i] = prepare_frame(job->a, sf->psd, &clean_psd);
+    memcpy(clean, clean_psd, bins * sizeof *clean);
+    return 0;
+}
+
 static void run_ahead_job(void *arg)
 {
     ahead_job *job = arg;
     dop_analysis *a = job->a;
     job->out->count = 0;
     dop_wall_filter_push(a->wall, job->in, a->filtered, job->n);
-    dop_spectrum_push(a->spectrum, a->filtered, job->n, keep_spectrum, job->out);
+    dop_spectrum_push(a->spectrum, a->filtered, job->n, keep_spectrum, job);
 }
 
 /* One gate: chunk i + 1 is filtered and transformed on the worker while
@@ -532,7 +567,7 @@ static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, 
         if (i == 0) continue;
         const spectra_kept *ready = job[(i - 1) % 2].out;
         for (size_t k = 0; k < ready->count; k++)
-            if (on_spectrum_frame(&ready->frames[k], a)) {
+            if (analyse_frame(a, &ready->frames[k], ready->clean_psd + k * ready->bins, ready->frame_floor[k])) {
                 dop_worker_wait(a->ahead); /* x is the caller's again when this returns */
                 return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
             }
@@ -600,6 +635,7 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_alias_destroy(a->alias);
     dop_kasai_destroy(a->kasai);
     dop_noise_floor_destroy(a->noise);
+    dop_noise_floor_destroy(a->frame_noise);
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);
     dop_beat_evidence_destroy(a->evidence);
@@ -608,6 +644,8 @@ void dop_analysis_destroy(dop_analysis *a)
     for (int k = 0; k < 2; k++) {
         free(a->kept[k].frames);
         free(a->kept[k].psd);
+        free(a->kept[k].clean_psd);
+        free(a->kept[k].frame_floor);
     }
     free(a->work);
     free(a->velocity_axis);
