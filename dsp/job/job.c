@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BLOCK 32768 /* complex samples per read (256 KiB) */
+#define READ_BLOCK 65536 /* complex samples per read (512 KiB) */
 
 dop_job dop_job_default(void)
 {

@@ -10,8 +10,8 @@
  * One gate, long pushes: the wall filter, the STFT and what depends on
  * the sequence of spectra alone (the spectral lines left out, each frame's
  * own noise-floor estimate: prepare_frame) run on a second thread
- * (core/worker.h) one chunk ahead (at most CHUNK_MAX samples and
- * CHUNK_FRAMES hops), keeping that chunk's results; the stages after them
+ * (core/worker.h) one chunk of CHUNK samples ahead, keeping that chunk's
+ * results; the stages after them
  * (analyse_frame: the floor's tracking, envelopes, beats, ...) run here
  * over what was kept. The same samples in the same order through every
  * stage, so the same frames, emitted during the same push. The worker's
@@ -31,8 +31,8 @@
 #define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
 #define NOISE_FLOOR_MIN 1e-30
 #define LEVEL_CHANGE_S 0.5  /* a "burst" or "dropout" lasting longer is a new noise level */
-#define CHUNK_MAX 8192         /* samples per job on the worker (0.66 s at 12.5 kHz) */
-#define CHUNK_FRAMES 64        /* ... and at most this many hops */
+#define CHUNK 16384            /* samples per job on the worker (1.3 s at 12.5 kHz): whole
+                                  groups of the wall filter's vector path (wall_filter.c) */
 #define KEPT_MAX (8u << 20)    /* bytes of kept spectra at most; more: no worker */
 
 /* The frames of one chunk, prepared on the worker. */
@@ -66,8 +66,7 @@ struct dop_analysis {
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
     dop_worker *ahead;      /* runs gate 0's wall filter and STFT a chunk ahead (NULL: all here) */
-    size_t chunk;           /* samples per job */
-    float complex *filtered; /* chunk samples, the worker's */
+    float complex *filtered; /* CHUNK samples, the worker's */
     spectra_kept kept[2];   /* one made there, one analysed here */
     float *velocity_axis;   /* cm/s per bin */
     double cm_s_per_hz;
@@ -151,11 +150,10 @@ static double wall_gap_hz(const double *gain, size_t bins, double bin_hz)
 static void create_ahead(dop_analysis *a)
 {
     const size_t hop = dop_spectrum_hop_samples(a->spectrum), bins = dop_spectrum_bins(a->spectrum);
-    a->chunk = hop * CHUNK_FRAMES < CHUNK_MAX ? hop * CHUNK_FRAMES : CHUNK_MAX;
     /* Pushing n samples completes at most n / hop + 1 frames. */
-    const size_t capacity = a->chunk / hop + 1;
+    const size_t capacity = CHUNK / hop + 1;
     if (2 * capacity * 2 * bins * sizeof(float) > KEPT_MAX) return;
-    a->filtered = malloc(a->chunk * sizeof *a->filtered);
+    a->filtered = malloc(CHUNK * sizeof *a->filtered);
     int ready = a->filtered != NULL;
     for (int k = 0; k < 2; k++) {
         spectra_kept *kept = &a->kept[k];
@@ -554,11 +552,11 @@ static void run_ahead_job(void *arg)
  * chunk i is done). */
 static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
-    const size_t chunks = (n + a->chunk - 1) / a->chunk;
+    const size_t chunks = (n + CHUNK - 1) / CHUNK;
     ahead_job job[2];
     for (size_t i = 0; i <= chunks; i++) {
         if (i < chunks) {
-            const size_t start = i * a->chunk, take = n - start < a->chunk ? n - start : a->chunk;
+            const size_t start = i * CHUNK, take = n - start < CHUNK ? n - start : CHUNK;
             job[i % 2] = (ahead_job){a, x + start, take, &a->kept[i % 2]};
             dop_worker_post(a->ahead, run_ahead_job, &job[i % 2]);
         } else {
@@ -578,7 +576,7 @@ static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, 
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
     if (a->cfg.gates > 1) return push_gates(a, x, n, err);
-    if (a->ahead && n >= 2 * a->chunk) return push_ahead(a, x, n, err);
+    if (a->ahead && n >= 2 * CHUNK) return push_ahead(a, x, n, err);
     size_t done = 0;
     while (done < n) {
         size_t take = n - done < BLOCK ? n - done : BLOCK;
