@@ -1,62 +1,65 @@
-/* One job at a time on a second thread (see worker.h): a mutex and one
- * condition variable guard the job slot; the thread sleeps while it is
- * empty, a poster or waiter while it is full. */
+/* One job at a time on a second thread (see worker.h).
+ *
+ * Two semaphores hand the job slot over: `posted` wakes the thread for a
+ * job, `done` tells the owner it is finished. The owner (the one thread
+ * that posts and waits) knows whether a job is in flight (busy), so no
+ * lock is needed. sem_post makes a system call only when the other side
+ * sleeps; a wake-up costs about 30 us of system time in this VM, and a
+ * mutex with condition variables took about four system calls per
+ * hand-over (glibc takes the mutex back from a condition wait as
+ * contended, so the next unlock always calls the kernel). */
 #include "core/worker.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 
 struct dop_worker {
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t changed; /* job or quit changed */
-    dop_worker_job job;     /* the job in flight, or NULL */
-    void *arg;
+    sem_t posted;        /* a job (or quit) is in the slot */
+    sem_t done;          /* the job in the slot is finished */
+    int busy;            /* the owner's: a job was posted and not yet waited for */
     int quit;
+    dop_worker_job job;
+    void *arg;
 };
+
+static void sem_wait_fully(sem_t *s)
+{
+    while (sem_wait(s) != 0 && errno == EINTR) {
+    }
+}
 
 static void *worker_main(void *arg)
 {
     dop_worker *w = arg;
-    pthread_mutex_lock(&w->lock);
     for (;;) {
-        while (!w->job && !w->quit) pthread_cond_wait(&w->changed, &w->lock);
-        if (!w->job) break; /* quit, nothing left */
-        dop_worker_job job = w->job;
-        void *job_arg = w->arg;
-        pthread_mutex_unlock(&w->lock);
-        job(job_arg);
-        pthread_mutex_lock(&w->lock);
-        w->job = NULL;
-        pthread_cond_broadcast(&w->changed);
+        sem_wait_fully(&w->posted);
+        if (w->quit) return NULL;
+        w->job(w->arg);
+        sem_post(&w->done);
     }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
 }
 
 dop_worker *dop_worker_create(void)
 {
     dop_worker *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    int started = 0;
-    if (pthread_mutex_init(&w->lock, NULL) == 0) {
-        if (pthread_cond_init(&w->changed, NULL) == 0) {
-            started = pthread_create(&w->thread, NULL, worker_main, w) == 0;
-            if (!started) pthread_cond_destroy(&w->changed);
-        }
-        if (!started) pthread_mutex_destroy(&w->lock);
-    }
-    if (!started) {
-        free(w);
-        return NULL;
-    }
-    return w;
+    int posted = sem_init(&w->posted, 0, 0) == 0;
+    int done = posted && sem_init(&w->done, 0, 0) == 0;
+    if (done && pthread_create(&w->thread, NULL, worker_main, w) == 0) return w;
+    if (done) sem_destroy(&w->done);
+    if (posted) sem_destroy(&w->posted);
+    free(w);
+    return NULL;
 }
 
-/* With the lock held: until the slot is empty. */
-static void wait_locked(dop_worker *w)
+void dop_worker_wait(dop_worker *w)
 {
-    while (w->job) pthread_cond_wait(&w->changed, &w->lock);
+    if (!w || !w->busy) return;
+    sem_wait_fully(&w->done);
+    w->busy = 0;
 }
 
 void dop_worker_post(dop_worker *w, dop_worker_job job, void *arg)
@@ -65,32 +68,21 @@ void dop_worker_post(dop_worker *w, dop_worker_job job, void *arg)
         job(arg);
         return;
     }
-    pthread_mutex_lock(&w->lock);
-    wait_locked(w);
+    dop_worker_wait(w);
     w->job = job;
     w->arg = arg;
-    pthread_cond_broadcast(&w->changed);
-    pthread_mutex_unlock(&w->lock);
-}
-
-void dop_worker_wait(dop_worker *w)
-{
-    if (!w) return;
-    pthread_mutex_lock(&w->lock);
-    wait_locked(w);
-    pthread_mutex_unlock(&w->lock);
+    w->busy = 1;
+    sem_post(&w->posted);
 }
 
 void dop_worker_destroy(dop_worker *w)
 {
     if (!w) return;
-    pthread_mutex_lock(&w->lock);
-    wait_locked(w);
+    dop_worker_wait(w);
     w->quit = 1;
-    pthread_cond_broadcast(&w->changed);
-    pthread_mutex_unlock(&w->lock);
+    sem_post(&w->posted);
     pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->changed);
-    pthread_mutex_destroy(&w->lock);
+    sem_destroy(&w->done);
+    sem_destroy(&w->posted);
     free(w);
 }

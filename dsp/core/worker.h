@@ -6,6 +6,7 @@
  * A job is a function and its argument; the worker runs them in the order
  * posted, one at a time. Whatever the job touches belongs to it from
  * dop_worker_post() until dop_worker_wait() (or the next post) returns.
+ * One thread, the worker's owner, posts and waits (not thread-safe).
  *
  * Without a thread (dop_worker_create() returned NULL: the system refused
  * one), dop_worker_post(NULL, ...) runs the job at once: the same results. */

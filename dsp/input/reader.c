@@ -57,10 +57,11 @@
 #define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
 #endif
 
-/* Frames decoded per underlying read: 32768 frames x 2 channels x 4 bytes =
- * 256 KiB, large enough that the per-call overhead of libsndfile / stdio
- * and the read(2) calls are negligible, small enough to stay in cache. */
-#define READ_BLOCK_FRAMES 32768
+/* Frames decoded per underlying read: 65536 frames x 2 channels x 2 bytes =
+ * 256 KiB of 16-bit samples, large enough that the per-call overhead of
+ * libsndfile / stdio, the read(2) calls and the hand-overs to the
+ * read-ahead thread are negligible, small enough to stay in cache. */
+#define READ_BLOCK_FRAMES 65536
 
 struct dop_reader {
     dop_reader_info info;

@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BLOCK 65536 /* complex samples per read (512 KiB) */
+/* Complex samples per read: 65536 (512 KiB, four chunks of the analysis's
+ * worker, analysis.c); 32768 when the frames are streamed, which are
+ * flushed block by block (a block is 2.6 s at 12.5 kHz). */
+#define READ_BLOCK 65536
+#define READ_BLOCK_STREAMED 32768
 
 dop_job dop_job_default(void)
 {
@@ -467,7 +471,8 @@ static dop_status push_samples(job_run *run, dop_error *err)
 {
     const dop_job *job = run->job;
     const size_t gates = (size_t)run->info->gates;
-    const size_t block_pulses = gates < READ_BLOCK ? READ_BLOCK / gates : 1;
+    const size_t read_block = job->frames_stream ? READ_BLOCK_STREAMED : READ_BLOCK;
+    const size_t block_pulses = gates < read_block ? read_block / gates : 1;
     float complex *block = malloc(block_pulses * gates * sizeof *block);
     if (!block) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     dop_status status = DOP_OK;

@@ -10,7 +10,7 @@
 #include "core/worker.h"
 #include "dopflow/result_csv.h"
 
-#define FRAME_QUEUE_BATCH 512 /* frames per hand-over: 5.12 s of a 10 ms hop */
+#define FRAME_QUEUE_BATCH 1024 /* frames per hand-over: 10.24 s of a 10 ms hop */
 
 typedef struct frame_batch {
     FILE *out;
