@@ -7,15 +7,16 @@
  * (or none) in every gate; the gates' spectra are summed as they arrive and
  * the last gate's frame carries the mean on.
  *
- * One gate, long pushes: the wall filter, the STFT and what depends on
- * the sequence of spectra alone (the spectral lines left out, each frame's
- * own noise-floor estimate: prepare_frame) run on a second thread
+ * One gate, long pushes: the wall filter, the STFT and every per-frame
+ * measurement (prepare_frame: the spectral lines left out and the frame's
+ * own noise-floor estimate; measure_frame: the floor's tracking, aliasing,
+ * envelopes, velocities, beat evidence) run on a second thread
  * (core/worker.h) one chunk of CHUNK samples ahead, keeping that chunk's
- * results; the stages after them
- * (analyse_frame: the floor's tracking, envelopes, beats, ...) run here
- * over what was kept. The same samples in the same order through every
- * stage, so the same frames, emitted during the same push. The worker's
- * part took about 20 % of a 10-minute analysis. */
+ * results; what calls back or needs the whole frame sequence (emit_frame:
+ * the diameter, the spectrum callback, the beat segmenter with its frame
+ * and beat callbacks) runs here, in the caller's thread, over what was
+ * kept. The same samples in the same order through every stage, so the
+ * same frames, emitted during the same push. */
 #include "dopflow/analysis.h"
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
@@ -35,12 +36,18 @@
                                   groups of the wall filter's vector path (wall_filter.c) */
 #define KEPT_MAX (8u << 20)    /* bytes of kept spectra at most; more: no worker */
 
-/* The frames of one chunk, prepared on the worker. */
+/* One frame measured (measure_frame), before its diameter and the beats. */
+typedef struct measured {
+    dop_frame frame;                  /* without diameter, flow and shear rate */
+    double noise;                     /* the tracked noise floor */
+    dop_beat_evidence_frame evidence;
+} measured;
+
+/* The frames of one chunk, measured on the worker. */
 typedef struct spectra_kept {
     dop_spectrum_frame *frames; /* capacity; frames[i].psd points into psd */
     float *psd;                 /* capacity x bins: the spectra */
-    float *clean_psd;           /* capacity x bins: the same without their lines */
-    double *frame_floor;        /* capacity: each frame's own noise-floor estimate */
+    measured *measured;         /* capacity */
     size_t count, capacity, bins;
 } spectra_kept;
 
@@ -67,7 +74,7 @@ struct dop_analysis {
     float complex *work;    /* BLOCK filtered samples */
     dop_worker *ahead;      /* runs gate 0's wall filter and STFT a chunk ahead (NULL: all here) */
     float complex *filtered; /* CHUNK samples, the worker's */
-    spectra_kept kept[2];   /* one made there, one analysed here */
+    spectra_kept kept[2];   /* one made there, one emitted here */
     float *velocity_axis;   /* cm/s per bin */
     double cm_s_per_hz;
     double nyquist_hz;
@@ -152,18 +159,17 @@ static void create_ahead(dop_analysis *a)
     const size_t hop = dop_spectrum_hop_samples(a->spectrum), bins = dop_spectrum_bins(a->spectrum);
     /* Pushing n samples completes at most n / hop + 1 frames. */
     const size_t capacity = CHUNK / hop + 1;
-    if (2 * capacity * 2 * bins * sizeof(float) > KEPT_MAX) return;
+    if (2 * capacity * bins * sizeof(float) > KEPT_MAX) return;
     a->filtered = malloc(CHUNK * sizeof *a->filtered);
     int ready = a->filtered != NULL;
     for (int k = 0; k < 2; k++) {
         spectra_kept *kept = &a->kept[k];
         kept->frames = malloc(capacity * sizeof *kept->frames);
         kept->psd = malloc(capacity * bins * sizeof *kept->psd);
-        kept->clean_psd = malloc(capacity * bins * sizeof *kept->clean_psd);
-        kept->frame_floor = malloc(capacity * sizeof *kept->frame_floor);
+        kept->measured = malloc(capacity * sizeof *kept->measured);
         kept->capacity = capacity;
         kept->bins = bins;
-        ready = ready && kept->frames && kept->psd && kept->clean_psd && kept->frame_floor;
+        ready = ready && kept->frames && kept->psd && kept->measured;
     }
     if (ready) a->ahead = dop_worker_create();
 }
@@ -397,10 +403,11 @@ static double prepare_frame(dop_analysis *a, const float *raw_psd, const float *
     return dop_noise_floor_frame_estimate(a->frame_noise, *clean_psd);
 }
 
-/* One frame through the floor's tracking, the envelopes, flow and the beat
- * segmenter. Every estimate sees the spectrum without its stationary
- * lines; the spectrum passed on (the sonogram) is the recording's own. */
-static int analyse_frame(dop_analysis *a, const dop_spectrum_frame *raw, const float *clean_psd, double frame_floor)
+/* One frame through the floor's tracking, aliasing, the envelopes and the
+ * beat evidence, into *m. Every estimate sees the spectrum without its
+ * stationary lines. No callback is called. */
+static void measure_frame(dop_analysis *a, const dop_spectrum_frame *raw, const float *clean_psd, double frame_floor,
+                          measured *m)
 {
     const dop_analysis_config *cfg = &a->cfg;
     dop_spectrum_frame clean = *raw;
@@ -449,17 +456,27 @@ static int analyse_frame(dop_analysis *a, const dop_spectrum_frame *raw, const f
     case DOP_VMEAN_INTENSITY:
     default: f.vmean_cm_s = env.fmean_hz * a->cm_s_per_hz; break;
     }
-    f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
-    f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
-    f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
     f.noise_db = 10.0 * log10(noise);
     f.snr_db = env.snr_db;
     f.flags = flags;
     f.beat_index = -1;
+    m->frame = f;
+    m->noise = noise;
+    m->evidence = dop_beat_evidence_push(a->evidence, sf->psd);
+}
 
-    if (a->output.on_spectrum && a->output.on_spectrum(raw, noise, a->output.user)) return 1;
-    dop_beat_evidence_frame evidence = dop_beat_evidence_push(a->evidence, sf->psd);
-    a->frame_status = dop_beats_push(a->beats, &f, &evidence);
+/* A measured frame: its diameter, flow and shear rate, then the spectrum
+ * callback and the beat segmenter (whose callbacks emit frames and beats);
+ * the spectrum passed on (the sonogram) is the recording's own. */
+static int emit_frame(dop_analysis *a, const dop_spectrum_frame *raw, const measured *m)
+{
+    const dop_analysis_config *cfg = &a->cfg;
+    dop_frame f = m->frame;
+    f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
+    f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
+    f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
+    if (a->output.on_spectrum && a->output.on_spectrum(raw, m->noise, a->output.user)) return 1;
+    a->frame_status = dop_beats_push(a->beats, &f, &m->evidence);
     return a->frame_status != DOP_OK;
 }
 
@@ -469,7 +486,9 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     dop_analysis *a = user;
     const float *clean_psd;
     const double frame_floor = prepare_frame(a, raw->psd, &clean_psd);
-    return analyse_frame(a, raw, clean_psd, frame_floor);
+    measured m;
+    measure_frame(a, raw, clean_psd, frame_floor, &m);
+    return emit_frame(a, raw, &m);
 }
 
 /* A gate's frame: add it to the sum; the last gate's carries the mean on. */
@@ -513,7 +532,7 @@ static dop_status push_gates(dop_analysis *a, const float complex *x, size_t n, 
     return DOP_OK;
 }
 
-/* A job of the worker: n samples filtered, and the frames they complete, prepared. */
+/* A job of the worker: n samples filtered, and the frames they complete, measured. */
 typedef struct ahead_job {
     dop_analysis *a;
     const float complex *in;
@@ -521,20 +540,20 @@ typedef struct ahead_job {
     spectra_kept *out;
 } ahead_job;
 
-/* dop_spectrum_push's callback on the worker: the frame prepared and kept. */
+/* dop_spectrum_push's callback on the worker: the frame measured and kept. */
 static int keep_spectrum(const dop_spectrum_frame *sf, void *user)
 {
     ahead_job *job = user;
     spectra_kept *kept = job->out;
     if (kept->count == kept->capacity) return 1; /* cannot happen: see create_ahead */
     const size_t i = kept->count++, bins = kept->bins;
-    float *psd = kept->psd + i * bins, *clean = kept->clean_psd + i * bins;
+    float *psd = kept->psd + i * bins;
     memcpy(psd, sf->psd, bins * sizeof *psd);
     kept->frames[i] = *sf;
     kept->frames[i].psd = psd;
     const float *clean_psd;
-    kept->frame_floor[i] = prepare_frame(job->a, sf->psd, &clean_psd);
-    memcpy(clean, clean_psd, bins * sizeof *clean);
+    const double frame_floor = prepare_frame(job->a, psd, &clean_psd);
+    measure_frame(job->a, &kept->frames[i], clean_psd, frame_floor, &kept->measured[i]);
     return 0;
 }
 
@@ -547,9 +566,9 @@ static void run_ahead_job(void *arg)
     dop_spectrum_push(a->spectrum, a->filtered, job->n, keep_spectrum, job);
 }
 
-/* One gate: chunk i + 1 is filtered and transformed on the worker while
- * chunk i's spectra are analysed here (posting chunk i + 1 waits until
- * chunk i is done). */
+/* One gate: chunk i + 1 is filtered, transformed and measured on the
+ * worker while chunk i's frames are emitted here (posting chunk i + 1 waits
+ * until chunk i is done). */
 static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
     const size_t chunks = (n + CHUNK - 1) / CHUNK;
@@ -565,7 +584,7 @@ static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, 
         if (i == 0) continue;
         const spectra_kept *ready = job[(i - 1) % 2].out;
         for (size_t k = 0; k < ready->count; k++)
-            if (analyse_frame(a, &ready->frames[k], ready->clean_psd + k * ready->bins, ready->frame_floor[k])) {
+            if (emit_frame(a, &ready->frames[k], &ready->measured[k])) {
                 dop_worker_wait(a->ahead); /* x is the caller's again when this returns */
                 return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
             }
@@ -642,8 +661,7 @@ void dop_analysis_destroy(dop_analysis *a)
     for (int k = 0; k < 2; k++) {
         free(a->kept[k].frames);
         free(a->kept[k].psd);
-        free(a->kept[k].clean_psd);
-        free(a->kept[k].frame_floor);
+        free(a->kept[k].measured);
     }
     free(a->work);
     free(a->velocity_axis);
