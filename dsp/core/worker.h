@@ -1,7 +1,8 @@
 /* One job at a time on a second thread (internal to the library).
  *
  * The frames CSV writer (output/frame_queue.c), the WAV read-ahead
- * (input/read_ahead.c) and the wall filter of the analysis (analysis.c)
+ * (input/read_ahead.c) and the analysis (analysis.c: wall filter, STFT and
+ * per-frame measurements one chunk ahead)
  * each hand one job to a worker and go on with their own work meanwhile.
  * A job is a function and its argument; the worker runs them in the order
  * posted, one at a time. Whatever the job touches belongs to it from

@@ -1,6 +1,6 @@
 /* Reading a file's next block on a second thread (internal to the reader).
  *
- * The 16-bit WAV reader (reader.c, "direct") preads 128 KiB blocks one after
+ * The 16-bit WAV reader (reader.c, "direct") preads 256 KiB blocks one after
  * another; the kernel's copy of each block from the page cache took about 4 %
  * of a 10-minute analysis. With a read-ahead, the block after the one
  * returned is read by a second thread while the caller converts and
