@@ -72,7 +72,7 @@ struct dop_analysis {
     dop_spectral_lines *lines;   /* stationary spectral lines left out */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
-    dop_worker *ahead;      /* runs gate 0's wall filter and STFT a chunk ahead (NULL: all here) */
+    dop_worker *ahead;      /* gate 0: filter, STFT and measure_frame a chunk ahead (NULL: all here) */
     float complex *filtered; /* CHUNK samples, the worker's */
     spectra_kept kept[2];   /* one made there, one emitted here */
     float *velocity_axis;   /* cm/s per bin */
@@ -373,7 +373,6 @@ static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, d
          * (minimum statistics, Martin, IEEE Trans Speech Audio Process
          * 2001;9:504-512), where bursts do not reach. */
         dop_noise_floor_reset(a->noise);
-    dop_noise_floor_reset(a->frame_noise);
         dop_noise_floor_push_estimate(a->noise, lowest_recent_floor(a));
         flags &= ~(uint32_t)(DOP_FRAME_BURST | DOP_FRAME_DROPOUT);
         a->level_change_frames = 0;
@@ -624,6 +623,7 @@ void dop_analysis_reset(dop_analysis *a)
     }
     if (a->alias) dop_alias_reset(a->alias);
     dop_noise_floor_reset(a->noise);
+    dop_noise_floor_reset(a->frame_noise);
     dop_envelope_reset(a->envelope);
     dop_beat_evidence_reset(a->evidence);
     dop_spectral_lines_reset(a->lines);
