@@ -17,7 +17,8 @@
 typedef struct dop_worker dop_worker;
 typedef void (*dop_worker_job)(void *arg);
 
-/* A worker with its thread, or NULL (out of memory or threads). */
+/* A worker with its thread, or NULL (out of memory or threads, or the
+ * environment sets DOPFLOW_NO_THREADS to anything but "" or "0"). */
 dop_worker *dop_worker_create(void);
 
 /* Wait for the job in flight, then start job(arg) on the worker. */
