@@ -27,7 +27,8 @@
  * time, whatever the length of the recording.
  *
  * Speed: the samples of 16-bit little-endian WAV files (the usual
- * recording) are read with pread(2) a block at a time and converted here,
+ * recording) are read with pread(2) a block at a time (the next block on a
+ * second thread while this one is analysed: read_ahead.c) and converted here,
  * without libsndfile's per-sample work (after checking that the first
  * samples are libsndfile's; any other file is read through libsndfile).
  * Not mapped: converting straight from a mapping of the page cache cost
@@ -37,6 +38,7 @@
  * by another program while it is being read ends the samples early. */
 #include "dopflow/reader.h"
 #include "reader_backend.h"
+#include "input/read_ahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,10 +57,11 @@
 #define CMPLXF(x, y) __builtin_complex((float)(x), (float)(y))
 #endif
 
-/* Frames decoded per underlying read: 32768 frames x 2 channels x 4 bytes =
- * 256 KiB, large enough that the per-call overhead of libsndfile / stdio
- * and the read(2) calls are negligible, small enough to stay in cache. */
-#define READ_BLOCK_FRAMES 32768
+/* Frames decoded per underlying read: 65536 frames x 2 channels x 2 bytes =
+ * 256 KiB of 16-bit samples, large enough that the per-call overhead of
+ * libsndfile / stdio, the read(2) calls and the hand-overs to the
+ * read-ahead thread are negligible, small enough to stay in cache. */
+#define READ_BLOCK_FRAMES 65536
 
 struct dop_reader {
     dop_reader_info info;
@@ -78,6 +81,8 @@ struct dop_reader {
      * from snd_fd into shorts), not through libsndfile. */
     int direct;
     size_t data_offset;       /* first sample's byte */
+    dop_read_ahead *ahead;    /* reads the next block on a second thread (direct only), or NULL */
+    int ahead_tried;
     unsigned char *bytes;     /* raw bytes of one block (raw back end only) */
     const dop_reader_backend *backend; /* an IQ file format, or NULL (audio / raw) */
     void *backend_state;
@@ -486,15 +491,17 @@ static dop_status read_block(dop_reader *r, float *dst, size_t frames, size_t *g
         int64_t left = r->info.frames - r->position;
         size_t n = left <= 0 ? 0 : (size_t)left < frames ? (size_t)left : frames;
         const off_t start = (off_t)(r->data_offset + (size_t)r->position * align);
-        size_t want = n * align, have = 0;
-        while (have < want) {
-            ssize_t g = pread(r->snd_fd, (unsigned char *)r->shorts + have, want - have, start + (off_t)have);
-            if (g < 0 && errno == EINTR) continue;
-            if (g < 0) return dop_error_set(err, DOP_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
-            if (g == 0) break; /* shortened since it was opened */
-            have += (size_t)g;
+        /* The block after this one, read ahead while this one is analysed. */
+        int64_t after = left - (int64_t)n;
+        size_t next = after <= 0 ? 0 : after < READ_BLOCK_FRAMES ? (size_t)after : READ_BLOCK_FRAMES;
+        if (!r->ahead_tried) {
+            r->ahead = dop_read_ahead_start(r->snd_fd, sizeof *r->shorts * READ_BLOCK_FRAMES * channels);
+            r->ahead_tried = 1;
         }
-        n = have / align;
+        ssize_t have = dop_read_ahead_read(r->ahead, r->snd_fd, (void **)&r->shorts, start, n * align,
+                                           start + (off_t)(n * align), next * align);
+        if (have < 0) return dop_error_set(err, DOP_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
+        n = (size_t)have / align;
         s16_to_float(r->shorts, dst, n * channels);
         *got = n;
         return DOP_OK;
@@ -664,6 +671,7 @@ void dop_reader_close(dop_reader *reader)
 {
     if (!reader) return;
     if (reader->backend) reader->backend->close(reader->backend_state);
+    dop_read_ahead_stop(reader->ahead); /* before its descriptor is closed */
     if (reader->snd) sf_close(reader->snd);
     if (reader->snd_fd >= 0) close(reader->snd_fd);
     if (reader->raw && reader->raw_owned) fclose(reader->raw);

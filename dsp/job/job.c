@@ -9,6 +9,7 @@
 #include "dopflow/quadrature_check.h"
 #include "dopflow/result_csv.h"
 #include "dopflow/review.h"
+#include "output/frame_queue.h"
 
 #include <float.h>
 #include <math.h>
@@ -16,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BLOCK 32768 /* complex samples per read (256 KiB) */
+/* Complex samples per read: 65536 (512 KiB, four chunks of the analysis's
+ * worker, analysis.c); 32768 when the frames are streamed, which are
+ * flushed block by block (a block is 2.6 s at 12.5 kHz). */
+#define READ_BLOCK 65536
+#define READ_BLOCK_STREAMED 32768
 
 dop_job dop_job_default(void)
 {
@@ -32,6 +37,7 @@ dop_job dop_job_default(void)
 
 typedef struct job_outputs {
     dop_atomic_file *summary, *frames, *beats;
+    dop_frame_queue *frame_rows; /* the frames file's rows, written by a second thread (NULL: in place) */
     dop_h5_writer *h5;
     float *db_row;
     size_t bins;
@@ -64,7 +70,9 @@ static int on_frame(const dop_frame *f, void *user)
     job_outputs *o = user;
     dop_summary_acc_add_frame(o->acc, f);
     o->report->frames++;
-    if (o->frames) {
+    if (o->frame_rows) {
+        dop_frame_queue_push(o->frame_rows, f);
+    } else if (o->frames) {
         FILE *out = dop_atomic_stream(o->frames);
         dop_frame_csv_row(out, f);
         fputc('\n', out);
@@ -190,6 +198,10 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
     if (job->frames_path) {
         if ((status = dop_atomic_open(job->frames_path, &o->frames, err)) != DOP_OK) return status;
         fprintf(dop_atomic_stream(o->frames), "%s\n", dop_frame_csv_header());
+        /* Streamed frames are flushed block by block from this thread: written in place. */
+        if (!job->frames_stream &&
+            (status = dop_frame_queue_create(dop_atomic_stream(o->frames), &o->frame_rows, err)) != DOP_OK)
+            return status;
     }
     if (job->beats_path) {
         if ((status = dop_atomic_open(job->beats_path, &o->beats, err)) != DOP_OK) return status;
@@ -213,6 +225,8 @@ static dop_status open_outputs(const dop_job *job, const dop_analysis *analysis,
 
 static void abort_outputs(job_outputs *o)
 {
+    dop_frame_queue_finish(o->frame_rows); /* its thread must be done with the stream */
+    o->frame_rows = NULL;
     dop_atomic_abort(o->summary);
     dop_atomic_abort(o->frames);
     dop_atomic_abort(o->beats);
@@ -221,36 +235,28 @@ static void abort_outputs(job_outputs *o)
     o->h5 = NULL;
 }
 
-/* Commit in turn; on a failure remove what this run already committed. */
+/* Commit the CSV outputs together (dop_atomic_commit_all: their disk
+ * writes overlap), then the HDF5 file; on a failure remove what this run
+ * already committed. */
 static dop_status commit_outputs(const dop_job *job, job_outputs *o, dop_error *err)
 {
-    const char *committed[4];
-    int n = 0;
-    dop_status status = DOP_OK;
-    if (o->summary) {
-        int to_stdout = strcmp(job->summary_path, "-") == 0;
-        status = dop_atomic_commit(o->summary, err);
-        o->summary = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->summary_path;
-    }
-    if (status == DOP_OK && o->frames) {
-        int to_stdout = strcmp(job->frames_path, "-") == 0;
-        status = dop_atomic_commit(o->frames, err);
-        o->frames = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->frames_path;
-    }
-    if (status == DOP_OK && o->beats) {
-        int to_stdout = strcmp(job->beats_path, "-") == 0;
-        status = dop_atomic_commit(o->beats, err);
-        o->beats = NULL;
-        if (status == DOP_OK && !to_stdout) committed[n++] = job->beats_path;
-    }
+    dop_atomic_file *files[3];
+    const char *paths[3];
+    size_t n = 0, committed = 0;
+    dop_frame_queue_finish(o->frame_rows); /* every row in the stream */
+    o->frame_rows = NULL;
+    if (o->summary) files[n] = o->summary, paths[n++] = job->summary_path;
+    if (o->frames) files[n] = o->frames, paths[n++] = job->frames_path;
+    if (o->beats) files[n] = o->beats, paths[n++] = job->beats_path;
+    o->summary = o->frames = o->beats = NULL;
+    dop_status status = dop_atomic_commit_all(files, n, &committed, err);
     if (status == DOP_OK && o->h5) {
         status = dop_h5_writer_commit(o->h5, err);
         o->h5 = NULL;
     }
     if (status != DOP_OK) {
-        for (int i = 0; i < n; i++) unlink(committed[i]);
+        for (size_t i = 0; i < committed; i++)
+            if (strcmp(paths[i], "-") != 0) unlink(paths[i]);
         abort_outputs(o);
     }
     return status;
@@ -465,7 +471,8 @@ static dop_status push_samples(job_run *run, dop_error *err)
 {
     const dop_job *job = run->job;
     const size_t gates = (size_t)run->info->gates;
-    const size_t block_pulses = gates < READ_BLOCK ? READ_BLOCK / gates : 1;
+    const size_t read_block = job->frames_stream ? READ_BLOCK_STREAMED : READ_BLOCK;
+    const size_t block_pulses = gates < read_block ? read_block / gates : 1;
     float complex *block = malloc(block_pulses * gates * sizeof *block);
     if (!block) return dop_error_set(err, DOP_ERR_NOMEM, "out of memory");
     dop_status status = DOP_OK;

@@ -5,7 +5,18 @@
  * Several gates: every gate is pushed through its own wall filter and STFT
  * in steps of at most one hop, so that each step completes the same frame
  * (or none) in every gate; the gates' spectra are summed as they arrive and
- * the last gate's frame carries the mean on. */
+ * the last gate's frame carries the mean on.
+ *
+ * One gate, long pushes: the wall filter, the STFT and every per-frame
+ * measurement (prepare_frame: the spectral lines left out and the frame's
+ * own noise-floor estimate; measure_frame: the floor's tracking, aliasing,
+ * envelopes, velocities, beat evidence) run on a second thread
+ * (core/worker.h) one chunk of CHUNK samples ahead, keeping that chunk's
+ * results; what calls back or needs the whole frame sequence (emit_frame:
+ * the diameter, the spectrum callback, the beat segmenter with its frame
+ * and beat callbacks) runs here, in the caller's thread, over what was
+ * kept. The same samples in the same order through every stage, so the
+ * same frames, emitted during the same push. */
 #include "dopflow/analysis.h"
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
@@ -15,10 +26,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/worker.h"
+
 #define BLOCK 4096          /* samples filtered per step (stack-free work buffer) */
 #define NYQUIST_MARGIN 0.95 /* envelope beyond this fraction of fs/2: possible aliasing */
 #define NOISE_FLOOR_MIN 1e-30
 #define LEVEL_CHANGE_S 0.5  /* a "burst" or "dropout" lasting longer is a new noise level */
+#define CHUNK 16384            /* samples per job on the worker (1.3 s at 12.5 kHz): whole
+                                  groups of the wall filter's vector path (wall_filter.c) */
+#define KEPT_MAX (8u << 20)    /* bytes of kept spectra at most; more: no worker */
+
+/* One frame measured (measure_frame), before its diameter and the beats. */
+typedef struct measured {
+    dop_frame frame;                  /* without diameter, flow and shear rate */
+    double noise;                     /* the tracked noise floor */
+    dop_beat_evidence_frame evidence;
+} measured;
+
+/* The frames of one chunk, measured on the worker. */
+typedef struct spectra_kept {
+    dop_spectrum_frame *frames; /* capacity; frames[i].psd points into psd */
+    float *psd;                 /* capacity x bins: the spectra */
+    measured *measured;         /* capacity */
+    size_t count, capacity, bins;
+} spectra_kept;
 
 struct dop_analysis {
     dop_analysis_config cfg;
@@ -34,12 +65,16 @@ struct dop_analysis {
     dop_alias *alias;           /* NULL: no baseline shift, no unwrap */
     dop_kasai *kasai;           /* for DOP_VMEAN_KASAI */
     long long unwrapped_frames;
-    dop_noise_floor *noise;
+    dop_noise_floor *noise;     /* the tracked floor */
+    dop_noise_floor *frame_noise; /* each frame's own estimate (prepare_frame) */
     dop_envelope *envelope;
     dop_beat_evidence *evidence; /* spectral beat features */
     dop_spectral_lines *lines;   /* stationary spectral lines left out */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
+    dop_worker *ahead;      /* gate 0: filter, STFT and measure_frame a chunk ahead (NULL: all here) */
+    float complex *filtered; /* CHUNK samples, the worker's */
+    spectra_kept kept[2];   /* one made there, one emitted here */
     float *velocity_axis;   /* cm/s per bin */
     double cm_s_per_hz;
     double nyquist_hz;
@@ -117,6 +152,28 @@ static double wall_gap_hz(const double *gain, size_t bins, double bin_hz)
     return (double)j * bin_hz;
 }
 
+/* The worker and its buffers (one gate); without the memory or a thread,
+ * or for spectra too large to keep, everything runs here (a->ahead NULL). */
+static void create_ahead(dop_analysis *a)
+{
+    const size_t hop = dop_spectrum_hop_samples(a->spectrum), bins = dop_spectrum_bins(a->spectrum);
+    /* Pushing n samples completes at most n / hop + 1 frames. */
+    const size_t capacity = CHUNK / hop + 1;
+    if (2 * capacity * bins * sizeof(float) > KEPT_MAX) return;
+    a->filtered = malloc(CHUNK * sizeof *a->filtered);
+    int ready = a->filtered != NULL;
+    for (int k = 0; k < 2; k++) {
+        spectra_kept *kept = &a->kept[k];
+        kept->frames = malloc(capacity * sizeof *kept->frames);
+        kept->psd = malloc(capacity * bins * sizeof *kept->psd);
+        kept->measured = malloc(capacity * sizeof *kept->measured);
+        kept->capacity = capacity;
+        kept->bins = bins;
+        ready = ready && kept->frames && kept->psd && kept->measured;
+    }
+    if (ready) a->ahead = dop_worker_create();
+}
+
 dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_analysis_output *output,
                                dop_analysis **out, dop_error *err)
 {
@@ -168,6 +225,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     }
     if ((status = dop_wall_filter_create(&cfg->wall, &a->wall, err)) != DOP_OK) goto fail;
     if ((status = dop_spectrum_create(&cfg->spectrum, &a->spectrum, err)) != DOP_OK) goto fail;
+    if (cfg->gates <= 1) create_ahead(a);
     if ((status = create_gates(a, err)) != DOP_OK) goto fail;
 
     const size_t bins = dop_spectrum_bins(a->spectrum);
@@ -195,7 +253,9 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
         a->velocity_axis[k] = (float)(f * cm_s_per_hz);
     }
     cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
-    if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK) goto fail;
+    if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK ||
+        (status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->frame_noise, err)) != DOP_OK)
+        goto fail;
     dop_spectral_lines_config lcfg = {.bins = bins, .frame_rate_hz = cfg->noise.frame_rate_hz, .eligible = noise_mask};
     if ((status = dop_spectral_lines_create(&lcfg, &a->lines, err)) != DOP_OK) goto fail;
     if (cfg->vmean_method == DOP_VMEAN_KASAI && (status = dop_kasai_create(bins, cfg->fs_hz, &a->kasai, err)) != DOP_OK)
@@ -299,9 +359,9 @@ static double lowest_recent_floor(dop_analysis *a)
  * flags against it: the frame's own floor estimate joins the floor unless
  * the frame is a burst or a dropout; where such frames persist, the floor
  * is seeded again (two ways, below). */
-static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, uint32_t *flags_out)
+static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, double frame_floor,
+                                uint32_t *flags_out)
 {
-    double frame_floor = dop_noise_floor_frame_estimate(a->noise, sf->psd);
     double tracked = dop_noise_floor_level(a->noise);
     uint32_t flags = tracked >= 0.0 ? artifact_flags(a, sf, frame_floor, tracked) : 0;
     if (dropouts_dominate(a, frame_floor, flags)) {
@@ -332,17 +392,28 @@ static double track_noise_floor(dop_analysis *a, const dop_spectrum_frame *sf, u
     return tracked > NOISE_FLOOR_MIN ? tracked : NOISE_FLOOR_MIN;
 }
 
-static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+/* What depends on the sequence of spectra alone: the spectrum without
+ * its stationary lines (*clean_psd: raw_psd itself or a buffer of the lines
+ * stage, valid until its next frame) and that frame's own noise-floor
+ * estimate, returned. */
+static double prepare_frame(dop_analysis *a, const float *raw_psd, const float **clean_psd)
 {
-    dop_analysis *a = user;
+    *clean_psd = dop_spectral_lines_push(a->lines, raw_psd);
+    return dop_noise_floor_frame_estimate(a->frame_noise, *clean_psd);
+}
+
+/* One frame through the floor's tracking, aliasing, the envelopes and the
+ * beat evidence, into *m. Every estimate sees the spectrum without its
+ * stationary lines. No callback is called. */
+static void measure_frame(dop_analysis *a, const dop_spectrum_frame *raw, const float *clean_psd, double frame_floor,
+                          measured *m)
+{
     const dop_analysis_config *cfg = &a->cfg;
-    /* Every estimate sees the spectrum without its stationary lines; the
-     * spectrum passed on (the sonogram) is the recording's own. */
     dop_spectrum_frame clean = *raw;
-    clean.psd = dop_spectral_lines_push(a->lines, raw->psd);
+    clean.psd = clean_psd;
     const dop_spectrum_frame *sf = &clean;
     uint32_t flags;
-    const double noise = track_noise_floor(a, sf, &flags);
+    const double noise = track_noise_floor(a, sf, frame_floor, &flags);
 
     dop_envelope_result env;
     double top_hz = a->nyquist_hz, bottom_hz = -a->nyquist_hz; /* the frame's frequency range */
@@ -384,19 +455,40 @@ static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
     case DOP_VMEAN_INTENSITY:
     default: f.vmean_cm_s = env.fmean_hz * a->cm_s_per_hz; break;
     }
-    f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
-    f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
-    f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
     f.noise_db = 10.0 * log10(noise);
     f.snr_db = env.snr_db;
     f.flags = flags;
     f.beat_index = -1;
+    m->frame = f;
+    m->noise = noise;
+    m->evidence = dop_beat_evidence_push(a->evidence, sf->psd);
+    if (cfg->vmean_method == DOP_VMEAN_INTENSITY) m->evidence.vmean_cm_s = env.fmean_fixed_hz * a->cm_s_per_hz;
+}
 
-    if (a->output.on_spectrum && a->output.on_spectrum(raw, noise, a->output.user)) return 1;
-    dop_beat_evidence_frame evidence = dop_beat_evidence_push(a->evidence, sf->psd);
-    if (cfg->vmean_method == DOP_VMEAN_INTENSITY) evidence.vmean_cm_s = env.fmean_fixed_hz * a->cm_s_per_hz;
-    a->frame_status = dop_beats_push(a->beats, &f, &evidence);
+/* A measured frame: its diameter, flow and shear rate, then the spectrum
+ * callback and the beat segmenter (whose callbacks emit frames and beats);
+ * the spectrum passed on (the sonogram) is the recording's own. */
+static int emit_frame(dop_analysis *a, const dop_spectrum_frame *raw, const measured *m)
+{
+    const dop_analysis_config *cfg = &a->cfg;
+    dop_frame f = m->frame;
+    f.diameter_mm = cfg->diameter_fn ? cfg->diameter_fn(f.time_s, cfg->diameter_user) : cfg->acq.diameter_mm;
+    f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
+    f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
+    if (a->output.on_spectrum && a->output.on_spectrum(raw, m->noise, a->output.user)) return 1;
+    a->frame_status = dop_beats_push(a->beats, &f, &m->evidence);
     return a->frame_status != DOP_OK;
+}
+
+/* dop_spectrum_push's callback when everything runs here. */
+static int on_spectrum_frame(const dop_spectrum_frame *raw, void *user)
+{
+    dop_analysis *a = user;
+    const float *clean_psd;
+    const double frame_floor = prepare_frame(a, raw->psd, &clean_psd);
+    measured m;
+    measure_frame(a, raw, clean_psd, frame_floor, &m);
+    return emit_frame(a, raw, &m);
 }
 
 /* A gate's frame: add it to the sum; the last gate's carries the mean on. */
@@ -440,9 +532,70 @@ static dop_status push_gates(dop_analysis *a, const float complex *x, size_t n, 
     return DOP_OK;
 }
 
+/* A job of the worker: n samples filtered, and the frames they complete, measured. */
+typedef struct ahead_job {
+    dop_analysis *a;
+    const float complex *in;
+    size_t n;
+    spectra_kept *out;
+} ahead_job;
+
+/* dop_spectrum_push's callback on the worker: the frame measured and kept. */
+static int keep_spectrum(const dop_spectrum_frame *sf, void *user)
+{
+    ahead_job *job = user;
+    spectra_kept *kept = job->out;
+    if (kept->count == kept->capacity) return 1; /* cannot happen: see create_ahead */
+    const size_t i = kept->count++, bins = kept->bins;
+    float *psd = kept->psd + i * bins;
+    memcpy(psd, sf->psd, bins * sizeof *psd);
+    kept->frames[i] = *sf;
+    kept->frames[i].psd = psd;
+    const float *clean_psd;
+    const double frame_floor = prepare_frame(job->a, psd, &clean_psd);
+    measure_frame(job->a, &kept->frames[i], clean_psd, frame_floor, &kept->measured[i]);
+    return 0;
+}
+
+static void run_ahead_job(void *arg)
+{
+    ahead_job *job = arg;
+    dop_analysis *a = job->a;
+    job->out->count = 0;
+    dop_wall_filter_push(a->wall, job->in, a->filtered, job->n);
+    dop_spectrum_push(a->spectrum, a->filtered, job->n, keep_spectrum, job);
+}
+
+/* One gate: chunk i + 1 is filtered, transformed and measured on the
+ * worker while chunk i's frames are emitted here (posting chunk i + 1 waits
+ * until chunk i is done). */
+static dop_status push_ahead(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
+{
+    const size_t chunks = (n + CHUNK - 1) / CHUNK;
+    ahead_job job[2];
+    for (size_t i = 0; i <= chunks; i++) {
+        if (i < chunks) {
+            const size_t start = i * CHUNK, take = n - start < CHUNK ? n - start : CHUNK;
+            job[i % 2] = (ahead_job){a, x + start, take, &a->kept[i % 2]};
+            dop_worker_post(a->ahead, run_ahead_job, &job[i % 2]);
+        } else {
+            dop_worker_wait(a->ahead);
+        }
+        if (i == 0) continue;
+        const spectra_kept *ready = job[(i - 1) % 2].out;
+        for (size_t k = 0; k < ready->count; k++)
+            if (emit_frame(a, &ready->frames[k], &ready->measured[k])) {
+                dop_worker_wait(a->ahead); /* x is the caller's again when this returns */
+                return dop_error_set(err, DOP_ERR_INTERRUPTED, "analysis stopped by an output callback");
+            }
+    }
+    return DOP_OK;
+}
+
 dop_status dop_analysis_push(dop_analysis *a, const float complex *x, size_t n, dop_error *err)
 {
     if (a->cfg.gates > 1) return push_gates(a, x, n, err);
+    if (a->ahead && n >= 2 * CHUNK) return push_ahead(a, x, n, err);
     size_t done = 0;
     while (done < n) {
         size_t take = n - done < BLOCK ? n - done : BLOCK;
@@ -471,6 +624,7 @@ void dop_analysis_reset(dop_analysis *a)
     }
     if (a->alias) dop_alias_reset(a->alias);
     dop_noise_floor_reset(a->noise);
+    dop_noise_floor_reset(a->frame_noise);
     dop_envelope_reset(a->envelope);
     dop_beat_evidence_reset(a->evidence);
     dop_spectral_lines_reset(a->lines);
@@ -485,6 +639,7 @@ void dop_analysis_reset(dop_analysis *a)
 void dop_analysis_destroy(dop_analysis *a)
 {
     if (!a) return;
+    dop_worker_destroy(a->ahead);
     dop_wall_filter_destroy(a->wall);
     dop_spectrum_destroy(a->spectrum);
     for (long g = 1; g < a->cfg.gates; g++) {
@@ -498,10 +653,17 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_alias_destroy(a->alias);
     dop_kasai_destroy(a->kasai);
     dop_noise_floor_destroy(a->noise);
+    dop_noise_floor_destroy(a->frame_noise);
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);
     dop_beat_evidence_destroy(a->evidence);
     dop_spectral_lines_destroy(a->lines);
+    free(a->filtered);
+    for (int k = 0; k < 2; k++) {
+        free(a->kept[k].frames);
+        free(a->kept[k].psd);
+        free(a->kept[k].measured);
+    }
     free(a->work);
     free(a->velocity_axis);
     free(a->recent_floor);

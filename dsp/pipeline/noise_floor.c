@@ -325,13 +325,68 @@ __attribute__((target("avx512f"))) static size_t keep_bucket_avx512(uint32_t *ds
 }
 #endif
 
+#if DOP_NF_AVX512
+/* At most SMALL keys are selected from in registers (select_small_avx512). */
+#define SMALL 64
+
+/* Rank r (from 0) of m <= SMALL keys, by counting: with less_i the number
+ * of keys below key i, the r-th smallest is the largest key i with
+ * less_i <= r (every key up to it has at most r keys below; every key
+ * above it has at least r + 1). The counts of 16 keys at a time grow in
+ * one register per 16 keys, key j at a time: m x m / 16 comparisons and
+ * no branch on the data (radix levels and insertion sort mispredict on
+ * noise). Unused lanes hold UINT32_MAX and are never counted or chosen. */
+__attribute__((target("avx512f"), always_inline)) static inline uint32_t select_in_regs(const uint32_t *keys, size_t m,
+                                                                                      size_t r, const size_t regs)
+{
+    const __m512i one = _mm512_set1_epi32(1), rank = _mm512_set1_epi32((int)r);
+    __m512i key[SMALL / 16], less[SMALL / 16];
+    __mmask16 live[SMALL / 16];
+    for (size_t v = 0; v < regs; v++) {
+        size_t left = m - 16 * v;
+        live[v] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        key[v] = _mm512_mask_loadu_epi32(_mm512_set1_epi32(-1), live[v], keys + 16 * v);
+        less[v] = _mm512_setzero_si512();
+    }
+    for (size_t j = 0; j < m; j++) {
+        const __m512i kj = _mm512_set1_epi32((int)keys[j]);
+        for (size_t v = 0; v < regs; v++)
+            less[v] = _mm512_mask_add_epi32(less[v], _mm512_cmplt_epu32_mask(kj, key[v]), less[v], one);
+    }
+    __m512i best = _mm512_setzero_si512();
+    for (size_t v = 0; v < regs; v++) {
+        __mmask16 chosen = live[v] & _mm512_cmple_epu32_mask(less[v], rank);
+        best = _mm512_mask_max_epu32(best, chosen, best, key[v]);
+    }
+    return _mm512_reduce_max_epu32(best);
+}
+
+/* One copy per register count, so that the registers stay registers. */
+__attribute__((target("avx512f"))) static uint32_t select_small_avx512(const uint32_t *keys, size_t m, size_t r)
+{
+    switch ((m + 15) / 16) {
+    case 1: return select_in_regs(keys, m, r, 1);
+    case 2: return select_in_regs(keys, m, r, 2);
+    case 3: return select_in_regs(keys, m, r, 3);
+    default: return select_in_regs(keys, m, r, SMALL / 16);
+    }
+}
+#endif
+
 /* Levels below the exponent: keys all share their exponent byte; rank r
- * among them, 4 bits at a time from bit 19, then insertion sort. */
-static uint32_t radix_select_mantissa(uint32_t *keys, size_t m, size_t r)
+ * among them, 4 bits at a time from bit 19 until at most 16 are left, then
+ * insertion sort (with AVX-512: until at most SMALL are left, then
+ * select_small_avx512; the same key either way). */
+static uint32_t radix_select_mantissa(uint32_t *keys, size_t m, size_t r, int wide)
 {
     uint32_t hist[16];
     int shift = 19;
-    while (m > 16) {
+#if DOP_NF_AVX512
+    const size_t few = wide ? SMALL : 16;
+#else
+    const size_t few = 16;
+#endif
+    while (m > few) {
         memset(hist, 0, sizeof hist);
         for (size_t i = 0; i < m; i++) hist[(keys[i] >> shift) & 0xF]++;
         size_t below = 0;
@@ -348,6 +403,9 @@ static uint32_t radix_select_mantissa(uint32_t *keys, size_t m, size_t r)
         if (shift == 0) break;
         shift = shift >= 4 ? shift - 4 : 0;
     }
+#if DOP_NF_AVX512
+    if (wide && m <= SMALL) return select_small_avx512(keys, m, r);
+#endif
     /* a few left (or all equal): insertion sort */
     for (size_t i = 1; i < m; i++)
         for (size_t j = i; j > 0 && keys[j - 1] > keys[j]; j--) {
@@ -372,13 +430,13 @@ static size_t keep_bucket(uint32_t *dst, const uint32_t *keys, size_t n, uint32_
 
 /* Rank r (from 0) of the m keys, given their exponent histogram and its
  * lowest non-empty bucket. Overwrites keys. */
-static uint32_t radix_select(uint32_t *keys, size_t m, size_t r, const exp_hist top, uint32_t top_first)
+static uint32_t radix_select(uint32_t *keys, size_t m, size_t r, const exp_hist top, uint32_t top_first, int wide)
 {
     size_t below = 0;
     uint32_t b = top_first;
     while (below + bucket_count(top, b) <= r) below += bucket_count(top, b++);
     m = keep_bucket(keys, keys, m, b);
-    return radix_select_mantissa(keys, m, r - below);
+    return radix_select_mantissa(keys, m, r - below, wide);
 }
 
 static float key_value(uint32_t key)
@@ -538,7 +596,7 @@ static int guessed_quantile(dop_noise_floor *nf, double *level)
 #else
     size_t m = keep_bucket(nf->work, keys, n, bucket);
 #endif
-    uint32_t q_key = radix_select_mantissa(nf->work, m, rank - below[e]);
+    uint32_t q_key = radix_select_mantissa(nf->work, m, rank - below[e], nf->wide);
     nf->guess_bucket = bucket;
     *level = refine(nf, (double)key_value(q_key) * nf->quantile_scale, n, 0.0f, min_value);
     return 1;
@@ -552,7 +610,8 @@ static int guessed_quantile(dop_noise_floor *nf, double *level)
  *    above the dead level it implies: then every bin is alive and only the
  *    quantile is selected (a second selection otherwise);
  *  - selections are radix selections (above); guessed_quantile() usually
- *    finds the quantile's exponent bucket without a histogram;
+ *    finds the quantile's exponent bucket without a histogram; with
+ *    AVX-512 the last few dozen keys are ranked by counting in registers;
  *  - the truncated sums run in lanes when they are exact (refine()).
  * Negative, infinite or NaN bins take the reference path. */
 double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
@@ -603,7 +662,7 @@ double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
         sum_floor = min_value;
     } else {
         memcpy(work, keys, n * sizeof *work);
-        const float median = key_value(radix_select(work, n, half, top, first));
+        const float median = key_value(radix_select(work, n, half, top, first, nf->wide));
         const float alive = (float)((double)median * DEAD_BAND_RATIO);
         n_alive = 0;
         for (size_t i = 0; i < n; i++) n_alive += v[i] >= alive;
@@ -615,7 +674,7 @@ double dop_noise_floor_frame_estimate(dop_noise_floor *nf, const float *psd)
         sum_floor = alive;
     }
     memcpy(work, keys, n * sizeof *work);
-    const uint32_t q_key = radix_select(work, n, rank, top, first);
+    const uint32_t q_key = radix_select(work, n, rank, top, first, nf->wide);
     nf->guess_bucket = q_key >> 23;
     return refine(nf, (double)key_value(q_key) * nf->quantile_scale, n_alive, alive_f, sum_floor);
 }

@@ -38,6 +38,15 @@ DOP_API void dop_atomic_release_stream(dop_atomic_file *file);
  * (write or rename failed; the temporary file is removed). */
 DOP_API dop_status dop_atomic_commit(dop_atomic_file *file, dop_error *err);
 
+/* dop_atomic_commit() of n files at once, with their disk writes
+ * overlapped: every file is flushed, then every file fsynced, then each
+ * renamed into place in order (each still reaches the disk before its
+ * rename). Frees every file. *committed (may be NULL) is set to how many of
+ * the first files were renamed into place (all n on success). Errors:
+ * DOP_ERR_IO (a write failed: none renamed; or a rename failed: the files
+ * before it renamed, that one and the rest removed). */
+DOP_API dop_status dop_atomic_commit_all(dop_atomic_file **files, size_t n, size_t *committed, dop_error *err);
+
 /* Discard what was written; frees `file`. NULL is fine. Errors: none. */
 DOP_API void dop_atomic_abort(dop_atomic_file *file);
 

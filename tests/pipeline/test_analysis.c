@@ -194,13 +194,43 @@ static void block_size_invariance(void **state)
     sg_add_noise(x, n, 1e-3, 9);
     dop_analysis_config cfg = test_config();
     collected whole = run(&cfg, x, n, 0);
-    const size_t blocks[] = {1, 7, 4096};
-    for (size_t b = 0; b < 3; b++) {
+    /* one push of 6 s and pushes of 20000 samples: the wall filter on the
+     * worker, a chunk ahead (analysis.c); the others: filtered in place */
+    const size_t blocks[] = {1, 7, 4096, 20000};
+    for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
         collected split = run(&cfg, x, n, blocks[b]);
         assert_same_results(&split, &whole);
         release(&split);
     }
     release(&whole);
+    free(x);
+}
+
+/* A spectrum callback that stops the analysis at its 100th spectrum. */
+static int stop_at_100(const dop_spectrum_frame *sf, double noise, void *user)
+{
+    (void)sf;
+    (void)noise;
+    return ++*(int *)user >= 100;
+}
+
+/* Stopped in the middle of a long push (the wall filter a chunk ahead on
+ * the worker): the push says so, and no spectrum after the stop is made. */
+static void callback_stops_a_long_push(void **state)
+{
+    (void)state;
+    const size_t n = (size_t)(6.0 * FS);
+    float complex *x = calloc(n, sizeof *x);
+    sg_add_pulsatile(x, n, FS, 2500.0, 300.0, 70.0, 0.3, 1e-2, 48, 3);
+    dop_analysis_config cfg = test_config();
+    int spectra = 0;
+    dop_analysis_output out = {stop_at_100, NULL, NULL, &spectra};
+    dop_analysis *a = NULL;
+    dop_error err;
+    assert_int_equal(dop_analysis_create(&cfg, &out, &a, &err), DOP_OK);
+    assert_int_equal(dop_analysis_push(a, x, n, &err), DOP_ERR_INTERRUPTED);
+    assert_int_equal(spectra, 100);
+    dop_analysis_destroy(a);
     free(x);
 }
 
@@ -487,6 +517,7 @@ int main(void)
         cmocka_unit_test(tone_reads_doppler_velocity),
         cmocka_unit_test(flat_band_gives_max_and_mean),
         cmocka_unit_test(block_size_invariance),
+        cmocka_unit_test(callback_stops_a_long_push),
         cmocka_unit_test(reset_starts_afresh),
         cmocka_unit_test(pulsatile_flow_beats_and_mean),
         cmocka_unit_test(clutter_and_low_snr),
