@@ -110,6 +110,10 @@ static int spawn_worker(pool *p, unsigned id)
         close(p->res_read);
         for (unsigned j = 0; j < p->n_workers; j++)
             if (p->workers[j].cmd_fd >= 0) close(p->workers[j].cmd_fd);
+        /* Recordings already run side by side: the analysis's helper
+         * threads (core/worker.h) would only compete with the other
+         * workers for the cores (unless the user chose otherwise). */
+        if (p->n_workers > 1) setenv("DOPFLOW_NO_THREADS", "1", 0);
         worker_main(p, id, sv[1]);
     }
     close(sv[1]);
