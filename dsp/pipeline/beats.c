@@ -375,10 +375,12 @@ static void fix_path(dop_beats *b, int64_t horizon)
 }
 
 /* Frames that can no longer join a beat leave; a beat in progress for
- * longer than the longest beat is abandoned. */
+ * longer than the longest beat is abandoned. The horizon of a path that
+ * waits (two estimates disagree) may lie before the beat's onset: that
+ * beat is not abandoned, its end is found when the path is fixed again. */
 static void release_old(dop_beats *b, int64_t horizon)
 {
-    if (b->open_onset >= 0 && (size_t)(horizon - b->open_onset) > b->max_beat_len) b->open_onset = -1;
+    if (b->open_onset >= 0 && horizon - b->open_onset > (int64_t)b->max_beat_len) b->open_onset = -1;
     if (b->open_onset < 0) beats_release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
 }
 

@@ -606,6 +606,32 @@ static void bad_configs_are_refused(void **state)
     dop_beats_destroy(NULL);
 }
 
+/* A heart that slows from 80 to 60 bpm at 7 s: cycles of continuous phase. */
+static double slowing_envelope(double t, void *user)
+{
+    (void)user;
+    const double change_s = 7.0, before_s = 0.75, after_s = 1.0;
+    const double cycles = t < change_s ? t / before_s : change_s / before_s + (t - change_s) / after_s;
+    return cycle_envelope(cycles - floor(cycles), 0.0);
+}
+
+/* When an estimate disagrees with the one before (the period moved) the
+ * path waits, but the beat in progress is not dropped for it: every cycle
+ * keeps its beat, no gap between accepted onsets is longer than 1.5 of the
+ * slower period. */
+static void beat_in_progress_survives_a_wait(void **state)
+{
+    (void)state;
+    collected c = run(slowing_envelope, NULL, 20.0, 25.0, NULL);
+    int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS;
+    double gap = 0.0;
+    for (int i = 1; i < n; i++) gap = fmax(gap, c.onset_s[i] - c.onset_s[i - 1]);
+    print_message("80 -> 60 bpm at 7 s: %d accepted beats from %.2f s, longest gap %.2f s\n", n, c.first_s, gap);
+    assert_true(gap < 1.5);
+    assert_true(c.first_s < 1.0);
+    assert_true(n >= 21); /* 9.3 + 13 cycles in 20 s */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +651,7 @@ int main(void)
         /* last: the random draws of the tests before it stay as they were */
         cmocka_unit_test(onsets_follow_the_evidence),
         cmocka_unit_test(loud_knocks_do_not_take_the_path),
+        cmocka_unit_test(beat_in_progress_survives_a_wait),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
