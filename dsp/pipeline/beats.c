@@ -328,17 +328,23 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
     return lo + llround(beats_tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
-/* A path node is fixed: it starts a beat where the span is pulsatile, with
- * a period that two estimates in a row agree on, or one clearly periodic
- * (z at least CLEAR_FLOW x z_min), or the last one after a pulsatile one
- * (see dop_beats_flush): a single estimate just above the
+/* Whether path nodes fixed now start beats: where the span is pulsatile,
+ * with a period that two estimates in a row agree on, or one clearly
+ * periodic (z at least CLEAR_FLOW x z_min), or the last one after a
+ * pulsatile one (see dop_beats_flush): a single estimate just above the
  * significance threshold amid others below it, as the speckle of steady
  * flow now and then gives, starts no beats. */
+static int nodes_start_beats(const dop_beats *b)
+{
+    return beats_pulsatile_now(b) && (b->confirmed || b->estimate.z >= CLEAR_FLOW * b->cfg.z_min);
+}
+
+/* A path node is fixed: it starts a beat where nodes_start_beats. */
 static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
     b->last_node = node;
-    if (!beats_pulsatile_now(b) || !(b->confirmed || b->estimate.z >= CLEAR_FLOW * b->cfg.z_min)) {
+    if (!nodes_start_beats(b)) {
         b->open_onset = -1;
         return;
     }
@@ -418,6 +424,13 @@ static void advance(dop_beats *b, int final)
      * just periodic, perhaps at a wrong period, does not fix them yet. */
     const size_t wait = b->confirmed ? b->delay_len : b->window_len;
     int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)wait;
+    /* Before the first beat, nothing is fixed until the nodes start beats:
+     * the frames stay in the ring (dop_beats_push lets the oldest go when
+     * it is full), and the first beats are then placed from the start of
+     * the data on the path scored with the period and the template that
+     * the later cycles confirm, not fixed as no beats by an estimate that
+     * came before the periodicity was established. */
+    if (!final && b->node_count == 0 && !nodes_start_beats(b)) return;
     fix_path(b, horizon);
     if (!final) release_old(b, horizon);
 }
