@@ -403,6 +403,27 @@ static void score_path(dop_beats *b, int64_t start)
     b->dp_seq = b->next_seq;
 }
 
+/* The first cycle template (before enough beats are fixed for one): built
+ * from the path found so far, the frames scored again with it, and again
+ * while the path's last TEMPLATE_BEATS nodes (those the template averages)
+ * move, at most TEMPLATE_PASSES times: the path found without a template
+ * follows the loudest event of each noisy cycle, the first template is
+ * blurred by the cycles it took at another event, and each pass aligns the
+ * cycles to the template and averages them again (Woody's adaptive filter
+ * for responses of variable latency, Med Biol Eng 1967;5:539-553). */
+static void first_template(dop_beats *b, int64_t start)
+{
+    int64_t used[TEMPLATE_BEATS];
+    size_t n = trace_back(b);
+    for (int pass = 0; pass < TEMPLATE_PASSES && beats_build_cycle(b, b->path, n); pass++) {
+        const size_t m = n < TEMPLATE_BEATS ? n : TEMPLATE_BEATS;
+        memcpy(used, b->path, m * sizeof *used);
+        score_path(b, start);
+        n = trace_back(b);
+        if ((n < TEMPLATE_BEATS ? n : TEMPLATE_BEATS) == m && memcmp(used, b->path, m * sizeof *used) == 0) break;
+    }
+}
+
 /* With the periodicity in force: score every frame after the last fixed
  * node again, fix the path up to the commit horizon and let go of frames
  * that cannot join a beat. */
@@ -416,7 +437,7 @@ static void advance(dop_beats *b, int final)
      * of a recording, or of flow after a span without), the template is
      * built from the path found so far and the frames are scored again
      * with it: the first beats are then placed as the later ones are. */
-    if (b->half == 0 && beats_pulsatile_now(b) && beats_build_cycle(b, b->path, trace_back(b))) score_path(b, start);
+    if (b->half == 0 && beats_pulsatile_now(b)) first_template(b, start);
     /* Until two estimates in a row find the same period the path waits a
      * whole window before it is fixed: when the periodicity emerges later
      * in the window (the first beats of a recording, flow after a noisy

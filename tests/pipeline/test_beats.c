@@ -386,14 +386,16 @@ static void onsets_are_placed_consistently(void **state)
     double mean, sd;
     onset_phase(&c, p.period_s, &mean, &sd);
     /* The first beats, fixed before a template of fixed beats exists, are
-     * placed with one built from the path found so far: as the later ones. */
+     * placed with one built from the path found so far, refined until the
+     * path's nodes stop moving: as the later ones (first six within 0.011
+     * of a cycle with the first template alone, 0.008 refined). */
     double first_off = 0.0;
     for (int i = 0; i < 6 && i < n; i++) first_off = fmax(first_off, fabs(fmod(c.onset_s[i], p.period_s) / p.period_s - mean));
     print_message("varied upstrokes: %d accepted beats, onset phase %.3f +- %.3f of a cycle, first six within %.3f\n", n,
                   mean, sd, first_off);
     assert_true(m >= 25);
     assert_true(sd < 0.011);
-    assert_true(first_off < 0.012);
+    assert_true(first_off < 0.010);
     assert_true(mean > 0.1 && mean < 0.3);
 }
 
@@ -654,6 +656,10 @@ static void first_cycles_wait_for_a_confirmed_period(void **state)
     print_message("72 bpm lost in noise 2-12 s: %d accepted beats from %.2f s, %d before 2 s\n", c.accepted, c.first_s, before);
     assert_true(before >= 2); /* 2.4 cycles */
 }
+
+/* Two events per cycle, 0.45 of a cycle apart: in the first 6 s (a probe
+ * settling) either may be the louder, cycle by cycle (a fixed draw), then
+ * the first is. */
 
 int main(void)
 {
