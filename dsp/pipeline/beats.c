@@ -328,17 +328,23 @@ static int64_t foot_of(const dop_beats *b, int64_t node)
     return lo + llround(beats_tangent_foot(b->foot_in, last - lo + 1, node - lo, reach));
 }
 
-/* A path node is fixed: it starts a beat where the span is pulsatile, with
- * a period that two estimates in a row agree on, or one clearly periodic
- * (z at least CLEAR_FLOW x z_min), or the last one after a pulsatile one
- * (see dop_beats_flush): a single estimate just above the
+/* Whether path nodes fixed now start beats: where the span is pulsatile,
+ * with a period that two estimates in a row agree on, or one clearly
+ * periodic (z at least CLEAR_FLOW x z_min), or the last one after a
+ * pulsatile one (see dop_beats_flush): a single estimate just above the
  * significance threshold amid others below it, as the speckle of steady
  * flow now and then gives, starts no beats. */
+static int nodes_start_beats(const dop_beats *b)
+{
+    return beats_pulsatile_now(b) && (b->confirmed || b->estimate.z >= CLEAR_FLOW * b->cfg.z_min);
+}
+
+/* A path node is fixed: it starts a beat where nodes_start_beats. */
 static void fix_node(dop_beats *b, int64_t node)
 {
     if (b->last_node >= 0 && (double)(node - b->last_node) < MIN_SPACING * b->period_frames) return;
     b->last_node = node;
-    if (!beats_pulsatile_now(b) || !(b->confirmed || b->estimate.z >= CLEAR_FLOW * b->cfg.z_min)) {
+    if (!nodes_start_beats(b)) {
         b->open_onset = -1;
         return;
     }
@@ -375,10 +381,12 @@ static void fix_path(dop_beats *b, int64_t horizon)
 }
 
 /* Frames that can no longer join a beat leave; a beat in progress for
- * longer than the longest beat is abandoned. */
+ * longer than the longest beat is abandoned. The horizon of a path that
+ * waits (two estimates disagree) may lie before the beat's onset: that
+ * beat is not abandoned, its end is found when the path is fixed again. */
 static void release_old(dop_beats *b, int64_t horizon)
 {
-    if (b->open_onset >= 0 && (size_t)(horizon - b->open_onset) > b->max_beat_len) b->open_onset = -1;
+    if (b->open_onset >= 0 && horizon - b->open_onset > (int64_t)b->max_beat_len) b->open_onset = -1;
     if (b->open_onset < 0) beats_release_unassigned(b, horizon - (int64_t)b->foot_len - 1);
 }
 
@@ -395,6 +403,27 @@ static void score_path(dop_beats *b, int64_t start)
     b->dp_seq = b->next_seq;
 }
 
+/* The first cycle template (before enough beats are fixed for one): built
+ * from the path found so far, the frames scored again with it, and again
+ * while the path's last TEMPLATE_BEATS nodes (those the template averages)
+ * move, at most TEMPLATE_PASSES times: the path found without a template
+ * follows the loudest event of each noisy cycle, the first template is
+ * blurred by the cycles it took at another event, and each pass aligns the
+ * cycles to the template and averages them again (Woody's adaptive filter
+ * for responses of variable latency, Med Biol Eng 1967;5:539-553). */
+static void first_template(dop_beats *b, int64_t start)
+{
+    int64_t used[TEMPLATE_BEATS];
+    size_t n = trace_back(b);
+    for (int pass = 0; pass < TEMPLATE_PASSES && beats_build_cycle(b, b->path, n); pass++) {
+        const size_t m = n < TEMPLATE_BEATS ? n : TEMPLATE_BEATS;
+        memcpy(used, b->path, m * sizeof *used);
+        score_path(b, start);
+        n = trace_back(b);
+        if ((n < TEMPLATE_BEATS ? n : TEMPLATE_BEATS) == m && memcmp(used, b->path, m * sizeof *used) == 0) break;
+    }
+}
+
 /* With the periodicity in force: score every frame after the last fixed
  * node again, fix the path up to the commit horizon and let go of frames
  * that cannot join a beat. */
@@ -408,7 +437,7 @@ static void advance(dop_beats *b, int final)
      * of a recording, or of flow after a span without), the template is
      * built from the path found so far and the frames are scored again
      * with it: the first beats are then placed as the later ones are. */
-    if (b->half == 0 && beats_pulsatile_now(b) && beats_build_cycle(b, b->path, trace_back(b))) score_path(b, start);
+    if (b->half == 0 && beats_pulsatile_now(b)) first_template(b, start);
     /* Until two estimates in a row find the same period the path waits a
      * whole window before it is fixed: when the periodicity emerges later
      * in the window (the first beats of a recording, flow after a noisy
@@ -416,6 +445,13 @@ static void advance(dop_beats *b, int final)
      * just periodic, perhaps at a wrong period, does not fix them yet. */
     const size_t wait = b->confirmed ? b->delay_len : b->window_len;
     int64_t horizon = final ? b->next_seq : b->next_seq - (int64_t)wait;
+    /* Before the first beat, nothing is fixed until the nodes start beats:
+     * the frames stay in the ring (dop_beats_push lets the oldest go when
+     * it is full), and the first beats are then placed from the start of
+     * the data on the path scored with the period and the template that
+     * the later cycles confirm, not fixed as no beats by an estimate that
+     * came before the periodicity was established. */
+    if (!final && b->node_count == 0 && !nodes_start_beats(b)) return;
     fix_path(b, horizon);
     if (!final) release_old(b, horizon);
 }

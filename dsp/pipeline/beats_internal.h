@@ -42,6 +42,7 @@ enum { F_VMAX, F_VMEAN, F_POWER, F_FLUX, F_POWER_QUIET, F_FLUX_QUIET, N_FEATURES
 #define HIDING_MAJORITY 0.5     /* the detector flags more than this share of frames: no artifact verdicts */
 #define TEMPLATE_BEATS 16       /* the cycle template averages the last this many beats */
 #define TEMPLATE_MIN_BEATS 3    /* ... and is used from this many on */
+#define TEMPLATE_PASSES 8       /* the first template: at most this many passes (first_template) */
 
 typedef struct slot {
     dop_frame frame;

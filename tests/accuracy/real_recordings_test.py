@@ -8,7 +8,10 @@ What it asserts, and why these numbers (README, "Real recordings"):
   - negatives_ok = all: the no-flow recordings (noise, speech) give at most 2 beats;
   - real_hr_within_5bpm = all (15/15): met since the envelope periodicity (cw_kit_diastole_6k)
     and the repeat check of a period (postdive 333 flex), 2026-12-06;
-  - beat sensitivity >= 0.84 and PPV >= 0.92 against the expert marks: measured 0.86 and 0.94
+  - beat sensitivity >= 0.85 and PPV >= 0.92 against the expert marks: measured 0.87 and 0.94
+    with the first beats placed with what the later cycles establish (a beat in progress kept
+    while the path waits, nothing fixed before the first beat until its nodes would start beats,
+    the first template refined until the path stops moving; 0.85 / 0.93 before),
     with the cycle template (from the first beats on), the last cycle's onset reported as an
     incomplete beat, beats only under a confirmed period, the noise floor re-seeded from below
     where most frames are dropouts, each onset at the foot of the template's running sum (the
@@ -34,7 +37,7 @@ hr_ok, hr_n, neg_ok, neg_n = (int(m.group(i)) for i in range(1, 5))
 sens, ppv = float(m.group(5)), float(m.group(6))
 checks = [(neg_ok == neg_n, f'no-flow recordings without beats: {neg_ok}/{neg_n}'),
           (hr_ok == hr_n, f'heart rate within 5 bpm: {hr_ok}/{hr_n} (all)'),
-          (sens >= 0.84, f'beat sensitivity {sens:.2f} (at least 0.84)'),
+          (sens >= 0.85, f'beat sensitivity {sens:.2f} (at least 0.85)'),
           (ppv >= 0.92, f'beat PPV {ppv:.2f} (at least 0.92)')]
 for ok, text in checks:
     print(('ok   ' if ok else 'FAIL ') + text)

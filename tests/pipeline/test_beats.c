@@ -386,14 +386,16 @@ static void onsets_are_placed_consistently(void **state)
     double mean, sd;
     onset_phase(&c, p.period_s, &mean, &sd);
     /* The first beats, fixed before a template of fixed beats exists, are
-     * placed with one built from the path found so far: as the later ones. */
+     * placed with one built from the path found so far, refined until the
+     * path's nodes stop moving: as the later ones (first six within 0.011
+     * of a cycle with the first template alone, 0.008 refined). */
     double first_off = 0.0;
     for (int i = 0; i < 6 && i < n; i++) first_off = fmax(first_off, fabs(fmod(c.onset_s[i], p.period_s) / p.period_s - mean));
     print_message("varied upstrokes: %d accepted beats, onset phase %.3f +- %.3f of a cycle, first six within %.3f\n", n,
                   mean, sd, first_off);
     assert_true(m >= 25);
     assert_true(sd < 0.011);
-    assert_true(first_off < 0.012);
+    assert_true(first_off < 0.010);
     assert_true(mean > 0.1 && mean < 0.3);
 }
 
@@ -606,6 +608,59 @@ static void bad_configs_are_refused(void **state)
     dop_beats_destroy(NULL);
 }
 
+/* A heart that slows from 80 to 60 bpm at 7 s: cycles of continuous phase. */
+static double slowing_envelope(double t, void *user)
+{
+    (void)user;
+    const double change_s = 7.0, before_s = 0.75, after_s = 1.0;
+    const double cycles = t < change_s ? t / before_s : change_s / before_s + (t - change_s) / after_s;
+    return cycle_envelope(cycles - floor(cycles), 0.0);
+}
+
+/* When an estimate disagrees with the one before (the period moved) the
+ * path waits, but the beat in progress is not dropped for it: every cycle
+ * keeps its beat, no gap between accepted onsets is longer than 1.5 of the
+ * slower period. */
+static void beat_in_progress_survives_a_wait(void **state)
+{
+    (void)state;
+    collected c = run(slowing_envelope, NULL, 20.0, 25.0, NULL);
+    int n = c.accepted < MAX_ONSETS ? c.accepted : MAX_ONSETS;
+    double gap = 0.0;
+    for (int i = 1; i < n; i++) gap = fmax(gap, c.onset_s[i] - c.onset_s[i - 1]);
+    print_message("80 -> 60 bpm at 7 s: %d accepted beats from %.2f s, longest gap %.2f s\n", n, c.first_s, gap);
+    assert_true(gap < 1.5);
+    assert_true(c.first_s < 1.0);
+    assert_true(n >= 21); /* 9.3 + 13 cycles in 20 s */
+}
+
+/* 72 bpm whose cycles are lost in noise from 2 to 12 s (a probe slipping,
+ * a leg moved): the first estimates find no period, so the first one
+ * that does is not yet confirmed when the path would be fixed up to 2 s. */
+static double lost_envelope(double t, void *user)
+{
+    if (t >= 2.0 && t < 12.0) return 10.0 + 60.0 * uniform();
+    return pulse_envelope(t, user);
+}
+
+/* Before the first beat is fixed the path waits for a confirmed period
+ * (the frames stay in the ring): the cycles before the noise are beats,
+ * placed with the period and template the later cycles confirm. */
+static void first_cycles_wait_for_a_confirmed_period(void **state)
+{
+    (void)state;
+    pulse p = {60.0 / 72.0, 0.0};
+    collected c = run(lost_envelope, &p, 24.0, 25.0, NULL);
+    int before = 0;
+    for (int i = 0; i < c.accepted && i < MAX_ONSETS; i++) before += c.onset_s[i] < 2.0;
+    print_message("72 bpm lost in noise 2-12 s: %d accepted beats from %.2f s, %d before 2 s\n", c.accepted, c.first_s, before);
+    assert_true(before >= 2); /* 2.4 cycles */
+}
+
+/* Two events per cycle, 0.45 of a cycle apart: in the first 6 s (a probe
+ * settling) either may be the louder, cycle by cycle (a fixed draw), then
+ * the first is. */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +680,8 @@ int main(void)
         /* last: the random draws of the tests before it stay as they were */
         cmocka_unit_test(onsets_follow_the_evidence),
         cmocka_unit_test(loud_knocks_do_not_take_the_path),
+        cmocka_unit_test(beat_in_progress_survives_a_wait),
+        cmocka_unit_test(first_cycles_wait_for_a_confirmed_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
