@@ -68,7 +68,8 @@ typedef struct dop_envelope_result {
     double fmax_forward_hz;    /* >= 0; 0 when no forward flow */
     double fmax_reverse_hz;    /* <= 0; 0 when no reverse flow */
     double fmean_hz;           /* signed intensity-weighted mean frequency */
-    double fmean_fixed_hz;     /* the same over the fixed wall-filter band, without the clutter band */
+    double fmean_fixed_hz;     /* the same over the fixed wall-filter band, without the clutter
+                                  band (the beat detector's mean feature; = fmean_hz without clutter) */
     double power_forward;      /* noise-subtracted signal power, forward side */
     double power_reverse;      /* noise-subtracted signal power, reverse side */
     double snr_db;             /* signal power / noise power within the flow band */
@@ -78,9 +79,10 @@ typedef struct dop_envelope_result {
 typedef struct dop_envelope dop_envelope;
 
 /* Life: config_default, create, push (one frame in, its envelopes out, so
- * no flush), reset, destroy. The only state kept between frames is a
- * running median of the frame power, which widens the wall gap over
- * clutter bursts.
+ * no flush), reset, destroy. The state kept between frames: a running
+ * median of the frame power (which widens the wall gap over clutter
+ * bursts), the running typical blood power of the mean's clutter band, and
+ * whether the previous frame had a clutter lump beside the gap.
  *
  * Bins and bin width unset (0); MGM, percentile 0.95, threshold 6 dB,
  * detection at 5 sigma, window main lobe 0.72 bins. Errors: none. */
@@ -103,7 +105,7 @@ DOP_API void dop_envelope_push(dop_envelope *env, const float *psd, double noise
 DOP_API void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, size_t fwd_bins, size_t rev_bins,
                                        dop_envelope_result *out);
 
-/* Forget the running frame power (as after create). Errors: none. */
+/* Forget the running powers and the previous frame's lump (as after create). Errors: none. */
 DOP_API void dop_envelope_reset(dop_envelope *env);
 /* NULL is fine. Errors: none. */
 DOP_API void dop_envelope_destroy(dop_envelope *env);
