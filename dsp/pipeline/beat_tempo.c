@@ -17,6 +17,7 @@
 #define HALF_PERIOD_SHARE 0.9  /* half the lag: its peak at least this share of the best */
 #define ODD_MULTIPLE_SHARE 0.5 /* ... and a peak at 3 half lags at least this share */
 #define REPEAT_SHARE 0.5       /* a period's peak at twice its lag: at least this share of its own */
+#define HALF_SUPPORT_SHARE 0.5 /* a feature periodic at twice a lag: below this share of that peak at the lag */
 /* Tempo prior on the period (Ellis 2007's log-Gaussian tempo weighting):
  * centred on 100 bpm, one octave wide; it decides only between peaks of
  * similar height, such as a period and its double. */
@@ -33,7 +34,8 @@ struct dop_tempo {
     dop_tempo_config cfg;
     double *standard;          /* DOP_TEMPO_FEATURES x max_samples standardised onsets */
     double *combined;          /* max_samples */
-    double *acf;               /* max lag + 1 */
+    double *acf;               /* max lag + 1: the combination's */
+    double *feature_acf;       /* DOP_TEMPO_FEATURES x (max lag + 1): each feature's (zero when constant) */
     size_t max_lag;
     int avx;                   /* dop_cpu_use_avx() at creation */
     int avx512;                /* dop_cpu_use_avx512() at creation */
@@ -65,7 +67,8 @@ dop_status dop_tempo_create(const dop_tempo_config *cfg, dop_tempo **out, dop_er
     t->combined = malloc(cfg->max_samples * sizeof *t->combined);
     t->last_in = malloc(DOP_TEMPO_FEATURES * cfg->max_samples * sizeof *t->last_in);
     t->acf = malloc((t->max_lag + 1) * sizeof *t->acf);
-    if (!t->standard || !t->combined || !t->last_in || !t->acf) {
+    t->feature_acf = malloc(DOP_TEMPO_FEATURES * (t->max_lag + 1) * sizeof *t->feature_acf);
+    if (!t->standard || !t->combined || !t->last_in || !t->acf || !t->feature_acf) {
         dop_tempo_destroy(t);
         return dop_error_set(err, DOP_ERR_NOMEM, "tempo: out of memory");
     }
@@ -225,9 +228,9 @@ static double repeat_support(const double *acf, size_t k, size_t top)
     return fmin(1.0, fmax(0.0, acf[twice] / (REPEAT_SHARE * acf[k])));
 }
 
-static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t top, size_t n, double rate_hz)
+/* The lag of the period in acf (see pick_period); 0 when none. */
+static size_t period_lag(const double *acf, size_t lo, size_t hi, size_t top, double rate_hz)
 {
-    period_pick p = {0.0, 0.0, 0.0};
     size_t best = 0;
     double best_weighted = 0.0;
     for (size_t k = lo > 1 ? lo : 1; k <= hi; k++) {
@@ -238,18 +241,56 @@ static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t t
             best_weighted = weighted;
         }
     }
-    if (best == 0) return p;
+    if (best == 0) return 0;
     size_t half = peak_near(acf, (best + 1) / 2, lo, hi);
     if (half && acf[half] > HALF_PERIOD_SHARE * acf[best]) {
         size_t odd = peak_near(acf, 3 * half, lo, top - 1);
         if (odd && acf[odd] > ODD_MULTIPLE_SHARE * acf[best]) best = half;
     }
+    return best;
+}
+
+/* The peak at lag `best` of acf (n samples, lags up to hi searched) with
+ * its lag interpolated (parabola through it and its neighbours) and its
+ * significance z. */
+static period_pick pick_at(const double *acf, size_t best, size_t hi, size_t n)
+{
+    period_pick p = {0.0, 0.0, 0.0};
+    if (best == 0) return p;
     double a = acf[best - 1], b = acf[best], c = acf[best + 1], den = a - 2.0 * b + c;
     double shift = den < 0.0 ? 0.5 * (a - c) / den : 0.0;
     p.lag = (double)best + (fabs(shift) <= 0.5 ? shift : 0.0);
     p.r = b;
     p.z = b * sqrt((double)n / correlation_length(acf, hi));
     return p;
+}
+
+static period_pick pick_period(const double *acf, size_t lo, size_t hi, size_t top, size_t n, double rate_hz)
+{
+    return pick_at(acf, period_lag(acf, lo, hi, top, rate_hz), hi, n);
+}
+
+/* Whether lag k is half the period of a feature that is periodic on its
+ * own (feature z at least z_min): that feature's autocorrelation has a
+ * significant peak near 2k (z at least z_min there too) and less than
+ * HALF_SUPPORT_SHARE of it near k. The flow's pulse comes once per cycle,
+ * the valve clicks twice: evenly spaced clicks make the flux and the power
+ * periodic at half the heart period, a lag that the velocity traces, with
+ * one rise per cycle, do not share. A true period is a lag of every
+ * periodic feature (one that repeats at half the period repeats at the
+ * period too), so the combination's lag must be one of each of them. */
+static int half_of_a_feature_period(const dop_tempo *t, const dop_tempo_estimate *e, size_t k, size_t lo,
+                                    size_t hi, size_t top, size_t n)
+{
+    for (int f = 0; f < DOP_TEMPO_FEATURES; f++) {
+        if (!(e->feature_z[f] >= t->cfg.z_min)) continue;
+        const double *acf = t->feature_acf + (size_t)f * (t->max_lag + 1);
+        size_t twice = peak_near(acf, 2 * k, lo, top - 1), once = peak_near(acf, k, lo, top - 1);
+        if (!twice || !once || !(acf[twice] > 0.0)) continue;
+        double z_twice = acf[twice] * sqrt((double)n / correlation_length(acf, hi));
+        if (z_twice >= t->cfg.z_min && acf[once] < HALF_SUPPORT_SHARE * acf[twice]) return 1;
+    }
+    return 0;
 }
 
 /* Standardise x into y; returns its mean and SD (SD 0: y all zero). */
@@ -282,10 +323,13 @@ static void feature_period(dop_tempo *t, int k, const double *x, size_t n, size_
         return;
     }
     double *y = t->standard + (size_t)k * t->cfg.max_samples;
+    double *acf = t->feature_acf + (size_t)k * (t->max_lag + 1);
     standardise(x, n, y, &out->mean[k], &out->sd[k]);
     if (out->sd[k] > 0.0) {
-        autocorrelate(y, n, top, t->avx, t->avx512, t->acf);
-        out->feature_z[k] = pick_period(t->acf, lo, hi, top, n, t->cfg.rate_hz).z;
+        autocorrelate(y, n, top, t->avx, t->avx512, acf);
+        out->feature_z[k] = pick_period(acf, lo, hi, top, n, t->cfg.rate_hz).z;
+    } else {
+        memset(acf, 0, (t->max_lag + 1) * sizeof *acf);
     }
     memcpy(last, x, n * sizeof *x);
     *memo = (feature_memo){.n = n, .mean = out->mean[k], .sd = out->sd[k], .z = out->feature_z[k]};
@@ -324,7 +368,12 @@ void dop_tempo_estimate_window(dop_tempo *t, const double *const onset[DOP_TEMPO
         for (size_t i = 0; i < n; i++) t->combined[i] += out->weight[k] * y[i];
     }
     autocorrelate(t->combined, n, top, t->avx, t->avx512, t->acf);
-    period_pick p = pick_period(t->acf, lo, hi, top, n, rate);
+    size_t lag = period_lag(t->acf, lo, hi, top, rate);
+    if (lag && half_of_a_feature_period(t, out, lag, lo, hi, top, n)) {
+        size_t twice = peak_near(t->acf, 2 * lag, lo, hi);
+        if (twice) lag = twice;
+    }
+    period_pick p = pick_at(t->acf, lag, hi, n);
     if (p.lag <= 0.0) return;
     out->period_s = p.lag / rate;
     out->periodicity = p.r;
@@ -339,5 +388,6 @@ void dop_tempo_destroy(dop_tempo *t)
     free(t->combined);
     free(t->last_in);
     free(t->acf);
+    free(t->feature_acf);
     free(t);
 }

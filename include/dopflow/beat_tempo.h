@@ -4,10 +4,12 @@
  * Each feature's onset strength (the rise of a trace: maximum or mean
  * velocity, excess power; or the spectral flux) over a window of a few
  * seconds is standardised and autocorrelated. Its period is the lag of the
- * highest autocorrelation peak between 60/max_hr and 60/min_hr, or half of
- * it when the half lag carries at least 0.7 of that peak (a true period
- * always has a peak at twice itself, a second click per cycle does not make
- * a peak at half the period as high). The peak's significance is
+ * highest autocorrelation peak between 60/max_hr and 60/min_hr (weighted by
+ * a tempo prior and by how far the peak repeats at twice its lag), or half
+ * of it when the half lag carries at least 0.9 of that peak and a peak
+ * stands at three half lags (a true period always has a peak at twice
+ * itself, a second click per cycle does not make a peak at half the period
+ * as high). The peak's significance is
  * z = r sqrt(n / tau): r against the standard error of an autocorrelation
  * of n samples whose own correlation length is tau (Bartlett; tau = 1 + 2
  * sum of r(k) up to its first zero). Features are then combined with
@@ -19,7 +21,11 @@
  * rate monitors (autocorrelation of the Doppler envelope, e.g. Lawson et
  * al., Br J Obstet Gynaecol 1983;90:1183). The combination's own
  * autocorrelation gives the period and the significance z; the window is
- * pulsatile when z >= z_min. */
+ * pulsatile when z >= z_min. The period must be a lag of every feature that
+ * is periodic on its own (z >= z_min): a lag that is half the period of
+ * one of them (its autocorrelation there below half its peak at twice the
+ * lag) is doubled. Two even valve clicks per cycle make the flux periodic
+ * at twice the heart rate, the velocity traces rise once per cycle. */
 #ifndef DOPFLOW_BEAT_TEMPO_H
 #define DOPFLOW_BEAT_TEMPO_H
 

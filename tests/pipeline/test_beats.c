@@ -554,6 +554,41 @@ static void fixed_pair_lag_is_not_the_period(void **state)
     dop_tempo_destroy(t);
 }
 
+/* Tempo: two even valve clicks per cycle in the flux (the second almost
+ * as loud as the first, half a cycle later: a click train at twice the
+ * heart rate) and one rise per cycle in the mean velocity, which is less
+ * periodic than the clicks (so that the combination is the flux's alone).
+ * The clicks' lag is not a lag of the velocity trace, the cycle is one of
+ * both: the period is the cycle. */
+static void even_clicks_are_not_the_period(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    const double rate = 50.0, cycle = 40.0; /* samples: 75 bpm */
+    dop_tempo_config cfg = dop_tempo_config_default();
+    cfg.rate_hz = rate;
+    cfg.max_samples = N;
+    dop_tempo *t = NULL;
+    dop_error err;
+    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
+    static double x[DOP_TEMPO_FEATURES][N];
+    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
+    memset(x, 0, sizeof x);
+    for (int i = 0; i < N; i++) {
+        double phase = fmod((double)i, cycle) / cycle;
+        x[1][i] = (phase < 0.15 ? sin(M_PI * phase / 0.15) : 0.0) + 1.2 * uniform();
+        x[3][i] = (i % 40 == 0 ? 1.0 : 0.0) + (i % 40 == 20 ? 0.9 : 0.0) + 0.05 * uniform();
+    }
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(t, rows, N, &e);
+    print_message("even clicks at 150/min, flow at 75 bpm: period %.3f s (0.800), z %.1f; feature z: mean velocity "
+                  "%.1f, flux %.1f\n", e.period_s, e.z, e.feature_z[1], e.feature_z[3]);
+    assert_true(e.feature_z[1] >= cfg.z_min && e.feature_z[1] < 0.5 * e.feature_z[3]); /* the case described */
+    assert_true(fabs(e.period_s - 0.8) < 0.02);
+    assert_true(e.pulsatile);
+    dop_tempo_destroy(t);
+}
+
 static void hum_line_adds_no_evidence(void **state)
 {
     (void)state;
@@ -675,6 +710,7 @@ int main(void)
         cmocka_unit_test(last_cycle_is_incomplete),
         cmocka_unit_test(tempo_period_of_click_trains),
         cmocka_unit_test(fixed_pair_lag_is_not_the_period),
+        cmocka_unit_test(even_clicks_are_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),
         cmocka_unit_test(bad_configs_are_refused),
         /* last: the random draws of the tests before it stay as they were */
