@@ -478,41 +478,69 @@ static void noisy_swell_is_found_from_envelopes(void **state)
     assert_true(fabs(hr - 80.0) < 0.05 * 80.0);
 }
 
+/* The tempo tests' estimator: windows of TEMPO_CASE_N onset strengths at
+ * TEMPO_CASE_RATE_HZ, and the feature rows it reads (zeroed). */
+enum { TEMPO_CASE_N = 600 };
+#define TEMPO_CASE_RATE_HZ 50.0
+typedef struct tempo_case {
+    dop_tempo_config cfg;
+    dop_tempo *t;
+    double x[DOP_TEMPO_FEATURES][TEMPO_CASE_N];
+    const double *rows[DOP_TEMPO_FEATURES];
+} tempo_case;
+
+static tempo_case *tempo_case_new(void)
+{
+    tempo_case *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    c->cfg = dop_tempo_config_default();
+    c->cfg.rate_hz = TEMPO_CASE_RATE_HZ;
+    c->cfg.max_samples = TEMPO_CASE_N;
+    dop_error err;
+    assert_int_equal(dop_tempo_create(&c->cfg, &c->t, &err), DOP_OK);
+    for (int k = 0; k < DOP_TEMPO_FEATURES; k++) c->rows[k] = c->x[k];
+    return c;
+}
+
+static dop_tempo_estimate tempo_case_estimate(tempo_case *c)
+{
+    dop_tempo_estimate e;
+    dop_tempo_estimate_window(c->t, c->rows, TEMPO_CASE_N, &e);
+    return e;
+}
+
+static void tempo_case_free(tempo_case *c)
+{
+    dop_tempo_destroy(c->t);
+    free(c);
+}
+
 /* Tempo: onset strength as a train of clicks. */
 static void tempo_period_of_click_trains(void **state)
 {
     (void)state;
-    const double rate = 50.0;
-    dop_tempo_config cfg = dop_tempo_config_default();
-    cfg.rate_hz = rate;
-    cfg.max_samples = 600;
-    dop_tempo *t = NULL;
-    dop_error err;
-    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
-    static double x[DOP_TEMPO_FEATURES][600];
-    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
+    tempo_case *c = tempo_case_new();
+    double *x = c->x[0];
     /* 80 bpm (37.5 samples) with a second, smaller click 0.4 of a cycle later */
-    memset(x, 0, sizeof x);
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < TEMPO_CASE_N; i++) {
         double phase = fmod((double)i, 37.5) / 37.5;
-        x[0][i] = (phase < 0.03 ? 1.0 : 0.0) + (fabs(phase - 0.4) < 0.015 ? 0.6 : 0.0) + 0.2 * uniform();
+        x[i] = (phase < 0.03 ? 1.0 : 0.0) + (fabs(phase - 0.4) < 0.015 ? 0.6 : 0.0) + 0.2 * uniform();
     }
-    dop_tempo_estimate e;
-    dop_tempo_estimate_window(t, rows, 600, &e);
+    dop_tempo_estimate e = tempo_case_estimate(c);
     print_message("80 bpm + second click: period %.3f s (0.750), z %.1f, pulsatile %d\n", e.period_s, e.z, e.pulsatile);
     assert_true(fabs(e.period_s - 0.75) < 0.02);
     assert_true(e.pulsatile);
     /* an even train at 150 bpm (20 samples) */
-    for (int i = 0; i < 600; i++) x[0][i] = (i % 20 == 0 ? 1.0 : 0.0) + 0.2 * uniform();
-    dop_tempo_estimate_window(t, rows, 600, &e);
+    for (int i = 0; i < TEMPO_CASE_N; i++) x[i] = (i % 20 == 0 ? 1.0 : 0.0) + 0.2 * uniform();
+    e = tempo_case_estimate(c);
     print_message("150 bpm: period %.3f s (0.400)\n", e.period_s);
     assert_true(fabs(e.period_s - 0.4) < 0.01);
     /* white noise: not pulsatile */
-    for (int i = 0; i < 600; i++) x[0][i] = uniform();
-    dop_tempo_estimate_window(t, rows, 600, &e);
-    print_message("noise: z %.2f (min %.2f)\n", e.z, cfg.z_min);
+    for (int i = 0; i < TEMPO_CASE_N; i++) x[i] = uniform();
+    e = tempo_case_estimate(c);
+    print_message("noise: z %.2f (min %.2f)\n", e.z, c->cfg.z_min);
     assert_false(e.pulsatile);
-    dop_tempo_destroy(t);
+    tempo_case_free(c);
 }
 
 /* Tempo: a beat whose interval varies (+-15 %) and an event that comes a
@@ -523,35 +551,25 @@ static void tempo_period_of_click_trains(void **state)
 static void fixed_pair_lag_is_not_the_period(void **state)
 {
     (void)state;
-    enum { N = 600 };
-    const double rate = 50.0;
-    dop_tempo_config cfg = dop_tempo_config_default();
-    cfg.rate_hz = rate;
-    cfg.max_samples = N;
-    dop_tempo *t = NULL;
-    dop_error err;
-    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
-    static double x[DOP_TEMPO_FEATURES][N];
-    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
-    memset(x, 0, sizeof x);
-    for (int i = 0; i < N; i++) x[0][i] = 0.1 * uniform();
+    tempo_case *c = tempo_case_new();
+    double *x = c->x[0];
+    for (int i = 0; i < TEMPO_CASE_N; i++) x[i] = 0.1 * uniform();
     double sum = 0.0;
     int beats = 0;
-    for (double beat = 1.0; beat < N / rate; beat += 0.8 * (1.0 + 0.3 * (uniform() - 0.5)), beats++) {
+    for (double beat = 1.0; beat < TEMPO_CASE_N / TEMPO_CASE_RATE_HZ; beat += 0.8 * (1.0 + 0.3 * (uniform() - 0.5)), beats++) {
         const double at_s[2] = {beat, beat - 0.55};
         for (int e = 0; e < 2; e++)
             for (int k = -1; k <= 1; k++) {
-                long i = lround(at_s[e] * rate) + k;
-                if (i >= 0 && i < N) x[0][i] += k == 0 ? 1.0 : 0.5;
+                long i = lround(at_s[e] * TEMPO_CASE_RATE_HZ) + k;
+                if (i >= 0 && i < TEMPO_CASE_N) x[i] += k == 0 ? 1.0 : 0.5;
             }
         sum = beat;
     }
     const double mean_period = (sum - 1.0) / (double)(beats - 1);
-    dop_tempo_estimate e;
-    dop_tempo_estimate_window(t, rows, N, &e);
+    dop_tempo_estimate e = tempo_case_estimate(c);
     print_message("varying beat (mean %.3f s) + event 0.55 s before it: period %.3f s\n", mean_period, e.period_s);
     assert_true(fabs(e.period_s - mean_period) < 0.1 * mean_period);
-    dop_tempo_destroy(t);
+    tempo_case_free(c);
 }
 
 /* Tempo: two even valve clicks per cycle in the flux (the second almost
@@ -563,30 +581,20 @@ static void fixed_pair_lag_is_not_the_period(void **state)
 static void even_clicks_are_not_the_period(void **state)
 {
     (void)state;
-    enum { N = 600 };
-    const double rate = 50.0, cycle = 40.0; /* samples: 75 bpm */
-    dop_tempo_config cfg = dop_tempo_config_default();
-    cfg.rate_hz = rate;
-    cfg.max_samples = N;
-    dop_tempo *t = NULL;
-    dop_error err;
-    assert_int_equal(dop_tempo_create(&cfg, &t, &err), DOP_OK);
-    static double x[DOP_TEMPO_FEATURES][N];
-    const double *rows[DOP_TEMPO_FEATURES] = {x[0], x[1], x[2], x[3]};
-    memset(x, 0, sizeof x);
-    for (int i = 0; i < N; i++) {
-        double phase = fmod((double)i, cycle) / cycle;
-        x[1][i] = (phase < 0.15 ? sin(M_PI * phase / 0.15) : 0.0) + 1.2 * uniform();
-        x[3][i] = (i % 40 == 0 ? 1.0 : 0.0) + (i % 40 == 20 ? 0.9 : 0.0) + 0.05 * uniform();
+    const int cycle = 40; /* samples: 0.8 s, 75 bpm */
+    tempo_case *c = tempo_case_new();
+    for (int i = 0; i < TEMPO_CASE_N; i++) {
+        double phase = (double)(i % cycle) / cycle;
+        c->x[1][i] = (phase < 0.15 ? sin(M_PI * phase / 0.15) : 0.0) + 1.2 * uniform();
+        c->x[3][i] = (i % cycle == 0 ? 1.0 : 0.0) + (i % cycle == cycle / 2 ? 0.9 : 0.0) + 0.05 * uniform();
     }
-    dop_tempo_estimate e;
-    dop_tempo_estimate_window(t, rows, N, &e);
+    dop_tempo_estimate e = tempo_case_estimate(c);
     print_message("even clicks at 150/min, flow at 75 bpm: period %.3f s (0.800), z %.1f; feature z: mean velocity "
                   "%.1f, flux %.1f\n", e.period_s, e.z, e.feature_z[1], e.feature_z[3]);
-    assert_true(e.feature_z[1] >= cfg.z_min && e.feature_z[1] < 0.5 * e.feature_z[3]); /* the case described */
+    assert_true(e.feature_z[1] >= c->cfg.z_min && e.feature_z[1] < 0.5 * e.feature_z[3]); /* the case described */
     assert_true(fabs(e.period_s - 0.8) < 0.02);
     assert_true(e.pulsatile);
-    dop_tempo_destroy(t);
+    tempo_case_free(c);
 }
 
 static void hum_line_adds_no_evidence(void **state)
