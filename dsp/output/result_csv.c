@@ -29,7 +29,7 @@ void dop_frame_quality_text(unsigned flags, char *buf, size_t size)
 {
     static const char *const names[] = {"burst", "saturated", "dropout", "no_signal",
                                         "near_nyquist", "rejected_beat", "bridged", "unwrapped",
-                                        "excluded", "not_pulsatile"};
+                                        "excluded", "not_pulsatile", "tissue_burst"};
     buf[0] = '\0';
     size_t used = 0;
     for (unsigned bit = 0; bit < sizeof names / sizeof names[0]; bit++) {

@@ -21,6 +21,7 @@
 #include "dopflow/alias.h"
 #include "dopflow/kasai.h"
 #include "dopflow/spectral_lines.h"
+#include "dopflow/tissue_burst.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct dop_analysis {
     dop_envelope *envelope;
     dop_beat_evidence *evidence; /* spectral beat features */
     dop_spectral_lines *lines;   /* stationary spectral lines left out */
+    dop_tissue_burst *tissue;    /* bursts of tissue motion; NULL for one-sided spectra */
     dop_beats *beats;
     float complex *work;    /* BLOCK filtered samples */
     dop_worker *ahead;      /* gate 0: filter, STFT and measure_frame a chunk ahead (NULL: all here) */
@@ -252,6 +254,7 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
         noise_mask[k] = gain[k] >= 0.9 && k > 0;
         a->velocity_axis[k] = (float)(f * cm_s_per_hz);
     }
+    const size_t stop_bins = (size_t)lround(wall_gap_hz(gain, bins, bin_hz) / bin_hz);
     cfg->noise.frame_rate_hz = dop_spectrum_frame_rate(a->spectrum);
     if ((status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->noise, err)) != DOP_OK ||
         (status = dop_noise_floor_create(&cfg->noise, bins, noise_mask, &a->frame_noise, err)) != DOP_OK)
@@ -288,6 +291,11 @@ dop_status dop_analysis_create(const dop_analysis_config *cfg_in, const dop_anal
     if ((status = dop_beats_create(&cfg->beats, &beats_out, &a->beats, err)) != DOP_OK) goto fail;
     dop_beat_evidence_config ecfg = {.bins = bins, .frame_rate_hz = cfg->beats.frame_rate_hz};
     if ((status = dop_beat_evidence_create(&ecfg, &a->evidence, err)) != DOP_OK) goto fail;
+    if (!cfg->envelope.one_sided) {
+        dop_tissue_burst_config tcfg = {.bins = bins, .bin_hz = bin_hz, .frame_rate_hz = cfg->beats.frame_rate_hz,
+                                        .stop_bins = stop_bins};
+        if ((status = dop_tissue_burst_create(&tcfg, &a->tissue, err)) != DOP_OK) goto fail;
+    }
     free(gain);
     free(noise_mask);
     *out = a;
@@ -435,6 +443,7 @@ static void measure_frame(dop_analysis *a, const dop_spectrum_frame *raw, const 
         dop_envelope_push(a->envelope, sf->psd, noise, &env);
     }
     if (!env.has_signal) flags |= DOP_FRAME_NO_SIGNAL;
+    if (a->tissue && dop_tissue_burst_push(a->tissue, sf->psd)) flags |= DOP_FRAME_TISSUE_BURST;
     if (env.fmax_forward_hz >= NYQUIST_MARGIN * top_hz || env.fmax_reverse_hz <= NYQUIST_MARGIN * bottom_hz)
         flags |= DOP_FRAME_NEAR_NYQUIST;
 
@@ -657,6 +666,7 @@ void dop_analysis_destroy(dop_analysis *a)
     dop_envelope_destroy(a->envelope);
     dop_beats_destroy(a->beats);
     dop_beat_evidence_destroy(a->evidence);
+    dop_tissue_burst_destroy(a->tissue);
     dop_spectral_lines_destroy(a->lines);
     free(a->filtered);
     for (int k = 0; k < 2; k++) {

@@ -25,9 +25,11 @@ enum {
                                           values in averages are interpolated from neighbours */
     DOP_FRAME_UNWRAPPED = 1u << 7,     /* aliased band unwrapped: velocities beyond Nyquist */
     DOP_FRAME_EXCLUDED = 1u << 8,      /* inside a span a reviewer excluded (review.h) */
-    DOP_FRAME_NOT_PULSATILE = 1u << 9  /* no periodic cardiac evidence around this frame: no beats */
+    DOP_FRAME_NOT_PULSATILE = 1u << 9, /* no periodic cardiac evidence around this frame: no beats */
+    DOP_FRAME_TISSUE_BURST = 1u << 10  /* tissue moved under the probe (percussion, a knock): power
+                                          near 0 Hz rising on both sides at once (tissue_burst.h) */
 };
-#define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT)
+#define DOP_FRAME_ARTIFACT_MASK (DOP_FRAME_BURST | DOP_FRAME_SATURATED | DOP_FRAME_DROPOUT | DOP_FRAME_TISSUE_BURST)
 
 typedef struct dop_frame {
     int64_t index;               /* frame number from the start of the analysed span */

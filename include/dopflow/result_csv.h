@@ -15,7 +15,8 @@ extern "C" {
 
 /* Header line (no newline) and rows of --frames. `quality` is "ok" or the
  * set flags joined by '+': burst, saturated, dropout, no_signal,
- * near_nyquist, rejected_beat, bridged. */
+ * near_nyquist, rejected_beat, bridged, unwrapped, excluded, not_pulsatile,
+ * tissue_burst (records.h). */
 DOP_API const char *dop_frame_csv_header(void);
 DOP_API void dop_frame_csv_row(FILE *out, const dop_frame *frame);
 /* The headers are the result schema's (result_schema.h). None of these
