@@ -41,7 +41,7 @@
 typedef struct measured {
     dop_frame frame;                  /* without diameter, flow and shear rate */
     double noise;                     /* the tracked noise floor */
-    dop_beat_evidence_frame evidence;
+    dop_beat_input beat_input;        /* spectral evidence and mean velocity feature */
 } measured;
 
 /* The frames of one chunk, measured on the worker. */
@@ -470,8 +470,10 @@ static void measure_frame(dop_analysis *a, const dop_spectrum_frame *raw, const 
     f.beat_index = -1;
     m->frame = f;
     m->noise = noise;
-    m->evidence = dop_beat_evidence_push(a->evidence, sf->psd);
-    if (cfg->vmean_method == DOP_VMEAN_INTENSITY) m->evidence.vmean_cm_s = env.fmean_fixed_hz * a->cm_s_per_hz;
+    m->beat_input.spectral = dop_beat_evidence_push(a->evidence, sf->psd);
+    /* The intensity-weighted mean feature: over the fixed band (beats.h). */
+    m->beat_input.vmean_cm_s =
+        cfg->vmean_method == DOP_VMEAN_INTENSITY ? env.fmean_fixed_hz * a->cm_s_per_hz : f.vmean_cm_s;
 }
 
 /* A measured frame: its diameter, flow and shear rate, then the spectrum
@@ -485,7 +487,7 @@ static int emit_frame(dop_analysis *a, const dop_spectrum_frame *raw, const meas
     f.flow_ml_min = dop_flow_ml_min(f.vmean_cm_s, f.diameter_mm);
     f.shear_rate_s = dop_shear_rate_s(f.vmean_cm_s, f.diameter_mm);
     if (a->output.on_spectrum && a->output.on_spectrum(raw, m->noise, a->output.user)) return 1;
-    a->frame_status = dop_beats_push(a->beats, &f, &m->evidence);
+    a->frame_status = dop_beats_push(a->beats, &f, &m->beat_input);
     return a->frame_status != DOP_OK;
 }
 

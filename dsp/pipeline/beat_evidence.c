@@ -124,7 +124,7 @@ __attribute__((target("avx"))) static size_t track_blocks_avx(float *restrict le
 dop_beat_evidence_frame dop_beat_evidence_push(dop_beat_evidence *e, const float *psd)
 {
     const size_t bins = e->cfg.bins;
-    dop_beat_evidence_frame out = {0.0, 0.0, NAN};
+    dop_beat_evidence_frame out = {0.0, 0.0};
     if (!e->started) {
         for (size_t k = 0; k < bins; k++) {
             e->level[k] = psd[k] > LEVEL_MIN ? psd[k] : LEVEL_MIN;

@@ -151,11 +151,12 @@ void dop_beats_reset(dop_beats *b)
  * burst drags them to the band edge) and hold the last clean value, as do
  * frames without a detected signal. The spectral features keep bursts and
  * clipped frames: a valve click is a burst, systole is what clips. */
-static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_evidence_frame *ev,
+static void feature_values(dop_beats *b, const dop_frame *f, const dop_beat_input *in,
                            double value[N_FEATURES], int clean[N_FEATURES])
 {
     const double forward = f->vmax_forward_cm_s, reverse = -f->vmax_reverse_cm_s;
-    const double vmean = ev && !isnan(ev->vmean_cm_s) ? ev->vmean_cm_s : f->vmean_cm_s;
+    const double vmean = in ? in->vmean_cm_s : f->vmean_cm_s;
+    const dop_beat_evidence_frame *ev = in ? &in->spectral : NULL;
     const int dropout = (f->flags & DOP_FRAME_DROPOUT) != 0;
     const int velocity_clean = !(f->flags & (DOP_FRAME_HIDING_MASK | DOP_FRAME_NO_SIGNAL)) && isfinite(forward) &&
                                isfinite(reverse) && isfinite(vmean);
@@ -456,7 +457,7 @@ static void advance(dop_beats *b, int final)
     if (!final) release_old(b, horizon);
 }
 
-dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence)
+dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_input *in)
 {
     if (b->stopped) return DOP_ERR_INTERRUPTED;
     /* Make room: frames older than the ring can hold leave unassigned. */
@@ -473,7 +474,7 @@ dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_e
     h->back = -1;
     double value[N_FEATURES];
     int clean[N_FEATURES];
-    feature_values(b, frame, evidence, value, clean);
+    feature_values(b, frame, in, value, clean);
     double len = fmin((double)(seq - b->hist_first + 1), (double)b->window_len);
     b->hiding_rate += (((frame->flags & DOP_FRAME_HIDING_MASK) ? 1.0 : 0.0) - b->hiding_rate) / len;
     for (int k = 0; k < N_FEATURES; k++) trace_feature(b, seq, k, value[k], clean[k]);

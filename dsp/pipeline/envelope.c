@@ -588,6 +588,14 @@ static double band_mean_hz(const dop_envelope *env, size_t lo, size_t hi, double
     return sum_p > 0.0 ? sum_pf / sum_p : 0.0;
 }
 
+/* The mean's band [lo, hi]: from the reverse to the forward maximum
+ * (bins from centre), at least the gap on each side. */
+static void mean_band(size_t centre, size_t rev, size_t fwd, size_t gap_rev, size_t gap_fwd, size_t *lo, size_t *hi)
+{
+    *lo = centre - (rev > gap_rev ? rev : gap_rev);
+    *hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
+}
+
 void dop_envelope_push(dop_envelope *env, const float *psd, double noise, dop_envelope_result *out)
 {
     dop_envelope_push_span(env, psd, noise, env->centre - 1, env->centre, out);
@@ -634,13 +642,14 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
      * clutter, the clutter band refilled from its model. */
     size_t gap_rev = env->frame_lo <= env->frame_hi ? centre - env->frame_lo : 0;
     size_t gap_fwd = env->frame_lo <= env->frame_hi ? env->frame_hi - centre : 0;
+    size_t lo, hi;
+    mean_band(centre, rev, fwd, gap_rev, gap_fwd, &lo, &hi);
     if (env->clutter) {
         /* The mean over the fixed band, before the clutter band is refilled:
          * the beat detector's feature (clutter that moves with the heart,
          * such as the heart wall under a precordial probe, is evidence of
          * the cycle there). */
-        out->fmean_fixed_hz = band_mean_hz(env, centre - (rev > gap_rev ? rev : gap_rev),
-                                           centre + (fwd > gap_fwd ? fwd : gap_fwd), noise, side_noise, NULL);
+        out->fmean_fixed_hz = band_mean_hz(env, lo, hi, noise, side_noise, NULL);
         if (env->cfg.one_sided) { /* folded: the forward bins carry both sides */
             env->band.forward += env->band.reverse;
             env->band.reverse = 0.0;
@@ -653,9 +662,8 @@ void dop_envelope_push_span(dop_envelope *env, const float *psd, double noise, s
          * clutter's edge and cut the blood off. */
         double p_f, p_r;
         side_extents(env, fwd_bins, rev_bins, noise, &fwd, &rev, &p_f, &p_r);
+        mean_band(centre, rev, fwd, gap_rev, gap_fwd, &lo, &hi);
     }
-    size_t lo = centre - (rev > gap_rev ? rev : gap_rev);
-    size_t hi = centre + (fwd > gap_fwd ? fwd : gap_fwd);
     out->fmean_hz = band_mean_hz(env, lo, hi, noise, side_noise, &out->snr_db);
     if (!env->clutter) out->fmean_fixed_hz = out->fmean_hz;
 }

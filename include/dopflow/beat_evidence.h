@@ -40,8 +40,6 @@ typedef struct dop_beat_evidence_config {
 typedef struct dop_beat_evidence_frame {
     double excess_power;      /* sum of max(P - typical, 0) / sum of typical; >= 0 */
     double flux;              /* spectral flux against the typical levels; >= 0 */
-    double vmean_cm_s;        /* the mean velocity feature, cm/s: the analysis's mean before its
-                                 clutter band (NAN: the frame's own vmean_cm_s is used) */
 } dop_beat_evidence_frame;
 
 typedef struct dop_beat_evidence dop_beat_evidence;

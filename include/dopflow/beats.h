@@ -97,11 +97,22 @@ DOP_API dop_beats_config dop_beats_config_default(void);
 DOP_API dop_status dop_beats_create(const dop_beats_config *cfg, const dop_beats_output *output,
                             dop_beats **out, dop_error *err);
 
-/* Push one frame (vmax, vmean, flow, flags filled) and its spectral
- * evidence (NULL: none; the velocity features alone are used). A non-zero
- * return of a callback gives DOP_ERR_INTERRUPTED. Never allocates.
- * Errors: DOP_ERR_INTERRUPTED. */
-DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_evidence_frame *evidence);
+/* What the detector reads of a frame beyond its record: the spectral
+ * evidence (beat_evidence.h) and the mean velocity feature, which need not
+ * be the frame's own mean: the analysis gives its mean over the fixed
+ * wall-filter band, before the clutter band (envelope.h fmean_fixed_hz),
+ * since clutter that moves with the heart (the heart wall under a
+ * precordial probe) is evidence of the cycle. */
+typedef struct dop_beat_input {
+    dop_beat_evidence_frame spectral;
+    double vmean_cm_s;        /* the mean velocity feature, cm/s */
+} dop_beat_input;
+
+/* Push one frame (vmax, vmean, flow, flags filled) and what the detector
+ * reads beyond it (NULL: no spectral evidence, the frame's own velocities
+ * alone). A non-zero return of a callback gives DOP_ERR_INTERRUPTED. Never
+ * allocates. Errors: DOP_ERR_INTERRUPTED. */
+DOP_API dop_status dop_beats_push(dop_beats *b, const dop_frame *frame, const dop_beat_input *in);
 
 /* End of data: fix the remaining beats and emit the frames still held (the
  * last, unfinished cycle is not a beat). Errors: DOP_ERR_INTERRUPTED. */

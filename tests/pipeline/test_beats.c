@@ -131,8 +131,9 @@ static collected run_with(envelope_fn fn, evidence_fn ev, void *user, double sec
         f.diameter_mm = f.flow_ml_min = f.shear_rate_s = NAN;
         f.beat_index = -1;
         if (burst_frames && burst_frames[i]) f.flags |= DOP_FRAME_BURST;
-        const dop_beat_evidence_frame evidence = ev ? ev(f.time_s, user) : (dop_beat_evidence_frame){0.0, 0.0, NAN};
-        assert_int_equal(dop_beats_push(b, &f, ev ? &evidence : NULL), DOP_OK);
+        dop_beat_input in = {.vmean_cm_s = f.vmean_cm_s};
+        if (ev) in.spectral = ev(f.time_s, user);
+        assert_int_equal(dop_beats_push(b, &f, ev ? &in : NULL), DOP_OK);
     }
     assert_int_equal(dop_beats_flush(b), DOP_OK);
     assert_int_equal(c.frames, n);
@@ -413,7 +414,7 @@ static dop_beat_evidence_frame click_evidence(double t, void *user)
 {
     const pulse *p = user;
     const double phase = fmod(t, p->period_s) / p->period_s, click = exp(-0.5 * pow((phase - 0.3) / 0.02, 2.0));
-    return (dop_beat_evidence_frame){.excess_power = 0.05 + 0.05 * uniform(), .flux = 5.0 * click + 0.3 * uniform(), .vmean_cm_s = NAN};
+    return (dop_beat_evidence_frame){.excess_power = 0.05 + 0.05 * uniform(), .flux = 5.0 * click + 0.3 * uniform()};
 }
 
 /* The onset is the foot of the upstroke of the evidence the beat path
