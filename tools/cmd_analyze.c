@@ -242,7 +242,8 @@ static void print_notes(const dop_job *job, const dop_job_report *report, const 
                 (long long)report->frames);
     if (report->frames > 0 && report->not_pulsatile_frames * 2 > report->frames)
         fprintf(stderr, "dopflow analyze: note: %s: no pulsatile flow in %lld of %lld frames (no periodic cardiac "
-                        "evidence there: periodicity below z %g or not confirmed by the next estimate, highest z "
+                        "evidence there: periodicity below z %g, seen in one feature only, or not confirmed by the next "
+                        "estimate; highest z "
                         "%.2f; or no signal above the noise): no beats there (pulsatile = 0)\n", job->input.path,
                 report->not_pulsatile_frames,
                 (long long)report->frames, job->analysis.beats.z_min, report->best_periodicity);

@@ -326,15 +326,21 @@ static void test_tapotement_from_first_frame(void **state)
 }
 
 /* Steady flow (no pulsation; the sweep's "steady 10 cm/s" case) on both
- * simulator models and three seeds: its speckle now and then makes one
- * window's periodicity just significant, which used to give a few beats
- * and a heart rate; none now. */
+ * simulator models, seeds 11 to 30: its speckle gives each beat feature
+ * chance periodicity peaks, and the largest of many lags' significance
+ * now and then passes z_min. Measured on seeds 11 to
+ * 50 (80 cases): confirmation by the next estimate alone left 23 of 80 with
+ * a heart rate (11 of these 40); a period corroborated by a second feature
+ * (beat_tempo.h) leaves 3 of 80 (2 of these 40: spectral seeds 17 and 21).
+ * A chance period is rare, not impossible, so the test counts: at most 4 of
+ * the 40 (10 %). */
 static void test_steady_flow_has_no_heart_rate(void **state)
 {
     (void)state;
     static const dop_sim_model models[] = {DOP_SIM_MODEL_SPECTRAL, DOP_SIM_MODEL_SCATTERERS};
+    size_t with_rate = 0, cases = 0;
     for (size_t m = 0; m < 2; m++)
-        for (uint64_t seed = 11; seed <= 13; seed++) {
+        for (uint64_t seed = 11; seed <= 30; seed++) {
             acc_case k = {"steady 10 cm/s", "quick", base_config()};
             set_level(&k.cfg, "constant", 10.0, 4.0, 66.0);
             k.cfg.model = models[m];
@@ -342,10 +348,15 @@ static void test_steady_flow_has_no_heart_rate(void **state)
             acc_result r;
             run_case(&k, 0, &r);
             if (!r.ok) fail_msg("%s: %s", k.label, r.error);
-            print_message("steady 10 cm/s, model %zu, seed %llu: heart rate %.1f bpm\n", m, (unsigned long long)seed,
-                          r.est_hr);
-            assert_true(isnan(r.est_hr));
+            cases++;
+            if (!isnan(r.est_hr)) {
+                with_rate++;
+                print_message("steady 10 cm/s, model %zu, seed %llu: heart rate %.1f bpm\n", m,
+                              (unsigned long long)seed, r.est_hr);
+            }
         }
+    print_message("steady 10 cm/s: %zu of %zu recordings with a heart rate (at most 4)\n", with_rate, cases);
+    assert_true(with_rate <= 4);
 }
 
 /* ---- full sweep ---- */

@@ -490,18 +490,22 @@ typedef struct tempo_case {
     const double *rows[DOP_TEMPO_FEATURES];
 } tempo_case;
 
-static tempo_case *tempo_case_new(void)
+/* With the significance threshold z_min (NAN: the estimator's default). */
+static tempo_case *tempo_case_with_z_min(double z_min)
 {
     tempo_case *c = calloc(1, sizeof *c);
     assert_non_null(c);
     c->cfg = dop_tempo_config_default();
     c->cfg.rate_hz = TEMPO_CASE_RATE_HZ;
     c->cfg.max_samples = TEMPO_CASE_N;
+    if (!isnan(z_min)) c->cfg.z_min = z_min;
     dop_error err;
     assert_int_equal(dop_tempo_create(&c->cfg, &c->t, &err), DOP_OK);
     for (int k = 0; k < DOP_TEMPO_FEATURES; k++) c->rows[k] = c->x[k];
     return c;
 }
+
+static tempo_case *tempo_case_new(void) { return tempo_case_with_z_min(NAN); }
 
 static dop_tempo_estimate tempo_case_estimate(tempo_case *c)
 {
@@ -541,6 +545,77 @@ static void tempo_period_of_click_trains(void **state)
     e = tempo_case_estimate(c);
     print_message("noise: z %.2f (min %.2f)\n", e.z, c->cfg.z_min);
     assert_false(e.pulsatile);
+    tempo_case_free(c);
+}
+
+/* Onset strength of steady flow's speckle: the rise (positive first
+ * difference) of white noise smoothed over 4 samples (80 ms at 50 Hz, as
+ * the beat stage smooths its traces). */
+static void speckle_onsets(double *x)
+{
+    double w[TEMPO_CASE_N + 3];
+    for (int i = 0; i < TEMPO_CASE_N + 3; i++) w[i] = uniform();
+    double last = 0.0;
+    for (int i = 0; i < TEMPO_CASE_N; i++) {
+        double trace = 0.25 * (w[i] + w[i + 1] + w[i + 2] + w[i + 3]);
+        x[i] = i > 0 && trace > last ? trace - last : 0.0;
+        last = trace;
+    }
+}
+
+/* Tempo: steady flow's speckle, two features drawn independently, 100
+ * windows at the beat stage's z_min (2.5). The significance is the
+ * largest of many lags' values: one feature alone passes z_min by chance
+ * in a good share of the windows; a period needs the second feature's
+ * corroboration, and two features' chance peaks rarely meet at one lag. */
+static void chance_peak_of_one_feature_is_not_a_period(void **state)
+{
+    (void)state;
+    tempo_case *c = tempo_case_with_z_min(2.5);
+    rng_state = 88172645463325252ull; /* the same draws whatever ran before */
+    int alone = 0, together = 0;
+    for (int draw = 0; draw < 100; draw++) {
+        speckle_onsets(c->x[0]);
+        memset(c->x[1], 0, sizeof c->x[1]);
+        alone += tempo_case_estimate(c).pulsatile;
+        speckle_onsets(c->x[1]);
+        together += tempo_case_estimate(c).pulsatile;
+    }
+    print_message("speckle, 100 windows: pulsatile with one feature %d, with two %d\n", alone, together);
+    assert_true(alone >= 25); /* the chance peaks are there: 38 */
+    assert_true(together <= 15); /* 9; 47 without the corroboration */
+    tempo_case_free(c);
+}
+
+/* Tempo: a faint click train (80 bpm; z between z_min and twice it, so it
+ * does not stand alone) and a second feature whose own periodicity is
+ * mostly below z_min: a small rise per cycle in noise corroborates the
+ * period, noise in its place does not. 20 draws each. */
+static int faint_clicks_pulsatile(tempo_case *c, double rise)
+{
+    rng_state = 88172645463325252ull;
+    int pulsatile = 0;
+    for (int draw = 0; draw < 20; draw++) {
+        for (int i = 0; i < TEMPO_CASE_N; i++) {
+            double phase = fmod((double)i, 37.5) / 37.5;
+            c->x[0][i] = (phase < 0.03 ? 0.25 : 0.0) + 0.3 * uniform();
+            c->x[1][i] = (phase > 0.05 && phase < 0.15 ? rise : 0.0) + uniform();
+        }
+        dop_tempo_estimate e = tempo_case_estimate(c);
+        assert_true(e.z < 2.0 * c->cfg.z_min); /* 3.0 to 4.4 */
+        pulsatile += e.pulsatile;
+    }
+    return pulsatile;
+}
+
+static void weak_second_feature_corroborates(void **state)
+{
+    (void)state;
+    tempo_case *c = tempo_case_with_z_min(2.5);
+    int with_rise = faint_clicks_pulsatile(c, 0.3), with_noise = faint_clicks_pulsatile(c, 0.0);
+    print_message("faint clicks, 20 windows: pulsatile with a weak rise %d, with noise %d\n", with_rise, with_noise);
+    assert_true(with_rise >= 10); /* 14 */
+    assert_true(with_noise <= 5); /* 2 */
     tempo_case_free(c);
 }
 
@@ -719,6 +794,8 @@ int main(void)
         cmocka_unit_test(last_cycle_is_incomplete),
         cmocka_unit_test(tempo_period_of_click_trains),
         cmocka_unit_test(fixed_pair_lag_is_not_the_period),
+        cmocka_unit_test(chance_peak_of_one_feature_is_not_a_period),
+        cmocka_unit_test(weak_second_feature_corroborates),
         cmocka_unit_test(even_clicks_are_not_the_period),
         cmocka_unit_test(hum_line_adds_no_evidence),
         cmocka_unit_test(bad_configs_are_refused),
