@@ -27,6 +27,8 @@ start=$(date +%s)
 # `dopflow` processes (valgrind would trace the Python interpreter): left out,
 # like the other CLI processes, and covered by the sanitizer build.
 SKIP_TESTS='test_review_server|test_review_browser|test_real_recordings'
+# Tests that repeat one path over many seeds take a few of them here.
+export DOPFLOW_MEMCHECK=1
 if [ -n "${TESTS:-}" ]; then
   ctest --test-dir "$BUILD_DIR" -T memcheck -j "$JOBS" --timeout 3000 --output-on-failure -R "$TESTS" -E "$SKIP_TESTS"
 else

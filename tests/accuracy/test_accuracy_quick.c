@@ -332,15 +332,17 @@ static void test_tapotement_from_first_frame(void **state)
  * 50 (80 cases): confirmation by the next estimate alone left 23 of 80 with
  * a heart rate (11 of these 40); a period corroborated by a second feature
  * (beat_tempo.h) leaves 3 of 80 (2 of these 40: spectral seeds 17 and 21).
- * A chance period is rare, not impossible, so the test counts: at most 4 of
- * the 40 (10 %). */
+ * A chance period is rare, not impossible, so the test counts: at most 10 %
+ * (4 of the 40). Under valgrind (tools/memcheck.sh sets
+ * DOPFLOW_MEMCHECK=1) seeds 11-12 only: the same code, 20-50x slower. */
 static void test_steady_flow_has_no_heart_rate(void **state)
 {
     (void)state;
     static const dop_sim_model models[] = {DOP_SIM_MODEL_SPECTRAL, DOP_SIM_MODEL_SCATTERERS};
+    const uint64_t last_seed = getenv("DOPFLOW_MEMCHECK") ? 12 : 30;
     size_t with_rate = 0, cases = 0;
     for (size_t m = 0; m < 2; m++)
-        for (uint64_t seed = 11; seed <= 30; seed++) {
+        for (uint64_t seed = 11; seed <= last_seed; seed++) {
             acc_case k = {"steady 10 cm/s", "quick", base_config()};
             set_level(&k.cfg, "constant", 10.0, 4.0, 66.0);
             k.cfg.model = models[m];
@@ -355,8 +357,8 @@ static void test_steady_flow_has_no_heart_rate(void **state)
                               (unsigned long long)seed, r.est_hr);
             }
         }
-    print_message("steady 10 cm/s: %zu of %zu recordings with a heart rate (at most 4)\n", with_rate, cases);
-    assert_true(with_rate <= 4);
+    print_message("steady 10 cm/s: %zu of %zu recordings with a heart rate (at most 10 %%)\n", with_rate, cases);
+    assert_true(with_rate * 10 <= cases);
 }
 
 /* ---- full sweep ---- */
