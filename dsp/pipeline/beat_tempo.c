@@ -197,6 +197,14 @@ static double correlation_length(const double *acf, size_t max_lag)
     return tau;
 }
 
+/* Significance of the autocorrelation at lag k of n samples: r(k) over its
+ * standard error under Bartlett's formula, r sqrt(n / tau), tau the
+ * correlation length over lags up to max_lag. */
+static double significance(const double *acf, size_t k, size_t max_lag, size_t n)
+{
+    return acf[k] * sqrt((double)n / correlation_length(acf, max_lag));
+}
+
 typedef struct period_pick {
     double lag;       /* samples, interpolated; 0 when none */
     double r;         /* autocorrelation there */
@@ -274,7 +282,7 @@ static period_pick pick_at(const double *acf, size_t best, size_t hi, size_t n)
     double shift = den < 0.0 ? 0.5 * (a - c) / den : 0.0;
     p.lag = (double)best + (fabs(shift) <= 0.5 ? shift : 0.0);
     p.r = b;
-    p.z = b * sqrt((double)n / correlation_length(acf, hi));
+    p.z = significance(acf, best, hi, n);
     return p;
 }
 
@@ -300,8 +308,7 @@ static int half_of_a_feature_period(const dop_tempo *t, const dop_tempo_estimate
         const double *acf = t->feature_acf + (size_t)f * (t->max_lag + 1);
         size_t twice = peak_near(acf, 2 * k, lo, top - 1), once = peak_near(acf, k, lo, top - 1);
         if (!twice || !once || !(acf[twice] > 0.0)) continue;
-        double z_twice = acf[twice] * sqrt((double)n / correlation_length(acf, hi));
-        if (z_twice >= t->cfg.z_min && acf[once] < HALF_SUPPORT_SHARE * acf[twice]) return 1;
+        if (significance(acf, twice, hi, n) >= t->cfg.z_min && acf[once] < HALF_SUPPORT_SHARE * acf[twice]) return 1;
     }
     return 0;
 }
@@ -319,7 +326,7 @@ static double corroboration(const dop_tempo *t, const dop_tempo_estimate *e, siz
         varying++;
         const double *acf = t->feature_acf + (size_t)f * (t->max_lag + 1);
         size_t peak = peak_near(acf, k, 1, top - 1);
-        double z = peak ? acf[peak] * sqrt((double)n / correlation_length(acf, hi)) : 0.0;
+        double z = peak ? significance(acf, peak, hi, n) : 0.0;
         if (z > first) {
             second = first;
             first = z;

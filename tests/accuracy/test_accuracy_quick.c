@@ -328,12 +328,12 @@ static void test_tapotement_from_first_frame(void **state)
 /* Steady flow (no pulsation; the sweep's "steady 10 cm/s" case) on both
  * simulator models, seeds 11 to 30: its speckle gives each beat feature
  * chance periodicity peaks, and the largest of many lags' significance
- * now and then passes z_min. Measured on seeds 11 to
- * 50 (80 cases): confirmation by the next estimate alone left 23 of 80 with
- * a heart rate (11 of these 40); a period corroborated by a second feature
+ * now and then passes z_min. Measured on seeds 11 to 50 (80 cases):
+ * confirmation by the next estimate alone left 23 of 80 with a heart rate
+ * (11 of these 40); a period corroborated by a second feature
  * (beat_tempo.h) leaves 3 of 80 (2 of these 40: spectral seeds 17 and 21).
- * A chance period is rare, not impossible, so the test counts: at most 10 %
- * (4 of the 40). Under valgrind (tools/memcheck.sh sets
+ * A chance period is rare, not impossible, so the test counts: at most
+ * 10 % (4 of the 40). Under valgrind (tools/memcheck.sh sets
  * DOPFLOW_MEMCHECK=1) seeds 11-12 only: the same code, 20-50x slower. */
 static void test_steady_flow_has_no_heart_rate(void **state)
 {
